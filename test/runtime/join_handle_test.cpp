@@ -1,0 +1,165 @@
+// Tests for zokio::join_handle: join, abort, detach, exceptions surfacing at join.
+#include <zokio/join_handle.hpp>  // self-contained header check
+#include <zokio/runtime.hpp>
+#include <zokio/spawn.hpp>
+#include <zokio/task.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "../support/test_util.hpp"
+
+namespace bdata = boost::unit_test::data;
+using namespace std::chrono_literals;
+
+namespace {
+zokio::runtime make_rt(unsigned workers) {
+  return zokio::runtime::builder().worker_threads(workers).build();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(join_handle_suite)
+
+BOOST_DATA_TEST_CASE(abort_pending_task, bdata::make({1u, 2u}), workers) {
+  auto rt = make_rt(workers);
+  zokio::test::tracked::live = 0;
+  auto h = rt.spawn(zokio::test::never{});
+  BOOST_TEST(!h.is_finished());
+  h.abort();
+  // The future is dropped on a worker, promptly, even though nothing ever wakes it.
+  BOOST_TEST(zokio::test::wait_until([&] { return zokio::test::tracked::live.load() == 0; }));
+  try {
+    rt.block_on(std::move(h));
+    BOOST_FAIL("join of an aborted task should throw");
+  } catch (const zokio::join_error& e) {
+    BOOST_TEST(e.is_cancelled());
+    BOOST_TEST(e.code() == zokio::make_error_code(zokio::errc::task_aborted));
+  }
+}
+
+BOOST_DATA_TEST_CASE(abort_running_self_waking_task, bdata::make({1u, 2u}), workers) {
+  // A task that keeps yielding is always NOTIFIED or RUNNING when abort arrives.
+  auto rt = make_rt(workers);
+  std::atomic<long> polls{0};
+  auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
+    for (;;) {
+      polls.fetch_add(1);
+      co_await zokio::yield_now{};
+    }
+  }));
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return polls.load() > 100; }));
+  h.abort();
+  BOOST_CHECK_THROW(rt.block_on(std::move(h)), zokio::join_error);
+  long after = polls.load();
+  std::this_thread::sleep_for(20ms);
+  BOOST_TEST(polls.load() == after);  // not polled any more
+}
+
+BOOST_AUTO_TEST_CASE(abort_finished_task_keeps_result) {
+  auto rt = make_rt(2);
+  auto h = rt.spawn(zokio::ready_future<int>(3));
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return h.is_finished(); }));
+  h.abort();
+  BOOST_TEST(rt.block_on(std::move(h)) == 3);
+}
+
+BOOST_DATA_TEST_CASE(exception_rethrows_at_join, bdata::make({1u, 2u}), workers) {
+  auto rt = make_rt(workers);
+  auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
+    co_await zokio::yield_now{};
+    throw std::runtime_error("task failed");
+    co_return 0;
+  }));
+  BOOST_CHECK_EXCEPTION(rt.block_on(std::move(h)), std::runtime_error,
+                        [](const std::runtime_error& e) {
+                          return std::string(e.what()) == "task failed";
+                        });
+  // The runtime is unharmed.
+  BOOST_TEST(rt.block_on(rt.spawn(zokio::ready_future<int>(1))) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exception_in_hand_written_future) {
+  struct thrower {
+    using output = void;
+    zokio::poll<void> poll(zokio::context&) { throw std::out_of_range("range"); }
+  };
+  auto rt = make_rt(2);
+  BOOST_CHECK_THROW(rt.block_on(rt.spawn(thrower{})), std::out_of_range);
+}
+
+BOOST_AUTO_TEST_CASE(join_from_another_task) {
+  auto rt = make_rt(2);
+  auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
+    auto inner = zokio::spawn([]() -> zokio::task<std::string> {
+      for (int i = 0; i < 10; ++i) co_await zokio::yield_now{};
+      co_return std::string("inner");
+    }());
+    auto s = co_await std::move(inner);
+    co_return static_cast<int>(s.size());
+  }));
+  BOOST_TEST(rt.block_on(std::move(h)) == 5);
+}
+
+BOOST_AUTO_TEST_CASE(detach_keeps_running) {
+  auto rt = make_rt(2);
+  zokio::test::event ev;
+  std::atomic<bool> ran{false};
+  auto* evp = &ev;
+  rt.spawn(zokio::co_invoke([&ran, evp]() -> zokio::task<void> {
+      co_await evp->wait();
+      ran = true;
+    })).detach();
+  ev.notify();
+  BOOST_TEST(zokio::test::wait_until([&] { return ran.load(); }));
+}
+
+BOOST_AUTO_TEST_CASE(dropping_handle_drops_output_once) {
+  auto rt = make_rt(2);
+  zokio::test::tracked::live = 0;
+  struct make_tracked {
+    using output = zokio::test::tracked;
+    zokio::poll<zokio::test::tracked> poll(zokio::context&) { return zokio::test::tracked{}; }
+  };
+  {
+    auto h = rt.spawn(make_tracked{});
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return h.is_finished(); }));
+    BOOST_TEST(zokio::test::tracked::live.load() == 1);  // the stored output
+  }
+  BOOST_TEST(zokio::test::tracked::live.load() == 0);
+  rt.spawn(make_tracked{}).detach();  // no handle: dropped at completion
+  BOOST_TEST(zokio::test::wait_until([&] { return rt.metrics().live_tasks == 0; }));
+  BOOST_TEST(zokio::test::wait_until([&] { return zokio::test::tracked::live.load() == 0; }));
+}
+
+BOOST_AUTO_TEST_CASE(join_waker_replaced_when_polled_from_new_task) {
+  // Poll a join handle by hand with one waker, then join it with another: the second must be
+  // the one woken.
+  auto rt = make_rt(2);
+  zokio::test::event ev;
+  auto* evp = &ev;
+  auto h = rt.spawn(zokio::co_invoke([evp]() -> zokio::task<int> {
+    co_await evp->wait();
+    co_return 7;
+  }));
+  zokio::test::counting_waker cw;
+  {
+    zokio::waker w = cw.make();
+    zokio::context cx(w);
+    BOOST_TEST(h.poll(cx).is_pending());
+  }
+  std::thread t([&] {
+    std::this_thread::sleep_for(10ms);
+    ev.notify();
+  });
+  BOOST_TEST(rt.block_on(std::move(h)) == 7);
+  t.join();
+  BOOST_TEST(cw.wakes.load() + cw.wakes_by_ref.load() == 0);
+  BOOST_TEST(cw.refs() == 0);  // the replaced waker was dropped
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,240 @@
+// Tests for the work-stealing scheduler: foreign wakes, exclusivity of polls, stealing,
+// fairness of yields, metrics.
+#include <zokio/detail/scheduler.hpp>  // self-contained header check
+#include <zokio/runtime.hpp>
+#include <zokio/spawn.hpp>
+#include <zokio/task.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "../support/test_util.hpp"
+
+namespace bdata = boost::unit_test::data;
+using namespace std::chrono_literals;
+using zokio::test::stress_divisor;
+
+namespace {
+
+using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+
+metrics_rt make_rt(unsigned workers) { return metrics_rt::builder().worker_threads(workers).build(); }
+
+// Woken from a foreign thread: records its waker, checks it is never polled concurrently,
+// completes once it has seen all wakes.
+struct foreign_woken {
+  using output = long;
+  struct shared {
+    std::mutex m;
+    zokio::waker w;
+    std::atomic<long> sent{0};
+    std::atomic<int> in_poll{0};
+    std::atomic<int> overlaps{0};
+    std::atomic<long> polls{0};
+  };
+  shared* s;
+  long target;
+
+  zokio::poll<long> poll(zokio::context& cx) {
+    if (s->in_poll.fetch_add(1) != 0) s->overlaps.fetch_add(1);
+    s->polls.fetch_add(1);
+    {
+      std::lock_guard lk(s->m);
+      if (!s->w.will_wake(cx.waker())) s->w = cx.waker();
+    }
+    // Linger a little so that wakes arrive while RUNNING, too.
+    for (volatile int i = 0; i < 50; ++i) {
+    }
+    bool done = s->sent.load() >= target;
+    s->in_poll.fetch_sub(1);
+    if (done) return zokio::ready(s->polls.load());
+    return zokio::pending;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(scheduler_suite)
+
+BOOST_DATA_TEST_CASE(foreign_thread_wakes, bdata::make({1u, 2u, 4u}), workers) {
+  const long wakes = 100'000 / stress_divisor;
+  auto rt = make_rt(workers);
+  foreign_woken::shared s;
+  auto h = rt.spawn(foreign_woken{&s, wakes});
+  std::thread waker_thread([&] {
+    for (long i = 0; i < wakes; ++i) {
+      zokio::waker w;
+      while (!w.valid()) {
+        std::lock_guard lk(s.m);
+        w = s.w;
+      }
+      s.sent.fetch_add(1);
+      if (i % 2)
+        w.wake();
+      else
+        w.wake_by_ref();
+    }
+  });
+  long polls = rt.block_on(std::move(h));
+  waker_thread.join();
+  BOOST_TEST(s.overlaps.load() == 0);   // never polled twice at once
+  BOOST_TEST(polls >= 2);               // woken and re-polled
+  BOOST_TEST(polls <= wakes + 1);       // a poll per wake at most (wakes coalesce)
+  BOOST_TEST_MESSAGE(workers << " workers: " << polls << " polls for " << wakes << " wakes");
+}
+
+BOOST_AUTO_TEST_CASE(stealing_happens) {
+  // One task spawns every task into its own worker's deque, in rounds smaller than the deque
+  // (so nothing overflows to the injector): the other worker only gets work by stealing.
+  auto rt = make_rt(2);
+  const int rounds = 50 / stress_divisor + 1, per_round = 200;
+  std::atomic<int> done{0};
+  struct busy {
+    using output = void;
+    std::atomic<int>* done;
+    zokio::poll<void> poll(zokio::context&) {
+      auto end = std::chrono::steady_clock::now() + 20us;
+      while (std::chrono::steady_clock::now() < end) {
+      }
+      done->fetch_add(1);
+      return zokio::ready();
+    }
+  };
+  rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<zokio::join_handle<void>> hs;
+      for (int i = 0; i < per_round; ++i) hs.push_back(zokio::spawn(busy{&done}));
+      for (auto& h : hs) co_await std::move(h);
+    }
+  })));
+  BOOST_TEST(done.load() == rounds * per_round);
+  auto m = rt.metrics();
+  BOOST_REQUIRE(m.workers.size() == 2u);
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST_MESSAGE("worker " << i << ": polls " << m.workers[i].polls << " steals "
+                                 << m.workers[i].steals << " stolen " << m.workers[i].stolen_tasks
+                                 << " parks " << m.workers[i].parks << " injector "
+                                 << m.workers[i].injector_pulls);
+  // The worker that did not spawn: whichever stole more.
+  auto& thief = m.workers[0].stolen_tasks > m.workers[1].stolen_tasks ? m.workers[0] : m.workers[1];
+  BOOST_TEST(thief.steals > 0u);
+  BOOST_TEST(thief.stolen_tasks >= static_cast<std::uint64_t>(rounds * per_round / 10));
+  BOOST_TEST(thief.polls >= thief.stolen_tasks / 2);
+  BOOST_TEST(m.injector_depth == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(yielding_tasks_share_one_worker) {
+  // Two yielding tasks on one worker must interleave (yield goes behind queued work).
+  auto rt = make_rt(1);
+  std::vector<int> order;
+  std::mutex m;
+  auto body = [&](int id) -> zokio::task<void> {
+    for (int i = 0; i < 5; ++i) {
+      {
+        std::lock_guard lk(m);
+        order.push_back(id);
+      }
+      co_await zokio::yield_now{};
+    }
+  };
+  rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+    auto a = zokio::spawn(body(1));
+    auto b = zokio::spawn(body(2));
+    co_await std::move(a);
+    co_await std::move(b);
+  })));
+  BOOST_REQUIRE(order.size() == 10u);
+  int switches = 0;
+  for (std::size_t i = 1; i < order.size(); ++i) switches += order[i] != order[i - 1];
+  BOOST_TEST(switches >= 8);
+}
+
+BOOST_AUTO_TEST_CASE(ping_pong_never_starves_queue) {
+  // Two tasks waking each other through the LIFO slot forever must not starve a third task
+  // queued on the same worker (max_lifo_polls bounds the LIFO streak).
+  auto rt = make_rt(1);
+  std::atomic<bool> stop{false};
+  struct bouncer {
+    using output = void;
+    std::atomic<bool>* stop;
+    std::shared_ptr<zokio::waker> peer, self;
+    zokio::poll<void> poll(zokio::context& cx) {
+      if (stop->load()) {
+        peer->wake_by_ref();
+        return zokio::ready();
+      }
+      *self = cx.waker();
+      peer->wake_by_ref();
+      return zokio::pending;
+    }
+  };
+  auto wa = std::make_shared<zokio::waker>(), wb = std::make_shared<zokio::waker>();
+  auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
+    auto a = zokio::spawn(bouncer{&stop, wb, wa});
+    auto b = zokio::spawn(bouncer{&stop, wa, wb});
+    auto third = zokio::spawn(zokio::ready_future<int>(5));
+    int v = co_await std::move(third);  // must finish while the pair bounces
+    stop = true;
+    co_await std::move(a);
+    co_await std::move(b);
+    co_return v;
+  }));
+  BOOST_TEST(rt.block_on(std::move(h)) == 5);
+  wa->reset();
+  wb->reset();
+}
+
+BOOST_AUTO_TEST_CASE(tasks_of_a_blocked_worker_are_stolen) {
+  // A task spawns two children (one lands in the LIFO slot, one in the deque, which wakes a
+  // sibling) and then blocks its worker. The sibling must run both: it steals the deque entry,
+  // then the LIFO slot. (A lone task in the LIFO slot wakes nobody, as in Tokio: see
+  // doc/architecture.md.)
+  auto rt = make_rt(2);
+  std::atomic<int> ran{0};
+  auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+    for (int i = 0; i < 2; ++i)
+      zokio::spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+        ran.fetch_add(1);
+        co_return;
+      })).detach();
+    auto end = std::chrono::steady_clock::now() + 10s;
+    while (ran.load() < 2 && std::chrono::steady_clock::now() < end) {
+    }
+    co_return;
+  }));
+  rt.block_on(std::move(h));
+  BOOST_TEST(ran.load() == 2);
+  BOOST_TEST(rt.metrics().total_steals() >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_compiled_out_by_default) {
+  zokio::runtime rt(zokio::runtime::builder().worker_threads(2).build());
+  rt.block_on(rt.spawn(zokio::yield_now{}));
+  auto m = rt.metrics();
+  BOOST_TEST(!m.enabled);
+  BOOST_TEST(m.total_polls() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_polls) {
+  auto rt = make_rt(2);
+  const int n = 1000;
+  std::atomic<int> done{0};
+  rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+    std::vector<zokio::join_handle<void>> hs;
+    for (int i = 0; i < n; ++i) hs.push_back(zokio::spawn(zokio::yield_now{}));
+    for (auto& h : hs) co_await std::move(h);
+    done = 1;
+  })));
+  auto m = rt.metrics();
+  // Each yield_now task is polled twice; the root at least twice.
+  BOOST_TEST(m.total_polls() >= static_cast<std::uint64_t>(2 * n + 1));
+  BOOST_TEST(m.live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,3 @@
+// Precompiled header for the tests: Boost.Test and the whole Zokio API.
+#include <boost/test/unit_test.hpp>
+#include <zokio/zokio.hpp>

@@ -1,0 +1,106 @@
+// Helpers shared by the tests: lifetime tracking, counting wakers, sanitizer-aware sizes.
+#ifndef ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
+#define ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <zokio/future.hpp>
+
+#include <zokio/detail/config.hpp>
+#include <zokio/waker.hpp>
+
+namespace zokio::test {
+
+// Sanitizers slow everything 5-20x: big stress counts are divided by this there.
+#if defined(ZOKIO_SANITIZER_BUILD)
+inline constexpr int stress_divisor = 10;
+#else
+inline constexpr int stress_divisor = 1;
+#endif
+
+/// Counts live instances (Tokio's Track trick): a leak or double destroy shows in `live`.
+struct tracked {
+  static inline std::atomic<long> live{0};
+  tracked() noexcept { live.fetch_add(1); }
+  tracked(const tracked&) noexcept { live.fetch_add(1); }
+  tracked(tracked&&) noexcept { live.fetch_add(1); }
+  ~tracked() { live.fetch_sub(1); }
+};
+
+/// A waker whose calls are counted, for testing futures by hand.
+struct counting_waker {
+  std::atomic<int> clones{0}, wakes{0}, wakes_by_ref{0}, drops{0};
+
+  zokio::waker make() {
+    clones.fetch_add(1);
+    return zokio::waker::from_raw({this, &vtable});
+  }
+  int refs() const { return clones.load() - drops.load() - wakes.load(); }
+
+  static void clone_fn(void* p) noexcept { static_cast<counting_waker*>(p)->clones++; }
+  static void wake_fn(void* p) noexcept { static_cast<counting_waker*>(p)->wakes++; }
+  static void wake_by_ref_fn(void* p) noexcept { static_cast<counting_waker*>(p)->wakes_by_ref++; }
+  static void drop_fn(void* p) noexcept { static_cast<counting_waker*>(p)->drops++; }
+  static constexpr zokio::waker_vtable vtable{&clone_fn, &wake_fn, &wake_by_ref_fn, &drop_fn};
+};
+
+/// Spins until pred() or the deadline; returns pred().
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+
+/// A one-shot event with a waiting future (mutex-based: the test's yardstick, not a product).
+class event {
+ public:
+  void notify() {
+    zokio::waker w;
+    {
+      std::lock_guard lk(m_);
+      set_ = true;
+      w = std::move(w_);
+    }
+    w.wake();
+  }
+  bool is_set() {
+    std::lock_guard lk(m_);
+    return set_;
+  }
+  struct wait_future {
+    using output = void;
+    event* e;
+    zokio::poll<void> poll(zokio::context& cx) {
+      std::lock_guard lk(e->m_);
+      if (e->set_) return zokio::ready();
+      if (!e->w_.will_wake(cx.waker())) e->w_ = cx.waker();
+      return zokio::pending;
+    }
+  };
+  wait_future wait() { return {this}; }
+
+ private:
+  std::mutex m_;
+  bool set_ = false;
+  zokio::waker w_;
+};
+
+/// Pending forever, never wakes; tracks its own lifetime. Not an aggregate on purpose: g++ 12
+/// miscompiles `co_await aggregate{}` when a member has a destructor (see doc/architecture.md).
+struct never {
+  using output = int;
+  never() noexcept {}
+  tracked t;
+  zokio::poll<int> poll(zokio::context&) { return zokio::pending; }
+};
+
+}  // namespace zokio::test
+
+#endif

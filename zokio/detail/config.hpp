@@ -1,0 +1,31 @@
+// Build configuration: compiled vs header-only, allocator choice, sanitizer detection.
+#ifndef ZOKIO_DETAIL_CONFIG_HPP
+#define ZOKIO_DETAIL_CONFIG_HPP
+
+#if defined(ZOKIO_HEADER_ONLY)
+#  define ZOKIO_DECL inline
+#else
+#  define ZOKIO_DECL
+#endif
+
+// Sanitizer builds use the std allocator: oneTBB's allocator hides heap objects from ASan/LSan
+// and its fences are invisible to TSan.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define ZOKIO_SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define ZOKIO_SANITIZER_BUILD 1
+#  endif
+#endif
+
+#if !defined(ZOKIO_USE_TBB_ALLOCATOR)
+#  if defined(ZOKIO_SANITIZER_BUILD)
+#    define ZOKIO_USE_TBB_ALLOCATOR 0
+#  else
+#    define ZOKIO_USE_TBB_ALLOCATOR 1
+#  endif
+#endif
+
+#define ZOKIO_CACHE_LINE 64
+
+#endif

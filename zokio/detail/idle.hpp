@@ -1,0 +1,118 @@
+// Who is searching for work and who is parked: decides which worker a new task wakes.
+#ifndef ZOKIO_DETAIL_IDLE_HPP
+#define ZOKIO_DETAIL_IDLE_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include <zokio/detail/config.hpp>
+
+namespace zokio::detail {
+
+/**
+ * Parking protocol (a lost wake-up would hang a task forever, so it is argued here).
+ *
+ * A producer makes work visible (deque tail release, injector push), then runs
+ * `std::atomic_thread_fence(seq_cst)` and reads `num_searching` and `num_sleeping`
+ * (`needs_notify`). A worker about to park registers in `sleepers` (which bumps `num_sleeping`
+ * under the mutex), runs the same fence, and re-reads every queue. The two fences are ordered
+ * in the single total order S: if the worker's fence comes first, the producer sees
+ * num_sleeping > 0 and wakes someone; otherwise the worker's re-read sees the work. Either
+ * way nobody sleeps on visible work.
+ *
+ * The producer skips the wake when a worker is searching: that searcher, before it parks,
+ * registers and re-reads the queues under the same rule, so it finds the work or is woken.
+ *
+ * At most half of the workers search at once (Tokio's rule), which bounds the thundering herd.
+ * A woken worker is counted as searching by the waker (`pop_sleeper`), so one notification
+ * does not wake a second sleeper before the first has looked.
+ */
+class idle {
+ public:
+  explicit idle(std::size_t workers) : num_workers_(workers), registered_(workers, 0) {
+    sleepers_.reserve(workers);
+  }
+
+  /// True when the caller may start searching (steal); bumps num_searching.
+  bool transition_to_searching() noexcept {
+    auto s = num_searching_.load(std::memory_order_seq_cst);
+    if (2 * s >= num_workers_) return false;
+    num_searching_.fetch_add(1, std::memory_order_seq_cst);
+    return true;
+  }
+
+  /// Returns true when the caller was the last searcher.
+  bool transition_from_searching() noexcept {
+    return num_searching_.fetch_sub(1, std::memory_order_seq_cst) == 1;
+  }
+
+  /// After the producer's seq_cst fence: is a wake needed?
+  bool needs_notify() const noexcept {
+    return num_searching_.load(std::memory_order_seq_cst) == 0 &&
+           num_sleeping_.load(std::memory_order_seq_cst) != 0;
+  }
+
+  /// Takes one sleeper to wake, counting it as searching; -1 if none.
+  int pop_sleeper() noexcept {
+    std::lock_guard lk(mu_);
+    if (sleepers_.empty()) return -1;
+    // Re-check under the lock: another producer may have woken a searcher meanwhile.
+    if (num_searching_.load(std::memory_order_seq_cst) != 0) return -1;
+    unsigned i = sleepers_.back();
+    sleepers_.pop_back();
+    registered_[i] = 0;
+    num_sleeping_.fetch_sub(1, std::memory_order_seq_cst);
+    num_searching_.fetch_add(1, std::memory_order_seq_cst);
+    return static_cast<int>(i);
+  }
+
+  /// Takes every sleeper (shutdown).
+  std::vector<unsigned> pop_all() {
+    std::lock_guard lk(mu_);
+    auto all = std::move(sleepers_);
+    sleepers_.clear();
+    for (auto i : all) registered_[i] = 0;
+    num_sleeping_.store(0, std::memory_order_seq_cst);
+    return all;
+  }
+
+  void register_sleeper(unsigned i) {
+    std::lock_guard lk(mu_);
+    sleepers_.push_back(i);
+    registered_[i] = 1;
+    num_sleeping_.fetch_add(1, std::memory_order_seq_cst);
+  }
+
+  /// Returns true when `i` was still registered (nobody woke it: it is not searching).
+  /// False means a producer popped it and counted it as searching.
+  bool unregister_sleeper(unsigned i) {
+    std::lock_guard lk(mu_);
+    if (!registered_[i]) return false;
+    registered_[i] = 0;
+    for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it)
+      if (*it == i) {
+        sleepers_.erase(it);
+        break;
+      }
+    num_sleeping_.fetch_sub(1, std::memory_order_seq_cst);
+    return true;
+  }
+
+  std::uint32_t num_searching() const noexcept {
+    return num_searching_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  const std::size_t num_workers_;
+  alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint32_t> num_searching_{0};
+  alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint32_t> num_sleeping_{0};
+  alignas(ZOKIO_CACHE_LINE) std::mutex mu_;
+  std::vector<unsigned> sleepers_;      // guarded by mu_
+  std::vector<char> registered_;        // guarded by mu_
+};
+
+}  // namespace zokio::detail
+
+#endif

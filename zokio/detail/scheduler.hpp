@@ -1,0 +1,130 @@
+// The multi-worker work-stealing scheduler behind zokio::basic_runtime.
+#ifndef ZOKIO_DETAIL_SCHEDULER_HPP
+#define ZOKIO_DETAIL_SCHEDULER_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zokio/detail/config.hpp>
+#include <zokio/detail/idle.hpp>
+#include <zokio/detail/inject_queue.hpp>
+#include <zokio/detail/owned_tasks.hpp>
+#include <zokio/detail/task_cell.hpp>
+#include <zokio/metrics.hpp>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace zokio::detail {
+
+struct worker;
+
+/// Run-time values of a runtime (basic_runtime fills them from its compile-time config and
+/// its builder).
+struct scheduler_options {
+  unsigned worker_threads = 1;
+  bool enable_work_stealing = true;
+  bool enable_lifo_slot = true;
+  bool enable_metrics = false;
+  std::size_t local_queue_capacity = 256;
+  unsigned global_queue_interval = 61;  // ticks between injector checks when busy
+  unsigned event_interval = 61;         // ticks between non-blocking io_context polls
+  unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
+  std::string thread_name = "zokio-worker";
+};
+
+class scheduler {
+ public:
+  ZOKIO_DECL explicit scheduler(const scheduler_options& opts);
+  ZOKIO_DECL ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  /// Allocates the task, registers it and schedules its first poll. Never fails silently:
+  /// after shutdown the task is completed at once with errc::runtime_shutdown.
+  template <future F>
+  task_core<future_output_t<F>>* spawn(F&& f) {
+    using cell = task_cell<std::decay_t<F>>;
+    using namespace task_state;
+    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f));
+    if (!owned_.insert(t, spawn_hint())) {
+      cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
+      t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
+      return t;
+    }
+    schedule(t);
+    return t;
+  }
+
+  /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
+  /// our workers, the injector otherwise.
+  ZOKIO_DECL void schedule(task_header* t) noexcept;
+
+  /// Stops the workers, joins them, cancels every task left and frees it. Idempotent.
+  /// Must not be called from one of this scheduler's workers.
+  ZOKIO_DECL void shutdown();
+  /// Asks the workers to stop; does not wait.
+  ZOKIO_DECL void request_stop() noexcept;
+  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
+
+  ZOKIO_DECL runtime_metrics metrics() const;
+  std::size_t num_workers() const noexcept { return workers_.size(); }
+  ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i) noexcept;
+
+  /// The scheduler whose worker or block_on runs on this thread, or nullptr.
+  ZOKIO_DECL static scheduler* current() noexcept;
+  /// True when the calling thread is one of this scheduler's workers.
+  ZOKIO_DECL bool on_worker_thread() const noexcept;
+
+  owned_tasks& owned() noexcept { return owned_; }
+
+  /// RAII: marks the calling (non-worker) thread as inside this runtime, for zokio::spawn.
+  class enter_guard {
+   public:
+    ZOKIO_DECL explicit enter_guard(scheduler* s) noexcept;
+    ZOKIO_DECL ~enter_guard();
+    enter_guard(const enter_guard&) = delete;
+    enter_guard& operator=(const enter_guard&) = delete;
+
+   private:
+    scheduler* prev_;
+  };
+
+ private:
+  template <bool Metrics>
+  void run_worker(worker& w);
+  template <bool Metrics>
+  task_header* next_task(worker& w);
+  template <bool Metrics>
+  task_header* search(worker& w);
+  template <bool Metrics>
+  void park(worker& w);
+  template <bool Metrics>
+  void run_task(worker& w, task_header* t);
+  ZOKIO_DECL void push_local(worker& w, task_header* t, bool notify) noexcept;
+  ZOKIO_DECL void push_inject(task_header* t) noexcept;
+  ZOKIO_DECL void notify_parked() noexcept;
+  ZOKIO_DECL void end_search(worker& w) noexcept;
+  ZOKIO_DECL bool has_visible_work() const noexcept;
+  ZOKIO_DECL void unpark(unsigned i);
+  ZOKIO_DECL std::uint32_t spawn_hint() noexcept;
+  ZOKIO_DECL void drain_queues() noexcept;
+
+  scheduler_options opts_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  inject_queue inject_;
+  idle idle_;
+  owned_tasks owned_;
+  alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
+  std::atomic<bool> joined_{false};
+  std::atomic<std::uint32_t> spawn_counter_{0};
+};
+
+}  // namespace zokio::detail
+
+#endif

@@ -1,0 +1,108 @@
+// The typed task: header, result slot and the future, in one allocation.
+#ifndef ZOKIO_DETAIL_TASK_CELL_HPP
+#define ZOKIO_DETAIL_TASK_CELL_HPP
+
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <zokio/allocator.hpp>
+#include <zokio/detail/task_header.hpp>
+#include <zokio/error.hpp>
+#include <zokio/future.hpp>
+
+namespace zokio::detail {
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+/// Header plus the result slot: all a join_handle<T> needs to know.
+template <class T>
+struct task_core : task_header {
+  // 0: nothing, 1: value, 2: exception thrown by the future, 3: why it did not finish.
+  std::variant<std::monostate, stored_t<T>, std::exception_ptr, errc> result;
+
+  using task_header::task_header;
+
+  /// Moves the result out; rethrows the task's exception or throws join_error.
+  T take_result() {
+    switch (result.index()) {
+      case 1:
+        if constexpr (std::is_void_v<T>)
+          return;
+        else
+          return std::move(std::get<1>(result));
+      case 2: std::rethrow_exception(std::get<2>(result));
+      case 3: throw join_error(std::get<3>(result));
+      default: throw join_error(errc::task_aborted);  // unreachable once COMPLETE was seen
+    }
+  }
+};
+
+template <future F>
+struct task_cell final : task_core<future_output_t<F>> {
+  using output = future_output_t<F>;
+  using core = task_core<output>;
+
+  union {
+    F fut;
+  };
+  bool fut_alive = true;
+
+  task_cell(std::uint64_t initial, scheduler* s, F&& f)
+      : core(initial, &vtable_, s), fut(std::move(f)) {}
+  ~task_cell() { drop_future(); }
+
+  void drop_future() noexcept {
+    if (fut_alive) {
+      fut_alive = false;
+      fut.~F();
+    }
+  }
+
+  static task_cell* create(std::uint64_t initial, scheduler* s, F&& f) {
+    void* mem = allocate(sizeof(task_cell), alignof(task_cell));
+    try {
+      return ::new (mem) task_cell(initial, s, std::move(f));
+    } catch (...) {
+      deallocate(mem, sizeof(task_cell), alignof(task_cell));
+      throw;
+    }
+  }
+
+  static bool poll_fn(task_header* h, context& cx) {
+    auto* self = static_cast<task_cell*>(h);
+    try {
+      auto r = self->fut.poll(cx);
+      if (r.is_pending()) return false;
+      if constexpr (std::is_void_v<output>)
+        self->result.template emplace<1>();
+      else
+        self->result.template emplace<1>(std::move(r).take());
+    } catch (...) {
+      self->result.template emplace<2>(std::current_exception());
+    }
+    self->drop_future();
+    return true;
+  }
+  static void cancel_fn(task_header* h, int e) {
+    auto* self = static_cast<task_cell*>(h);
+    self->drop_future();
+    self->result.template emplace<3>(static_cast<errc>(e));
+  }
+  static void drop_output_fn(task_header* h) {
+    static_cast<task_cell*>(h)->result.template emplace<0>();
+  }
+  static void dealloc_fn(task_header* h) {
+    auto* self = static_cast<task_cell*>(h);
+    self->~task_cell();
+    deallocate(self, sizeof(task_cell), alignof(task_cell));
+  }
+  static constexpr task_vtable vtable_{&poll_fn, &cancel_fn, &drop_output_fn, &dealloc_fn};
+};
+
+}  // namespace zokio::detail
+
+#endif

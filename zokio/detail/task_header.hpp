@@ -1,0 +1,81 @@
+// The type-erased head of every spawned task: state word, vtable, links, join waker.
+#ifndef ZOKIO_DETAIL_TASK_HEADER_HPP
+#define ZOKIO_DETAIL_TASK_HEADER_HPP
+
+#include <atomic>
+#include <cstdint>
+
+#include <zokio/context.hpp>
+#include <zokio/detail/task_state.hpp>
+#include <zokio/waker.hpp>
+
+namespace zokio::detail {
+
+class scheduler;
+struct task_header;
+
+/// Operations that need the concrete future type. All are called with exclusive access
+/// (RUNNING held, or the last reference).
+struct task_vtable {
+  /// Polls the future; on ready (or exception) stores the result and destroys the future.
+  bool (*poll)(task_header*, context&);
+  /// Destroys the future and stores `errc` as the result (abort or shutdown).
+  void (*cancel)(task_header*, int errc);
+  /// Destroys a stored result nobody will read.
+  void (*drop_output)(task_header*);
+  /// Destroys whatever is left and frees the memory.
+  void (*dealloc)(task_header*);
+};
+
+struct task_header {
+  std::atomic<std::uint64_t> state;
+  const task_vtable* vtable;
+  scheduler* sched;
+  // Owned-task list links; guarded by the shard mutex in owned_tasks.
+  task_header* owned_prev = nullptr;
+  task_header* owned_next = nullptr;
+  std::uint32_t owned_shard = 0;
+  // Written by the join_handle while JOIN_WAKER is clear; read by the task side once it set
+  // COMPLETE and saw JOIN_WAKER (see task_state.hpp).
+  waker join_waker;
+
+  task_header(std::uint64_t initial, const task_vtable* vt, scheduler* s) noexcept
+      : state(initial), vtable(vt), sched(s) {}
+
+  void ref_inc() noexcept {
+    // Relaxed: a new reference is made from an existing one, which keeps the task alive.
+    state.fetch_add(task_state::REF_ONE, std::memory_order_relaxed);
+  }
+  void ref_dec() noexcept {
+    // Ordering: acq_rel so that every use through other references happens-before dealloc.
+    auto prev = state.fetch_sub(task_state::REF_ONE, std::memory_order_acq_rel);
+    if (task_state::ref_count(prev) == 1) vtable->dealloc(this);
+  }
+};
+
+// Defined in impl/task_header.ipp: the state machine shared by all task types.
+void task_wake_by_ref(task_header* t) noexcept;
+void task_wake_by_val(task_header* t) noexcept;
+void task_abort(task_header* t) noexcept;
+void task_drop_join_handle(task_header* t) noexcept;
+/// Registers `w` to be woken at completion. Returns true when the task is already complete.
+bool task_set_join_waker(task_header* t, const waker& w) noexcept;
+/// Runs one poll of a task popped from a queue (consumes the queue's reference).
+/// Returns true when the task must be requeued at the back (it woke itself while running).
+bool task_run(task_header* t) noexcept;
+/// Shutdown path: cancels the future of a task that is not complete.
+void task_shutdown(task_header* t) noexcept;
+
+inline waker task_waker(task_header* t) noexcept;
+
+namespace task_waker_fns {
+inline void clone(void* p) noexcept { static_cast<task_header*>(p)->ref_inc(); }
+inline void wake(void* p) noexcept { task_wake_by_val(static_cast<task_header*>(p)); }
+inline void wake_by_ref(void* p) noexcept { task_wake_by_ref(static_cast<task_header*>(p)); }
+inline void drop(void* p) noexcept { static_cast<task_header*>(p)->ref_dec(); }
+inline constexpr waker_vtable vtable{&clone, &wake, &wake_by_ref, &drop};
+}  // namespace task_waker_fns
+
+}  // namespace zokio::detail
+
+#endif

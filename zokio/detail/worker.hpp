@@ -1,0 +1,57 @@
+// One scheduler worker: its deque, LIFO slot, io_context, counters and loop-private state.
+#ifndef ZOKIO_DETAIL_WORKER_HPP
+#define ZOKIO_DETAIL_WORKER_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <zokio/detail/config.hpp>
+#include <zokio/detail/task_header.hpp>
+#include <zokio/detail/work_stealing_deque.hpp>
+#include <zokio/detail/xorshift.hpp>
+
+namespace zokio::detail {
+
+class scheduler;
+
+/// Written by the owning worker only (relaxed load + store, no RMW), read by metrics().
+struct worker_counters {
+  std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
+      lifo_polls{0};
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+struct alignas(ZOKIO_CACHE_LINE) worker {
+  worker(scheduler* s, unsigned i, std::size_t cap)
+      : sched(s), index(i), deque(cap), io(1), guard(io.get_executor()), rng(i + 1) {}
+
+  scheduler* const sched;
+  const unsigned index;
+  work_stealing_deque<task_header> deque;
+  // The task woken last by this worker runs next. Thieves may take it (exchange) when the
+  // owner is stuck in a long poll, so it is atomic.
+  alignas(ZOKIO_CACHE_LINE) std::atomic<task_header*> lifo{nullptr};
+  // Parking place and, with the Asio bridge, the I/O driver of this worker.
+  alignas(ZOKIO_CACHE_LINE) boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
+
+  // Owner-only loop state.
+  alignas(ZOKIO_CACHE_LINE) std::uint32_t tick = 0;
+  unsigned lifo_streak = 0;
+  bool searching = false;
+  xorshift32 rng;
+
+  alignas(ZOKIO_CACHE_LINE) worker_counters counters;
+  std::thread thread;
+};
+
+}  // namespace zokio::detail
+
+#endif

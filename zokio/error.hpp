@@ -1,0 +1,62 @@
+// Zokio's error codes (zokio::errc) and the exception a join reports for an aborted task.
+#ifndef ZOKIO_ERROR_HPP
+#define ZOKIO_ERROR_HPP
+
+#include <string>
+#include <system_error>
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+namespace zokio {
+
+enum class errc {
+  task_aborted = 1,      ///< the task was aborted through its join_handle
+  runtime_shutdown,      ///< the runtime was stopped or destroyed before the task finished
+  nested_block_on,       ///< block_on called from a worker thread of a runtime
+  no_runtime,            ///< zokio::spawn called outside any runtime worker
+};
+
+const boost::system::error_category& error_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Thrown at the join of a task that did not run to completion (aborted, or runtime shut down).
+class join_error : public boost::system::system_error {
+ public:
+  explicit join_error(errc e) : boost::system::system_error(make_error_code(e)) {}
+  bool is_cancelled() const noexcept { return code() == make_error_code(errc::task_aborted); }
+};
+
+namespace detail {
+class zokio_category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "zokio"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::task_aborted: return "task aborted";
+      case errc::runtime_shutdown: return "runtime shut down before the task finished";
+      case errc::nested_block_on:
+        return "block_on called from a runtime worker thread; co_await the future instead";
+      case errc::no_runtime: return "zokio::spawn called outside a runtime worker thread";
+    }
+    return "unknown zokio error";
+  }
+};
+}  // namespace detail
+
+inline const boost::system::error_category& error_category() noexcept {
+  static const detail::zokio_category cat;
+  return cat;
+}
+
+}  // namespace zokio
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<zokio::errc> : std::true_type {};
+}  // namespace boost::system
+
+#endif

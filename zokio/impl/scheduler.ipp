@@ -1,0 +1,343 @@
+// The worker loop, stealing, parking and shutdown of detail::scheduler.
+#ifndef ZOKIO_IMPL_SCHEDULER_IPP
+#define ZOKIO_IMPL_SCHEDULER_IPP
+
+#include <pthread.h>
+
+#include <boost/asio/post.hpp>
+
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/worker.hpp>
+
+namespace zokio::detail {
+
+namespace {
+// The worker running on this thread (any scheduler), and the scheduler entered by block_on.
+thread_local worker* tl_worker = nullptr;
+thread_local scheduler* tl_entered = nullptr;
+}  // namespace
+
+scheduler::scheduler(const scheduler_options& opts)
+    : opts_(opts),
+      inject_(1024),
+      idle_(opts.worker_threads),
+      owned_(std::size_t{opts.worker_threads} * 4) {
+  workers_.reserve(opts_.worker_threads);
+  for (unsigned i = 0; i < opts_.worker_threads; ++i)
+    workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
+  for (auto& wp : workers_) {
+    worker* w = wp.get();
+    w->thread = std::thread([this, w] {
+      auto name = opts_.thread_name.substr(0, 11) + "-" + std::to_string(w->index);
+      pthread_setname_np(pthread_self(), name.c_str());
+      tl_worker = w;
+      if (opts_.enable_metrics)
+        run_worker<true>(*w);
+      else
+        run_worker<false>(*w);
+      tl_worker = nullptr;
+    });
+  }
+}
+
+scheduler::~scheduler() { shutdown(); }
+
+scheduler* scheduler::current() noexcept { return tl_worker ? tl_worker->sched : tl_entered; }
+
+bool scheduler::on_worker_thread() const noexcept { return tl_worker && tl_worker->sched == this; }
+
+scheduler::enter_guard::enter_guard(scheduler* s) noexcept : prev_(tl_entered) { tl_entered = s; }
+scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
+
+boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
+  return workers_[i]->io;
+}
+
+std::uint32_t scheduler::spawn_hint() noexcept {
+  if (tl_worker && tl_worker->sched == this) return tl_worker->index;
+  return spawn_counter_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enqueueing
+
+void scheduler::schedule(task_header* t) noexcept {
+  worker* w = tl_worker;
+  if (w && w->sched == this && !shutdown_.load(std::memory_order_relaxed)) {
+    if (opts_.enable_lifo_slot) {
+      // The newest wake runs next on this worker (cache-hot, and a ping-pong between two
+      // tasks never leaves the core). The task it displaces goes to the deque.
+      t = w->lifo.exchange(t, std::memory_order_acq_rel);
+      if (!t) return;  // one task waiting: no need to wake a sibling for it
+    }
+    push_local(*w, t, true);
+    return;
+  }
+  push_inject(t);
+}
+
+void scheduler::push_local(worker& w, task_header* t, bool notify) noexcept {
+  for (;;) {
+    if (w.deque.push(t)) break;
+    // Full: move the older half to the injector (amortised) unless a thief is mid-steal.
+    if (!w.deque.push_overflow([this](task_header* x) { inject_.push(x); })) {
+      inject_.push(t);
+      break;
+    }
+  }
+  if (notify) notify_parked();
+}
+
+void scheduler::push_inject(task_header* t) noexcept {
+  inject_.push(t);
+  if (!shutdown_.load(std::memory_order_relaxed)) notify_parked();
+}
+
+void scheduler::notify_parked() noexcept {
+  // Ordering: seq_cst fence, pairs with the fence in park(); see idle.hpp.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!idle_.needs_notify()) return;
+  int i = idle_.pop_sleeper();
+  if (i >= 0) unpark(static_cast<unsigned>(i));
+}
+
+void scheduler::unpark(unsigned i) {
+  // A no-op handler: it only makes run_one() in park() return. Asio's own interrupt
+  // (eventfd or condition variable) does the waking.
+  boost::asio::post(workers_[i]->io, [] {});
+}
+
+bool scheduler::has_visible_work() const noexcept {
+  if (inject_.size_hint() != 0 || !inject_.empty()) return true;
+  for (auto& w : workers_) {
+    if (!w->deque.empty()) return true;
+    if (w->lifo.load(std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker loop
+
+template <bool Metrics>
+void scheduler::run_worker(worker& w) {
+  while (!shutdown_.load(std::memory_order_acquire)) {
+    if (task_header* t = next_task<Metrics>(w)) {
+      // A worker woken as a searcher may find its work here rather than in search(): it
+      // must stop counting as searching, or producers would never wake anyone else.
+      if (w.searching) end_search(w);
+      run_task<Metrics>(w, t);
+      continue;
+    }
+    // Out of local work: drain ready I/O completions and posted handlers without blocking.
+    if (w.io.poll() != 0) continue;
+    if (opts_.enable_work_stealing || workers_.size() == 1) {
+      if (task_header* t = search<Metrics>(w)) {
+        run_task<Metrics>(w, t);
+        continue;
+      }
+    } else if (task_header* t = inject_.pop()) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+      if (w.searching) end_search(w);
+      run_task<Metrics>(w, t);
+      continue;
+    }
+    park<Metrics>(w);
+  }
+}
+
+template <bool Metrics>
+task_header* scheduler::next_task(worker& w) {
+  ++w.tick;
+  // Fairness: the injector gets a turn even when local work never runs out.
+  if (w.tick % opts_.global_queue_interval == 0) {
+    if (task_header* t = inject_.pop()) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+      return t;
+    }
+  }
+  // Completions of this worker's io_context get a turn too.
+  if (w.tick % opts_.event_interval == 0) w.io.poll();
+
+  if (w.lifo.load(std::memory_order_relaxed)) {
+    task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    if (t) {
+      if (w.lifo_streak < opts_.max_lifo_polls) {
+        ++w.lifo_streak;
+        if constexpr (Metrics) worker_counters::bump(w.counters.lifo_polls);
+        return t;
+      }
+      // Two tasks waking each other would starve the deque: send this one to the back.
+      push_local(w, t, false);
+    }
+  }
+  w.lifo_streak = 0;
+  if (task_header* t = w.deque.pop()) return t;
+
+  // Local queue empty: take a share of the injector (the rest is left for the others).
+  std::size_t n = inject_.size_hint();
+  if (n == 0) return nullptr;
+  std::size_t share = n / workers_.size() + 1;
+  if (share > w.deque.capacity() / 2) share = w.deque.capacity() / 2;
+  task_header* first = inject_.pop();
+  if (!first) return nullptr;
+  std::size_t pulled = 1;
+  for (; pulled < share; ++pulled) {
+    task_header* t = inject_.pop();
+    if (!t) break;
+    if (!w.deque.push(t)) {
+      inject_.push(t);
+      break;
+    }
+  }
+  if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, pulled);
+  if (pulled > 1) notify_parked();
+  return first;
+}
+
+template <bool Metrics>
+task_header* scheduler::search(worker& w) {
+  if (!w.searching) {
+    if (!idle_.transition_to_searching()) {
+      // Enough siblings are searching already; still take from the injector.
+      if (task_header* t = inject_.pop()) {
+        if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+        return t;
+      }
+      return nullptr;
+    }
+    w.searching = true;
+  }
+  task_header* found = nullptr;
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  if (n > 1) {
+    std::uint32_t start = w.rng.next_below(n);
+    for (std::uint32_t k = 0; k < n && !found; ++k) {
+      worker& v = *workers_[(start + k) % n];
+      if (&v == &w) continue;
+      std::uint32_t stolen = 0;
+      found = v.deque.steal_into(w.deque, stolen);
+      if (found) {
+        if constexpr (Metrics) {
+          worker_counters::bump(w.counters.steals);
+          worker_counters::bump(w.counters.stolen_tasks, stolen);
+        }
+      }
+    }
+    // A sibling stuck in a long poll may hold a task in its LIFO slot.
+    for (std::uint32_t k = 0; k < n && !found; ++k) {
+      worker& v = *workers_[(start + k) % n];
+      if (&v == &w || !v.lifo.load(std::memory_order_relaxed)) continue;
+      found = v.lifo.exchange(nullptr, std::memory_order_acq_rel);
+      if (found) {
+        if constexpr (Metrics) {
+          worker_counters::bump(w.counters.steals);
+          worker_counters::bump(w.counters.stolen_tasks);
+        }
+      }
+    }
+  }
+  if (!found) {
+    found = inject_.pop();
+    if (found) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+    }
+  }
+  if (found) end_search(w);
+  return found;
+}
+
+void scheduler::end_search(worker& w) noexcept {
+  w.searching = false;
+  // The last searcher to find work wakes another, in case there is more (Tokio's rule).
+  if (idle_.transition_from_searching()) notify_parked();
+}
+
+template <bool Metrics>
+void scheduler::park(worker& w) {
+  if (w.searching) {
+    w.searching = false;
+    idle_.transition_from_searching();
+  }
+  idle_.register_sleeper(w.index);
+  // Ordering: seq_cst fence, pairs with the one in notify_parked(); see idle.hpp.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (has_visible_work() || shutdown_.load(std::memory_order_acquire)) {
+    if (!idle_.unregister_sleeper(w.index)) w.searching = true;  // a producer woke us already
+    return;
+  }
+  if constexpr (Metrics) worker_counters::bump(w.counters.parks);
+  // Blocks in the reactor (or Asio's condition variable) until unpark()'s post, an I/O
+  // completion, or stop() at shutdown.
+  w.io.run_one();
+  if (!idle_.unregister_sleeper(w.index)) w.searching = true;
+}
+
+template <bool Metrics>
+void scheduler::run_task(worker& w, task_header* t) {
+  if constexpr (Metrics) worker_counters::bump(w.counters.polls);
+  if (task_run(t)) {
+    // The task woke itself while running (yield): it goes behind the queued work.
+    push_local(w, t, true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+
+void scheduler::request_stop() noexcept {
+  if (shutdown_.exchange(true, std::memory_order_acq_rel)) return;
+  for (auto& w : workers_) w->io.stop();
+}
+
+void scheduler::drain_queues() noexcept {
+  // Each queued entry owns one reference.
+  for (auto& w : workers_) {
+    if (task_header* t = w->lifo.exchange(nullptr, std::memory_order_acq_rel)) t->ref_dec();
+    while (task_header* t = w->deque.pop()) t->ref_dec();
+  }
+  while (!inject_.empty() || inject_.size_hint() != 0) {
+    task_header* t = inject_.pop();
+    if (!t) break;
+    t->ref_dec();
+  }
+}
+
+void scheduler::shutdown() {
+  request_stop();
+  if (joined_.exchange(true, std::memory_order_acq_rel)) return;
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  // Workers are gone: this thread is the only one touching the queues now.
+  auto pinned = owned_.close_and_pin();
+  for (task_header* t : pinned) task_shutdown(t);
+  // Dropping futures may have woken other tasks: their queue entries hold references.
+  drain_queues();
+  for (task_header* t : pinned) t->ref_dec();
+  drain_queues();
+  for (auto& w : workers_) w->guard.reset();
+}
+
+runtime_metrics scheduler::metrics() const {
+  runtime_metrics m;
+  m.enabled = opts_.enable_metrics;
+  m.injector_depth = inject_.size_hint();
+  m.live_tasks = owned_.live();
+  for (auto& w : workers_) {
+    worker_metrics wm;
+    auto& c = w->counters;
+    wm.polls = c.polls.load(std::memory_order_relaxed);
+    wm.steals = c.steals.load(std::memory_order_relaxed);
+    wm.stolen_tasks = c.stolen_tasks.load(std::memory_order_relaxed);
+    wm.parks = c.parks.load(std::memory_order_relaxed);
+    wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
+    wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
+    wm.local_queue_depth = w->deque.size();
+    m.workers.push_back(wm);
+  }
+  return m;
+}
+
+}  // namespace zokio::detail
+
+#endif

@@ -1,0 +1,12 @@
+// Every out-of-line body of the compiled library; included once by zokio/src.cpp.
+#ifndef ZOKIO_IMPL_SRC_HPP
+#define ZOKIO_IMPL_SRC_HPP
+
+#if defined(ZOKIO_HEADER_ONLY)
+#error Do not compile Zokio library source with ZOKIO_HEADER_ONLY defined
+#endif
+
+#include <zokio/impl/scheduler.ipp>
+#include <zokio/impl/task_header.ipp>
+
+#endif

@@ -1,0 +1,208 @@
+// The task state machine: wake, run, complete, abort, join-waker hand-off, shutdown.
+#ifndef ZOKIO_IMPL_TASK_HEADER_IPP
+#define ZOKIO_IMPL_TASK_HEADER_IPP
+
+#include <cassert>
+
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/task_header.hpp>
+
+namespace zokio::detail {
+
+using namespace task_state;
+
+// Every transition is a CAS loop on `state` with acq_rel: the word carries the hand-offs of
+// the future (RUNNING), of the result (COMPLETE) and of the join waker slot (JOIN_WAKER), so
+// each successful CAS both publishes this side's writes and acquires the other side's.
+
+namespace {
+
+// Called with RUNNING held and the result stored. Publishes COMPLETE, hands the result to the
+// join side (or drops it), unlinks from the owned list.
+void complete(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  std::uint64_t next;
+  do {
+    assert(s & RUNNING);
+    next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
+  } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire));
+  if (!(s & JOIN_INTEREST))
+    t->vtable->drop_output(t);  // the handle is gone: nobody else touches the result
+  else if (s & JOIN_WAKER)
+    t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
+  t->sched->owned().remove(t);
+}
+
+}  // namespace
+
+void task_wake_by_ref(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (COMPLETE | NOTIFIED)) return;  // finished, or a wake is already pending
+    if (s & RUNNING) {
+      // The poller sees NOTIFIED when it releases RUNNING and requeues the task itself.
+      if (t->state.compare_exchange_weak(s, s | NOTIFIED, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+      continue;
+    }
+    // Idle: the queue entry we are about to make owns a new reference.
+    if (t->state.compare_exchange_weak(s, (s | NOTIFIED) + REF_ONE, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      t->sched->schedule(t);
+      return;
+    }
+  }
+}
+
+void task_wake_by_val(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (COMPLETE | NOTIFIED)) {
+      t->ref_dec();
+      return;
+    }
+    if (s & RUNNING) {
+      // The running poller holds a reference, so this one cannot be the last.
+      if (t->state.compare_exchange_weak(s, (s | NOTIFIED) - REF_ONE, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+      continue;
+    }
+    // Idle: our reference moves into the queue entry.
+    if (t->state.compare_exchange_weak(s, s | NOTIFIED, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      t->sched->schedule(t);
+      return;
+    }
+  }
+}
+
+bool task_run(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    assert(s & NOTIFIED);
+    assert(!(s & (RUNNING | COMPLETE)));
+    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      break;
+  }
+  bool done;
+  if (s & CANCELLED) {
+    t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
+    done = true;
+  } else {
+    // Borrowed waker: the poll must not drop the queue's reference it stands on.
+    waker w = waker::from_raw({t, &task_waker_fns::vtable});
+    context cx(w);
+    done = t->vtable->poll(t, cx);  // exceptions are caught and stored by the cell
+    w.release();
+  }
+  if (!done) {
+    s = t->state.load(std::memory_order_acquire);
+    for (;;) {
+      if (s & CANCELLED) {
+        t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
+        done = true;
+        break;
+      }
+      if (s & NOTIFIED) {
+        // Woken during the poll: keep the reference for the new queue entry.
+        if (t->state.compare_exchange_weak(s, s & ~RUNNING, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+          return true;
+        continue;
+      }
+      // Back to idle, dropping the queue's reference in the same CAS.
+      auto next = (s & ~RUNNING) - REF_ONE;
+      if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+        if (ref_count(next) == 0) t->vtable->dealloc(t);
+        return false;
+      }
+    }
+  }
+  complete(t);
+  t->ref_dec();  // the queue's reference
+  return false;
+}
+
+void task_abort(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (COMPLETE | CANCELLED)) return;
+    if (s & (RUNNING | NOTIFIED)) {
+      // Whoever holds or will take RUNNING sees CANCELLED and drops the future.
+      if (t->state.compare_exchange_weak(s, s | CANCELLED, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+      continue;
+    }
+    // Idle: schedule it so a worker drops the future (on the runtime, not on this thread).
+    if (t->state.compare_exchange_weak(s, (s | CANCELLED | NOTIFIED) + REF_ONE,
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+      t->sched->schedule(t);
+      return;
+    }
+  }
+}
+
+bool task_set_join_waker(task_header* t, const waker& w) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  if (s & COMPLETE) return true;
+  if (s & JOIN_WAKER) {
+    if (t->join_waker.will_wake(w)) return false;
+    // Take the slot back (fails if the task completes meanwhile: then it may be reading it).
+    for (;;) {
+      if (s & COMPLETE) return true;
+      if (t->state.compare_exchange_weak(s, s & ~JOIN_WAKER, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        break;
+    }
+  }
+  // JOIN_WAKER is clear: the slot is ours.
+  t->join_waker = w;
+  s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & COMPLETE) {
+      t->join_waker.reset();
+      return true;
+    }
+    // Ordering: release publishes the slot to complete(), which acquires the state.
+    if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      return false;
+  }
+}
+
+void task_drop_join_handle(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  std::uint64_t next;
+  do {
+    next = (s & COMPLETE) ? (s & ~JOIN_INTEREST) : (s & ~(JOIN_INTEREST | JOIN_WAKER));
+  } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_acquire));
+  if (s & COMPLETE)
+    t->vtable->drop_output(t);  // the task side no longer touches the result
+  else if (s & JOIN_WAKER)
+    t->join_waker.reset();  // we cleared JOIN_WAKER before COMPLETE: the slot is ours
+  t->ref_dec();
+}
+
+void task_shutdown(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & COMPLETE) return;
+    assert(!(s & RUNNING));  // workers are joined before shutdown cancels tasks
+    if (t->state.compare_exchange_weak(s, s | RUNNING, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      break;
+  }
+  t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
+  complete(t);
+}
+
+}  // namespace zokio::detail
+
+#endif

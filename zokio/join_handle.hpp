@@ -1,0 +1,75 @@
+// zokio::join_handle<T>: the future of a spawned task's result; abort() and detach().
+#ifndef ZOKIO_JOIN_HANDLE_HPP
+#define ZOKIO_JOIN_HANDLE_HPP
+
+#include <utility>
+
+#include <zokio/detail/task_cell.hpp>
+#include <zokio/future.hpp>
+
+namespace zokio {
+
+/**
+ * Owned permission to join a spawned task. It is a `zokio::future<T>`: awaiting it yields the
+ * task's output, rethrows the exception the task threw, or throws `zokio::join_error`
+ * (`errc::task_aborted` after abort(), `errc::runtime_shutdown` when the runtime went away
+ * first).
+ *
+ * Dropping the handle detaches the task: it keeps running and its output is discarded.
+ *
+ * @par Thread Safety
+ * A handle may be polled, aborted and destroyed from any thread, one thread at a time.
+ */
+template <class T>
+class [[nodiscard]] join_handle {
+ public:
+  using output = T;
+
+  join_handle() noexcept = default;
+  explicit join_handle(detail::task_core<T>* t) noexcept : t_(t) {}
+  join_handle(join_handle&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  join_handle& operator=(join_handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      t_ = std::exchange(o.t_, nullptr);
+    }
+    return *this;
+  }
+  ~join_handle() { reset(); }
+
+  zokio::poll<T> poll(context& cx) {
+    if (!detail::task_set_join_waker(t_, cx.waker())) return pending;
+    if constexpr (std::is_void_v<T>) {
+      t_->take_result();
+      return ready();
+    } else {
+      return zokio::poll<T>(t_->take_result());
+    }
+  }
+
+  /// Requests cancellation. The future is dropped on a worker before its next poll (or right
+  /// after the poll in progress); the join then throws join_error(task_aborted). No effect on
+  /// a finished task.
+  void abort() noexcept {
+    if (t_) detail::task_abort(t_);
+  }
+
+  /// Lets the task run on without a handle (same as destroying the handle).
+  void detach() noexcept { reset(); }
+
+  /// True once the task has finished (completed, failed, or cancelled).
+  bool is_finished() const noexcept {
+    return t_ && (t_->state.load(std::memory_order_acquire) & detail::task_state::COMPLETE);
+  }
+  bool valid() const noexcept { return t_ != nullptr; }
+
+ private:
+  void reset() noexcept {
+    if (auto* t = std::exchange(t_, nullptr)) detail::task_drop_join_handle(t);
+  }
+  detail::task_core<T>* t_ = nullptr;
+};
+
+}  // namespace zokio
+
+#endif

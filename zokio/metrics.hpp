@@ -1,0 +1,44 @@
+// Runtime metrics snapshot: per-worker scheduler counters (only with enable_metrics).
+#ifndef ZOKIO_METRICS_HPP
+#define ZOKIO_METRICS_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace zokio {
+
+/// Counters of one worker, read with relaxed loads: each is exact, the set is not a
+/// consistent cut.
+struct worker_metrics {
+  std::uint64_t polls = 0;           ///< tasks polled by this worker
+  std::uint64_t steals = 0;          ///< successful steal operations (from deques or LIFO slots)
+  std::uint64_t stolen_tasks = 0;    ///< tasks moved by those steals
+  std::uint64_t parks = 0;           ///< times the worker parked in its io_context
+  std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
+  std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot
+  std::size_t local_queue_depth = 0; ///< tasks in the local deque at snapshot time
+};
+
+/// What `runtime::metrics()` returns. Counters are zero when metrics are compiled out.
+struct runtime_metrics {
+  bool enabled = false;
+  std::vector<worker_metrics> workers;
+  std::size_t injector_depth = 0;  ///< approximate tasks in the global injector
+  std::size_t live_tasks = 0;      ///< spawned tasks not yet complete
+
+  std::uint64_t total_polls() const noexcept {
+    std::uint64_t n = 0;
+    for (auto& w : workers) n += w.polls;
+    return n;
+  }
+  std::uint64_t total_steals() const noexcept {
+    std::uint64_t n = 0;
+    for (auto& w : workers) n += w.steals;
+    return n;
+  }
+};
+
+}  // namespace zokio
+
+#endif

@@ -1,0 +1,155 @@
+// zokio::basic_runtime: a compile-time configured multi-worker work-stealing runtime.
+#ifndef ZOKIO_RUNTIME_HPP
+#define ZOKIO_RUNTIME_HPP
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <boost/system/system_error.hpp>
+
+#include <zokio/block_on.hpp>
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/join_handle.hpp>
+#include <zokio/metrics.hpp>
+#include <zokio/runtime_config.hpp>
+
+namespace zokio {
+
+/**
+ * N workers, each with a bounded work-stealing deque, a LIFO slot and its own
+ * `asio::io_context` (in which it parks), plus a global injector for wakes from outside.
+ *
+ * @code
+ * zokio::runtime rt;                               // one worker per cpu
+ * auto h = rt.spawn(compute());                    // zokio::task<int> compute();
+ * int v = rt.block_on(std::move(h));
+ * @endcode
+ *
+ * @par Destruction
+ * The destructor stops the workers, joins them, then cancels every task that has not
+ * finished: each future is destroyed (on the destroying thread), join handles report
+ * `errc::runtime_shutdown`, and all task memory is freed.
+ *
+ * @par Thread Safety
+ * spawn, block_on, metrics and stop may be called from any thread. Destroying the runtime
+ * from one of its own workers is not allowed.
+ */
+template <runtime_config Config = runtime_config{}>
+class basic_runtime {
+ public:
+  static constexpr runtime_config config = Config;
+
+  /// Run-time overrides of Config (what a command-line flag or a config file decides).
+  class builder {
+   public:
+    builder() : opts_(basic_runtime::default_options()) {}
+    builder& worker_threads(unsigned n) {
+      opts_.worker_threads = n ? n : default_workers();
+      return *this;
+    }
+    builder& enable_work_stealing(bool on) {
+      opts_.enable_work_stealing = on;
+      return *this;
+    }
+    builder& enable_lifo_slot(bool on) {
+      opts_.enable_lifo_slot = on;
+      return *this;
+    }
+    builder& local_queue_capacity(std::size_t n) {
+      opts_.local_queue_capacity = n;
+      return *this;
+    }
+    builder& global_queue_interval(unsigned n) {
+      opts_.global_queue_interval = n;
+      return *this;
+    }
+    builder& thread_name(std::string name) {
+      opts_.thread_name = std::move(name);
+      return *this;
+    }
+    basic_runtime build() const { return basic_runtime(opts_); }
+
+   private:
+    detail::scheduler_options opts_;
+  };
+
+  basic_runtime() : basic_runtime(default_options()) {}
+  basic_runtime(basic_runtime&&) noexcept = default;
+  basic_runtime& operator=(basic_runtime&&) noexcept = default;
+  ~basic_runtime() = default;  // scheduler's destructor shuts down
+
+  /// Starts running `f` on the workers. The handle is a future of f's output.
+  template <future F>
+  join_handle<future_output_t<F>> spawn(F f) {
+    return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
+  }
+
+  /// Runs `f` on the calling thread until it is ready, with this runtime entered (so
+  /// zokio::spawn inside it spawns here). Throws system_error(errc::nested_block_on) on a
+  /// worker thread.
+  template <future F>
+  future_output_t<F> block_on(F f) {
+    if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
+      throw boost::system::system_error(make_error_code(errc::nested_block_on));
+    detail::scheduler::enter_guard g(sched_.get());
+    return zokio::block_on(f);
+  }
+
+  /// Asks the workers to stop after their current poll; returns at once. Tasks left are
+  /// cancelled by shutdown() or the destructor.
+  void stop() noexcept { sched_->request_stop(); }
+
+  /// Stops, joins the workers and cancels the remaining tasks. Idempotent.
+  void shutdown() { sched_->shutdown(); }
+
+  /// Per-worker counters (all zero unless Config.enable_metrics) and queue depths.
+  runtime_metrics metrics() const { return sched_->metrics(); }
+
+  std::size_t num_workers() const noexcept { return sched_->num_workers(); }
+
+  /// The io_context worker `i` parks in (and, with the Asio bridge, drives I/O on).
+  boost::asio::io_context& worker_io_context(std::size_t i) noexcept {
+    return sched_->worker_io_context(i);
+  }
+
+  detail::scheduler& scheduler() noexcept { return *sched_; }
+
+ private:
+  explicit basic_runtime(const detail::scheduler_options& o)
+      : sched_(std::make_unique<detail::scheduler>(checked(o))) {}
+
+  static unsigned default_workers() {
+    unsigned n = std::thread::hardware_concurrency();
+    return n ? n : 1;
+  }
+  static detail::scheduler_options default_options() {
+    detail::scheduler_options o;
+    o.worker_threads = Config.worker_threads ? Config.worker_threads : default_workers();
+    o.enable_work_stealing = Config.enable_work_stealing;
+    o.enable_lifo_slot = Config.enable_lifo_slot;
+    o.enable_metrics = Config.enable_metrics;
+    o.local_queue_capacity = Config.local_queue_capacity;
+    o.global_queue_interval = Config.global_queue_interval;
+    o.event_interval = Config.event_interval;
+    o.max_lifo_polls = Config.max_lifo_polls;
+    return o;
+  }
+  static const detail::scheduler_options& checked(const detail::scheduler_options& o) {
+    if (o.worker_threads == 0 || o.local_queue_capacity < 2 || o.global_queue_interval == 0 ||
+        o.event_interval == 0)
+      throw std::invalid_argument(
+          "zokio::runtime: worker_threads, local_queue_capacity (>= 2), "
+          "global_queue_interval and event_interval must be positive");
+    return o;
+  }
+
+  std::unique_ptr<detail::scheduler> sched_;
+};
+
+using runtime = basic_runtime<>;
+
+}  // namespace zokio
+
+#endif

@@ -1,0 +1,29 @@
+// zokio::runtime_config: the compile-time configuration of a basic_runtime.
+#ifndef ZOKIO_RUNTIME_CONFIG_HPP
+#define ZOKIO_RUNTIME_CONFIG_HPP
+
+#include <cstddef>
+
+namespace zokio {
+
+/**
+ * A structural type, so it can be a template argument:
+ * `zokio::basic_runtime<zokio::runtime_config{.worker_threads = 4, .enable_metrics = true}>`.
+ * Fields a program only knows at run time can be overridden with `basic_runtime::builder`.
+ */
+struct runtime_config {
+  unsigned worker_threads = 0;        ///< 0: one per cpu (std::thread::hardware_concurrency)
+  bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue
+  bool enable_io_uring = true;        ///< Linux: Asio's io_uring backend (Asio bridge issue)
+  bool enable_metrics = false;        ///< per-worker counters; compiled out when false
+  bool numa_aware = true;             ///< group workers by NUMA node (memory/NUMA issue)
+  bool enable_lifo_slot = true;       ///< the last task woken by a worker runs next on it
+  std::size_t local_queue_capacity = 256;  ///< per-worker deque slots (power of two)
+  unsigned global_queue_interval = 61;     ///< busy worker checks the injector every N polls
+  unsigned event_interval = 61;            ///< busy worker polls its io_context every N polls
+  unsigned max_lifo_polls = 3;             ///< LIFO hand-offs in a row before the deque
+};
+
+}  // namespace zokio
+
+#endif

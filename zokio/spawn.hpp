@@ -1,0 +1,22 @@
+// zokio::spawn: spawn onto the runtime the calling thread runs in (a worker or a block_on).
+#ifndef ZOKIO_SPAWN_HPP
+#define ZOKIO_SPAWN_HPP
+
+#include <boost/system/system_error.hpp>
+
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/join_handle.hpp>
+
+namespace zokio {
+
+/// Like tokio::spawn. Throws system_error(errc::no_runtime) outside any runtime.
+template <future F>
+join_handle<future_output_t<F>> spawn(F f) {
+  auto* s = detail::scheduler::current();
+  if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
+  return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
+}
+
+}  // namespace zokio
+
+#endif
