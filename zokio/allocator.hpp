@@ -34,7 +34,8 @@ inline void deallocate(void* p, std::size_t size,
   else
     scalable_aligned_free(p);
 #else
-  ::operator delete(p, size, std::align_val_t(align));
+  (void)size;
+  ::operator delete(p, std::align_val_t(align));
 #endif
 }
 

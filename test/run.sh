@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Quick start 2: installs what is missing, then builds and runs every test through ctest:
+#   1. Release build (g++): all suites, examples, the install-tree consumer; perf is built.
+#   2. ThreadSanitizer build (clang): the concurrency suites (label tsan).
+#   3. AddressSanitizer + UBSan build (clang, LeakSanitizer on): the memory suites (label asan).
+#   4. b2: the library, one test suite and an example through the Jamroot.
+# ZOKIO_TEST_STAGES="release tsan asan b2" selects stages (default: all).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/.ci/install_deps.sh"
+zokio_install_deps clang libclang-rt-14-dev
+stages=${ZOKIO_TEST_STAGES:-"release tsan asan b2"}
+jobs=$(nproc)
+start=$(date +%s)
+
+has() { [[ " $stages " == *" $1 "* ]]; }
+stage() { echo; echo "=== $1 ($(( $(date +%s) - start )) s elapsed)"; }
+
+if has release; then
+  stage "release build (g++)"
+  cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DZOKIO_BUILD_PERF=ON >/dev/null
+  cmake --build "$root/build/release" -j "$jobs"
+  ctest --test-dir "$root/build/release" --output-on-failure -j 1
+fi
+if has tsan; then
+  stage "ThreadSanitizer build (clang)"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$root/build/tsan" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOKIO_SANITIZE=thread \
+    -DZOKIO_BUILD_PERF=OFF -DZOKIO_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build "$root/build/tsan" -j "$jobs"
+  ctest --test-dir "$root/build/tsan" --output-on-failure -L tsan
+fi
+if has asan; then
+  stage "AddressSanitizer + UBSan build (clang)"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$root/build/asan" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOKIO_SANITIZE=address -DZOKIO_BUILD_PERF=OFF >/dev/null
+  cmake --build "$root/build/asan" -j "$jobs"
+  ctest --test-dir "$root/build/asan" --output-on-failure -L asan
+fi
+if has b2; then
+  stage "b2 (Jamroot): library, future_tests, hello_world"
+  (cd "$root" && b2 -j "$jobs" -q test//future_tests example//hello_world)
+fi
+stage "all stages passed"
