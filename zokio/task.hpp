@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <zokio/allocator.hpp>
+#include <zokio/detail/task_cell.hpp>
 #include <zokio/future.hpp>
 
 namespace zokio {
@@ -34,9 +35,6 @@ struct task_promise_base {
   std::suspend_always final_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { error_ = std::current_exception(); }
 
-  // Frames come from the runtime allocator (oneTBB), like task headers.
-  static void* operator new(std::size_t n) { return allocate(n); }
-  static void operator delete(void* p, std::size_t n) noexcept { deallocate(p, n); }
 
   // Holds the awaited future: by value when it was an rvalue (moved in), by reference when
   // it was an lvalue. Owning rvalues also sidesteps a g++ 12 bug that destroys a co_await
@@ -87,8 +85,34 @@ struct task_promise_base {
   }
 };
 
+// Every task<T> frame is allocated with room in front of it for the task cell that spawn()
+// builds there, so a spawned coroutine costs one allocation (header + frame), not two.
+// Layout of one block: [ task_cell<task<T>> | pad | frame_tag ][ coroutine frame ... ]
+struct frame_tag {
+  void* frame;             // the pointer operator new returned: adoption checks it
+  unsigned char adopted;   // set by spawn: the cell owns the block, frame delete must not free
+};
 template <class T>
-struct task_promise : task_promise_base {
+struct frame_layout;  // defined after task<T> (it needs the cell's size)
+
+template <class T>
+struct task_promise_alloc : task_promise_base {
+  static void* operator new(std::size_t n) {
+    constexpr std::size_t prefix = frame_layout<T>::prefix;
+    char* block = static_cast<char*>(allocate(prefix + n));
+    char* frame = block + prefix;
+    ::new (frame - sizeof(frame_tag)) frame_tag{frame, 0};
+    return frame;
+  }
+  static void operator delete(void* p, std::size_t n) noexcept {
+    auto* tag = reinterpret_cast<frame_tag*>(static_cast<char*>(p) - sizeof(frame_tag));
+    if (tag->adopted) return;  // Safety: the spawned cell frees the whole block later
+    deallocate(static_cast<char*>(p) - frame_layout<T>::prefix, frame_layout<T>::prefix + n);
+  }
+};
+
+template <class T>
+struct task_promise : task_promise_alloc<T> {
   std::optional<T> value_;
   task<T> get_return_object() noexcept;
   template <class U = T>
@@ -99,7 +123,7 @@ struct task_promise : task_promise_base {
 };
 
 template <>
-struct task_promise<void> : task_promise_base {
+struct task_promise<void> : task_promise_alloc<void> {
   task<void> get_return_object() noexcept;
   void return_void() noexcept {}
 };
@@ -142,6 +166,18 @@ class [[nodiscard]] task {
   }
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  /// For spawn: the storage in front of this frame reserved for the task cell, marked as
+  /// adopted (the frame's delete then leaves the block to the cell), or nullptr.
+  void* adopt_cell_storage() noexcept {
+    if (!h_) return nullptr;
+    char* frame = static_cast<char*>(h_.address());
+    auto* tag = reinterpret_cast<detail::frame_tag*>(frame - sizeof(detail::frame_tag));
+    // coroutine_handle::address() is the allocation on g++ and clang; check rather than trust.
+    if (tag->frame != frame || tag->adopted) return nullptr;
+    tag->adopted = 1;
+    return frame - detail::frame_layout<T>::prefix;
+  }
   bool done() const noexcept { return h_ && h_.done(); }
 
   zokio::poll<T> poll(context& cx) {
@@ -165,6 +201,13 @@ class [[nodiscard]] task {
 };
 
 namespace detail {
+template <class T>
+struct frame_layout {
+  static constexpr std::size_t cell_size = (sizeof(task_cell<task<T>>) + 15) / 16 * 16;
+  static_assert(alignof(task_cell<task<T>>) <= 16, "task cell must fit the frame prefix");
+  static constexpr std::size_t prefix = cell_size + (sizeof(frame_tag) + 15) / 16 * 16;
+};
+
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
   return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));

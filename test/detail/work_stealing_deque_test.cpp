@@ -50,6 +50,25 @@ BOOST_AUTO_TEST_CASE(overflow_moves_older_half) {
   BOOST_TEST(q.pop() == &v[4]);
 }
 
+BOOST_AUTO_TEST_CASE(overflow_after_a_steal_moves_nothing) {
+  // Regression: push() sees the queue full, a thief then takes half, and push_overflow() must
+  // not claim slots past the tail (it used to, running stale tasks twice).
+  work_stealing_deque<int> q(8), thief(8);
+  std::vector<int> v(9);
+  for (int i = 0; i < 8; ++i) BOOST_REQUIRE(q.push(&v[i]));
+  BOOST_REQUIRE(!q.push(&v[8]));
+  std::uint32_t stolen = 0;
+  BOOST_REQUIRE(q.steal_into(thief, stolen));
+  BOOST_REQUIRE(stolen == 4u);
+  int sunk = 0;
+  BOOST_TEST(!q.push_overflow([&](int*) { ++sunk; }));
+  BOOST_TEST(sunk == 0);
+  BOOST_TEST(q.size() == 4u);
+  BOOST_TEST(q.push(&v[8]));
+  for (int i = 4; i < 9; ++i) BOOST_TEST(q.pop() == &v[i]);
+  BOOST_TEST(q.pop() == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(steal_takes_half) {
   work_stealing_deque<int> a(16), b(16);
   std::vector<int> v(10);

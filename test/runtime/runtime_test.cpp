@@ -77,6 +77,45 @@ BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make({2u, 4u}),
   BOOST_TEST(done.load() == n);
 }
 
+BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
+  // One task spawns 100,000 tasks at once, 20 times on the same runtime: overflow to the
+  // injector, stealing and parking all interleave. Each task must run exactly once per round.
+  // (Regression: an overflow racing with a steal once ran stale tasks twice and hung.)
+  const int n = 100'000 / stress_divisor, rounds = 20;
+  auto runs = std::make_unique<std::atomic<std::uint8_t>[]>(n);
+  std::atomic<int> done{0};
+  struct bump {
+    using output = void;
+    std::atomic<std::uint8_t>* slot;
+    std::atomic<int>* done;
+    zokio::poll<void> poll(zokio::context&) {
+      slot->fetch_add(1, std::memory_order_relaxed);
+      done->fetch_add(1, std::memory_order_release);
+      return zokio::ready();
+    }
+  };
+  struct burst {
+    using output = void;
+    std::atomic<std::uint8_t>* runs;
+    int n;
+    std::atomic<int>* done;
+    zokio::poll<void> poll(zokio::context&) {
+      for (int i = 0; i < n; ++i) zokio::spawn(bump{&runs[i], done}).detach();
+      return zokio::ready();
+    }
+  };
+  auto rt = make_rt(2);
+  for (int r = 1; r <= rounds; ++r) {
+    rt.spawn(burst{runs.get(), n, &done}).detach();
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return done.load() >= r * n; }, 60s));
+  }
+  std::this_thread::sleep_for(10ms);
+  BOOST_TEST(done.load() == rounds * n);
+  int bad = 0;
+  for (int i = 0; i < n; ++i) bad += runs[i].load() != rounds;
+  BOOST_TEST(bad == 0);
+}
+
 BOOST_AUTO_TEST_CASE(destroyed_with_pending_tasks_frees_everything) {
   // 100,000 tasks pending forever, some holding the join handles of others (cycles through
   // wakers and handles). Destruction must destroy every future: tracked::live returns to 0

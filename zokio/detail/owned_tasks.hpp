@@ -16,6 +16,10 @@
 namespace zokio::detail {
 
 /**
+ * Tasks are spread over the shards one by one (a per-worker sequence), not by spawning worker:
+ * otherwise one task spawning thousands puts them all in one shard, and the spawner's inserts
+ * fight the other workers' removals for that shard's lock.
+ *
  * Shutdown protocol: `close_and_pin` sets `closed` on every shard under its lock, so a task is
  * either inserted before (and is collected, pinned with one extra reference) or refused after.
  * The list holds one reference per task; `remove` drops it.
@@ -40,7 +44,7 @@ class owned_tasks {
     t->owned_next = s.head;
     if (s.head) s.head->owned_prev = t;
     s.head = t;
-    live_.fetch_add(1, std::memory_order_relaxed);
+    ++s.count;
     return true;
   }
 
@@ -55,8 +59,8 @@ class owned_tasks {
         s.head = t->owned_next;
       if (t->owned_next) t->owned_next->owned_prev = t->owned_prev;
       t->owned_prev = t->owned_next = nullptr;
+      --s.count;
     }
-    live_.fetch_sub(1, std::memory_order_relaxed);
     t->ref_dec();
   }
 
@@ -75,17 +79,25 @@ class owned_tasks {
     return out;
   }
 
-  std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+  /// Tasks not yet complete (takes every shard lock: for metrics, not hot paths).
+  std::size_t live() const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      std::lock_guard lk(shards_[i].mu);
+      n += shards_[i].count;
+    }
+    return n;
+  }
 
  private:
   struct alignas(ZOKIO_CACHE_LINE) shard {
     spin_mutex mu;
     bool closed = false;
     task_header* head = nullptr;
+    std::size_t count = 0;
   };
   std::unique_ptr<shard[]> shards_;
   std::size_t mask_ = 0;
-  alignas(ZOKIO_CACHE_LINE) std::atomic<std::size_t> live_{0};
 };
 
 }  // namespace zokio::detail

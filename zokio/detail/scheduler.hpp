@@ -108,6 +108,7 @@ class scheduler {
   void run_task(worker& w, task_header* t);
   ZOKIO_DECL void push_local(worker& w, task_header* t, bool notify) noexcept;
   ZOKIO_DECL void push_inject(task_header* t) noexcept;
+  ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;
   ZOKIO_DECL void end_search(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;

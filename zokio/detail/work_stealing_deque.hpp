@@ -55,14 +55,18 @@ class work_stealing_deque {
   }
 
   /// Owner only, when push failed and no thief is active: claims the older half of the queue
-  /// and hands it to `sink(T*)` (the injector). Returns false if a thief got in the way (the
-  /// queue is then no longer full and push can be retried).
+  /// and hands it to `sink(T*)` (the injector). Returns false, moving nothing, when a thief is
+  /// active or has already made room.
   template <class Sink>
   bool push_overflow(Sink&& sink) noexcept {
     auto head = head_.load(std::memory_order_acquire);
     std::uint32_t steal = unpack_steal(head), real = unpack_real(head);
     if (steal != real) return false;
     std::uint32_t n = static_cast<std::uint32_t>(cap_ / 2);
+    // A thief may have taken work since push() saw the queue full: then there is room, and
+    // claiming `n` slots could run past tail (handing out stale slots, corrupting the ring).
+    std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // we are the only writer
+    if (static_cast<std::uint32_t>(tail - real) < cap_) return false;
     auto next = pack(real + n, real + n);
     // Ordering: acq_rel, as a consumer claiming slots (same as pop).
     if (!head_.compare_exchange_strong(head, next, std::memory_order_acq_rel,

@@ -45,6 +45,7 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // Owner-only loop state.
   alignas(ZOKIO_CACHE_LINE) std::uint32_t tick = 0;
   unsigned lifo_streak = 0;
+  std::uint32_t spawn_seq = 0;
   bool searching = false;
   xorshift32 rng;
 

@@ -4,6 +4,8 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+
 #include <boost/asio/post.hpp>
 
 #include <zokio/detail/scheduler.hpp>
@@ -21,15 +23,16 @@ scheduler::scheduler(const scheduler_options& opts)
     : opts_(opts),
       inject_(1024),
       idle_(opts.worker_threads),
-      owned_(std::size_t{opts.worker_threads} * 4) {
+      owned_(std::max<std::size_t>(64, std::size_t{opts.worker_threads} * 16)) {
   workers_.reserve(opts_.worker_threads);
   for (unsigned i = 0; i < opts_.worker_threads; ++i)
     workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
   for (auto& wp : workers_) {
     worker* w = wp.get();
     w->thread = std::thread([this, w] {
-      auto name = opts_.thread_name.substr(0, 11) + "-" + std::to_string(w->index);
-      pthread_setname_np(pthread_self(), name.c_str());
+      char name[16];  // the kernel's limit, terminator included
+      std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), w->index);
+      pthread_setname_np(pthread_self(), name);
       tl_worker = w;
       if (opts_.enable_metrics)
         run_worker<true>(*w);
@@ -54,7 +57,8 @@ boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
 }
 
 std::uint32_t scheduler::spawn_hint() noexcept {
-  if (tl_worker && tl_worker->sched == this) return tl_worker->index;
+  // Consecutive spawns go to consecutive shards (see owned_tasks.hpp).
+  if (tl_worker && tl_worker->sched == this) return tl_worker->index * 7919u + ++tl_worker->spawn_seq;
   return spawn_counter_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -79,13 +83,37 @@ void scheduler::schedule(task_header* t) noexcept {
 void scheduler::push_local(worker& w, task_header* t, bool notify) noexcept {
   for (;;) {
     if (w.deque.push(t)) break;
-    // Full: move the older half to the injector (amortised) unless a thief is mid-steal.
-    if (!w.deque.push_overflow([this](task_header* x) { inject_.push(x); })) {
-      inject_.push(t);
+    // Full: move the older half to the injector as one batch, unless a thief is mid-steal.
+    inject_batch* batch = inject_batch::create(w.deque.capacity() / 2);
+    bool moved = w.deque.push_overflow([batch](task_header* x) { batch->items[batch->n++] = x; });
+    if (!moved) {
+      // A thief is mid-steal or made room: retry the push once, else use the injector.
+      inject_batch::destroy(batch);
+      if (!w.deque.push(t)) inject_.push(t);
       break;
     }
+    inject_.push(batch);
   }
   if (notify) notify_parked();
+}
+
+task_header* scheduler::take_injected(worker& w, std::size_t& taken) noexcept {
+  auto e = inject_.pop();
+  taken = 0;
+  if (!e) return nullptr;
+  if (!e.is_batch()) {
+    inject_.taken(1);
+    taken = 1;
+    return e.task();
+  }
+  // Run the first task now; the rest of the batch joins the local deque.
+  inject_batch* b = e.batch();
+  task_header* first = b->items[0];
+  for (std::uint32_t i = 1; i < b->n; ++i) push_local(w, b->items[i], false);
+  taken = b->n;
+  inject_.taken(b->n);
+  inject_batch::destroy(b);
+  return first;
 }
 
 void scheduler::push_inject(task_header* t) noexcept {
@@ -136,8 +164,8 @@ void scheduler::run_worker(worker& w) {
         run_task<Metrics>(w, t);
         continue;
       }
-    } else if (task_header* t = inject_.pop()) {
-      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+    } else if (std::size_t taken; task_header* t = take_injected(w, taken)) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
       if (w.searching) end_search(w);
       run_task<Metrics>(w, t);
       continue;
@@ -151,8 +179,10 @@ task_header* scheduler::next_task(worker& w) {
   ++w.tick;
   // Fairness: the injector gets a turn even when local work never runs out.
   if (w.tick % opts_.global_queue_interval == 0) {
-    if (task_header* t = inject_.pop()) {
-      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+    std::size_t taken;
+    if (task_header* t = take_injected(w, taken)) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
+      if (taken > 1) notify_parked();
       return t;
     }
   }
@@ -174,21 +204,19 @@ task_header* scheduler::next_task(worker& w) {
   w.lifo_streak = 0;
   if (task_header* t = w.deque.pop()) return t;
 
-  // Local queue empty: take a share of the injector (the rest is left for the others).
-  std::size_t n = inject_.size_hint();
-  if (n == 0) return nullptr;
-  std::size_t share = n / workers_.size() + 1;
-  if (share > w.deque.capacity() / 2) share = w.deque.capacity() / 2;
-  task_header* first = inject_.pop();
+  // Local queue empty: take batches from the injector until we hold a fair share (the rest
+  // is left for the others; a batch is at most half a deque, so one always fits).
+  if (inject_.size_hint() == 0) return nullptr;
+  std::size_t share = inject_.size_hint() / workers_.size() + 1;
+  std::size_t taken = 0;
+  task_header* first = take_injected(w, taken);
   if (!first) return nullptr;
-  std::size_t pulled = 1;
-  for (; pulled < share; ++pulled) {
-    task_header* t = inject_.pop();
+  std::size_t pulled = taken;
+  while (pulled < share && w.deque.size() < w.deque.capacity() / 2) {
+    task_header* t = take_injected(w, taken);
     if (!t) break;
-    if (!w.deque.push(t)) {
-      inject_.push(t);
-      break;
-    }
+    push_local(w, t, false);
+    pulled += taken;
   }
   if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, pulled);
   if (pulled > 1) notify_parked();
@@ -200,8 +228,9 @@ task_header* scheduler::search(worker& w) {
   if (!w.searching) {
     if (!idle_.transition_to_searching()) {
       // Enough siblings are searching already; still take from the injector.
-      if (task_header* t = inject_.pop()) {
-        if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+      std::size_t taken;
+      if (task_header* t = take_injected(w, taken)) {
+        if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
         return t;
       }
       return nullptr;
@@ -238,9 +267,10 @@ task_header* scheduler::search(worker& w) {
     }
   }
   if (!found) {
-    found = inject_.pop();
+    std::size_t taken;
+    found = take_injected(w, taken);
     if (found) {
-      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls);
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
     }
   }
   if (found) end_search(w);
@@ -296,10 +326,16 @@ void scheduler::drain_queues() noexcept {
     if (task_header* t = w->lifo.exchange(nullptr, std::memory_order_acq_rel)) t->ref_dec();
     while (task_header* t = w->deque.pop()) t->ref_dec();
   }
-  while (!inject_.empty() || inject_.size_hint() != 0) {
-    task_header* t = inject_.pop();
-    if (!t) break;
-    t->ref_dec();
+  while (auto e = inject_.pop()) {
+    if (!e.is_batch()) {
+      inject_.taken(1);
+      e.task()->ref_dec();
+      continue;
+    }
+    inject_batch* b = e.batch();
+    for (std::uint32_t i = 0; i < b->n; ++i) b->items[i]->ref_dec();
+    inject_.taken(b->n);
+    inject_batch::destroy(b);
   }
 }
 
