@@ -18,7 +18,7 @@ struct runtime_config {
   bool enable_metrics = false;        ///< per-worker counters; compiled out when false
   bool numa_aware = true;             ///< group workers by NUMA node (memory/NUMA issue)
   bool enable_lifo_slot = true;       ///< the last task woken by a worker runs next on it
-  std::size_t local_queue_capacity = 256;  ///< per-worker deque slots (power of two)
+  std::size_t local_queue_capacity = 1024;  ///< per-worker deque slots (power of two)
   unsigned global_queue_interval = 61;     ///< busy worker checks the injector every N polls
   unsigned event_interval = 61;            ///< busy worker polls its io_context every N polls
   unsigned max_lifo_polls = 3;             ///< LIFO hand-offs in a row before the deque

@@ -1,5 +1,5 @@
-// Every live spawned task, in sharded intrusive lists with a closed bit, so that shutdown
-// can find and cancel tasks that sit in no queue (Tokio's OwnedTasks).
+// Every live spawned task, so that shutdown can find and cancel tasks that sit in no queue
+// (Tokio's OwnedTasks), kept in per-worker lists that only their worker mutates.
 #ifndef ZOKIO_DETAIL_OWNED_TASKS_HPP
 #define ZOKIO_DETAIL_OWNED_TASKS_HPP
 
@@ -16,88 +16,165 @@
 namespace zokio::detail {
 
 /**
- * Tasks are spread over the shards one by one (a per-worker sequence), not by spawning worker:
- * otherwise one task spawning thousands puts them all in one shard, and the spawner's inserts
- * fight the other workers' removals for that shard's lock.
+ * Why not one locked list (or sharded locked lists, our first version): every spawn and
+ * every completion then takes a lock whose cache line the other workers keep stealing; that
+ * was a fifth of spawn_many's profile.
  *
- * Shutdown protocol: `close_and_pin` sets `closed` on every shard under its lock, so a task is
- * either inserted before (and is collected, pinned with one extra reference) or refused after.
- * The list holds one reference per task; `remove` drops it.
+ * Layout: one intrusive list per worker, linked and unlinked only by that worker (no lock), a
+ * Treiber stack per worker through which other threads hand back the tasks they completed,
+ * and one locked list for tasks spawned from outside the workers.
+ *
+ *  - insert: a worker links the task into its own list (`owner` = its index); another thread
+ *    uses the shared list (`owner` = num_workers).
+ *  - remove (at completion): on the owner, unlink at once; elsewhere, push the task on the
+ *    owner's `returned` stack (one CAS, release), still holding the list's reference. The owner
+ *    drains that stack (exchange, acquire) every event_interval ticks and before parking, and
+ *    then unlinks and drops the reference. A parked owner keeps such tasks' memory until it
+ *    wakes; shutdown drains every stack.
+ *  - live count: per-list inserted/removed counters (owner-written) plus a `returned` counter
+ *    the handing-back thread bumps, so metrics see a completion at once, not at the drain.
+ *
+ * Shutdown protocol: workers are joined first, so no worker inserts any more; `close_and_pin`
+ * drains the stacks, closes the shared list under its lock (a racing outside spawn is either
+ * listed or refused) and returns every listed task with one extra reference.
  */
 class owned_tasks {
  public:
-  explicit owned_tasks(std::size_t shards) {
-    std::size_t n = 1;
-    while (n < shards) n <<= 1;
-    shards_ = std::make_unique<shard[]>(n);
-    mask_ = n - 1;
+  explicit owned_tasks(std::size_t workers)
+      : n_(workers), lists_(std::make_unique<worker_list[]>(workers)) {}
+
+  /// On worker `i`'s own thread.
+  void insert_local(task_header* t, std::uint32_t i) noexcept {
+    auto& l = lists_[i];
+    t->owned_shard = i;
+    link(l.head, t);
+    bump(l.inserted);
   }
 
-  /// False when closed: the caller cancels the task instead of scheduling it.
-  bool insert(task_header* t, std::uint32_t hint) noexcept {
-    auto idx = static_cast<std::uint32_t>(hint & mask_);
-    auto& s = shards_[idx];
-    std::lock_guard lk(s.mu);
-    if (s.closed) return false;
-    t->owned_shard = idx;
-    t->owned_prev = nullptr;
-    t->owned_next = s.head;
-    if (s.head) s.head->owned_prev = t;
-    s.head = t;
-    ++s.count;
+  /// From any other thread. False when closed: the caller completes the task at once instead.
+  bool insert_shared(task_header* t) noexcept {
+    std::lock_guard lk(shared_.mu);
+    if (shared_.closed) return false;
+    t->owned_shard = static_cast<std::uint32_t>(n_);
+    link(shared_.head, t);
+    ++shared_.count;
     return true;
   }
 
-  /// Unlinks a completed task and drops the list's reference.
-  void remove(task_header* t) noexcept {
-    {
-      auto& s = shards_[t->owned_shard];
-      std::lock_guard lk(s.mu);
-      if (t->owned_prev)
-        t->owned_prev->owned_next = t->owned_next;
-      else
-        s.head = t->owned_next;
-      if (t->owned_next) t->owned_next->owned_prev = t->owned_prev;
-      t->owned_prev = t->owned_next = nullptr;
-      --s.count;
+  /// At completion. `current` is the calling worker's index, or num_workers off the workers.
+  /// Returns true when the task is unlinked and the caller must drop the list's reference;
+  /// false when it was handed back to its owner, who drops it.
+  [[nodiscard]] bool remove(task_header* t, std::size_t current) noexcept {
+    const std::uint32_t owner = t->owned_shard;
+    if (owner == n_) {
+      {
+        std::lock_guard lk(shared_.mu);
+        unlink(shared_.head, t);
+        --shared_.count;
+      }
+      return true;
     }
-    t->ref_dec();
+    auto& l = lists_[owner];
+    if (owner == current) {
+      unlink(l.head, t);
+      bump(l.removed);
+      return true;
+    }
+    // Hand it back to its owner; the list keeps its reference until the owner unlinks it.
+    l.returned_count.fetch_add(1, std::memory_order_relaxed);
+    auto* head = l.returned.load(std::memory_order_relaxed);
+    do {
+      t->owned_returned_next = head;
+      // Ordering: release, so the owner's unlink (after its acquire exchange) sees our writes.
+    } while (!l.returned.compare_exchange_weak(head, t, std::memory_order_release,
+                                               std::memory_order_relaxed));
+    return false;
   }
 
-  /// Closes every shard and returns the tasks still listed, each with one extra reference.
+  /// Owner of list `i` only (or shutdown): unlinks the tasks other threads completed.
+  void drain_returned(std::uint32_t i) noexcept {
+    auto& l = lists_[i];
+    if (!l.returned.load(std::memory_order_relaxed)) return;
+    // Ordering: acquire pairs with the release CAS in remove().
+    task_header* t = l.returned.exchange(nullptr, std::memory_order_acquire);
+    std::size_t n = 0;
+    while (t) {
+      task_header* next = t->owned_returned_next;
+      unlink(l.head, t);
+      t->ref_dec();
+      t = next;
+      ++n;
+    }
+    l.returned_count.fetch_sub(n, std::memory_order_relaxed);
+    l.removed.store(l.removed.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
+  /// After the workers are joined: closes, and returns every listed task with one extra
+  /// reference.
   std::vector<task_header*> close_and_pin() {
     std::vector<task_header*> out;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      auto& s = shards_[i];
-      std::lock_guard lk(s.mu);
-      s.closed = true;
-      for (auto* t = s.head; t; t = t->owned_next) {
-        t->ref_inc();
-        out.push_back(t);
-      }
+    for (std::uint32_t i = 0; i < n_; ++i) {
+      drain_returned(i);
+      for (auto* t = lists_[i].head; t; t = t->owned_next) pin(out, t);
     }
+    std::lock_guard lk(shared_.mu);
+    shared_.closed = true;
+    for (auto* t = shared_.head; t; t = t->owned_next) pin(out, t);
     return out;
   }
 
-  /// Tasks not yet complete (takes every shard lock: for metrics, not hot paths).
+  /// Tasks not yet complete (approximate while workers run).
   std::size_t live() const noexcept {
     std::size_t n = 0;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      std::lock_guard lk(shards_[i].mu);
-      n += shards_[i].count;
+    for (std::size_t i = 0; i < n_; ++i) {
+      auto& l = lists_[i];
+      n += l.inserted.load(std::memory_order_relaxed) - l.removed.load(std::memory_order_relaxed) -
+           l.returned_count.load(std::memory_order_relaxed);
     }
-    return n;
+    std::lock_guard lk(shared_.mu);
+    return n + shared_.count;
   }
 
  private:
-  struct alignas(ZOKIO_CACHE_LINE) shard {
-    spin_mutex mu;
+  static void pin(std::vector<task_header*>& out, task_header* t) {
+    t->ref_inc();
+    out.push_back(t);
+  }
+  static void bump(std::atomic<std::size_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  static void link(task_header*& head, task_header* t) noexcept {
+    t->owned_prev = nullptr;
+    t->owned_next = head;
+    if (head) head->owned_prev = t;
+    head = t;
+  }
+  static void unlink(task_header*& head, task_header* t) noexcept {
+    if (t->owned_prev)
+      t->owned_prev->owned_next = t->owned_next;
+    else
+      head = t->owned_next;
+    if (t->owned_next) t->owned_next->owned_prev = t->owned_prev;
+    t->owned_prev = t->owned_next = nullptr;
+  }
+
+  struct alignas(ZOKIO_CACHE_LINE) worker_list {
+    task_header* head = nullptr;             // owner only
+    std::atomic<std::size_t> inserted{0};    // written by the owner only
+    std::atomic<std::size_t> removed{0};     // written by the owner only
+    alignas(ZOKIO_CACHE_LINE) std::atomic<task_header*> returned{nullptr};  // any thread pushes
+    std::atomic<std::size_t> returned_count{0};
+  };
+  struct shared_list {
+    mutable spin_mutex mu;
     bool closed = false;
     task_header* head = nullptr;
     std::size_t count = 0;
   };
-  std::unique_ptr<shard[]> shards_;
-  std::size_t mask_ = 0;
+
+  const std::size_t n_;
+  std::unique_ptr<worker_list[]> lists_;
+  alignas(ZOKIO_CACHE_LINE) shared_list shared_;
 };
 
 }  // namespace zokio::detail

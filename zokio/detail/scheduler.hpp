@@ -31,7 +31,7 @@ struct scheduler_options {
   bool enable_work_stealing = true;
   bool enable_lifo_slot = true;
   bool enable_metrics = false;
-  std::size_t local_queue_capacity = 256;
+  std::size_t local_queue_capacity = 1024;
   unsigned global_queue_interval = 61;  // ticks between injector checks when busy
   unsigned event_interval = 61;         // ticks between non-blocking io_context polls
   unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
@@ -52,7 +52,7 @@ class scheduler {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f));
-    if (!owned_.insert(t, spawn_hint())) {
+    if (!bind(t)) {
       cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
       t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
       return t;
@@ -81,7 +81,11 @@ class scheduler {
   /// True when the calling thread is one of this scheduler's workers.
   ZOKIO_DECL bool on_worker_thread() const noexcept;
 
-  owned_tasks& owned() noexcept { return owned_; }
+  /// Registers a new task in the owned lists; false after shutdown.
+  ZOKIO_DECL bool bind(task_header* t) noexcept;
+  /// Completion: unlinks from the owned lists. True: the caller drops the list's reference
+  /// (false: handed back to the owning worker, see owned_tasks.hpp).
+  ZOKIO_DECL bool release_owned(task_header* t) noexcept;
 
   /// RAII: marks the calling (non-worker) thread as inside this runtime, for zokio::spawn.
   class enter_guard {
@@ -113,7 +117,6 @@ class scheduler {
   ZOKIO_DECL void end_search(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
-  ZOKIO_DECL std::uint32_t spawn_hint() noexcept;
   ZOKIO_DECL void drain_queues() noexcept;
 
   scheduler_options opts_;
@@ -123,7 +126,6 @@ class scheduler {
   owned_tasks owned_;
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
-  std::atomic<std::uint32_t> spawn_counter_{0};
 };
 
 }  // namespace zokio::detail

@@ -31,9 +31,11 @@ struct task_header {
   std::atomic<std::uint64_t> state;
   const task_vtable* vtable;
   scheduler* sched;
-  // Owned-task list links; guarded by the shard mutex in owned_tasks.
+  // Owned-task list links and owner (see owned_tasks.hpp): changed by the owning worker only
+  // (or under the shared list's lock for tasks spawned outside the workers).
   task_header* owned_prev = nullptr;
   task_header* owned_next = nullptr;
+  task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack
   std::uint32_t owned_shard = 0;
   // Written by the join_handle while JOIN_WAKER is clear; read by the task side once it set
   // COMPLETE and saw JOIN_WAKER (see task_state.hpp).

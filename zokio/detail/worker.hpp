@@ -43,9 +43,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
   // Owner-only loop state.
-  alignas(ZOKIO_CACHE_LINE) std::uint32_t tick = 0;
+  alignas(ZOKIO_CACHE_LINE) std::uint32_t inject_countdown = 1;  // polls until the injector's turn
+  std::uint32_t event_countdown = 1;   // polls until the io_context's turn
   unsigned lifo_streak = 0;
-  std::uint32_t spawn_seq = 0;
   bool searching = false;
   xorshift32 rng;
 

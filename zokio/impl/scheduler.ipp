@@ -23,7 +23,7 @@ scheduler::scheduler(const scheduler_options& opts)
     : opts_(opts),
       inject_(1024),
       idle_(opts.worker_threads),
-      owned_(std::max<std::size_t>(64, std::size_t{opts.worker_threads} * 16)) {
+      owned_(opts.worker_threads) {
   workers_.reserve(opts_.worker_threads);
   for (unsigned i = 0; i < opts_.worker_threads; ++i)
     workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
@@ -56,10 +56,18 @@ boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
   return workers_[i]->io;
 }
 
-std::uint32_t scheduler::spawn_hint() noexcept {
-  // Consecutive spawns go to consecutive shards (see owned_tasks.hpp).
-  if (tl_worker && tl_worker->sched == this) return tl_worker->index * 7919u + ++tl_worker->spawn_seq;
-  return spawn_counter_.fetch_add(1, std::memory_order_relaxed);
+bool scheduler::bind(task_header* t) noexcept {
+  if (tl_worker && tl_worker->sched == this) {
+    // Workers only run before shutdown joins them, so their lists need no closed check.
+    owned_.insert_local(t, tl_worker->index);
+    return true;
+  }
+  return owned_.insert_shared(t);
+}
+
+bool scheduler::release_owned(task_header* t) noexcept {
+  std::size_t current = tl_worker && tl_worker->sched == this ? tl_worker->index : workers_.size();
+  return owned_.remove(t, current);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -71,8 +79,14 @@ void scheduler::schedule(task_header* t) noexcept {
     if (opts_.enable_lifo_slot) {
       // The newest wake runs next on this worker (cache-hot, and a ping-pong between two
       // tasks never leaves the core). The task it displaces goes to the deque.
+      if (!w->lifo.load(std::memory_order_relaxed)) {
+        // Empty: only this worker ever fills the slot (thieves only empty it), so a plain
+        // release store cannot overwrite anyone's task.
+        w->lifo.store(t, std::memory_order_release);
+        return;  // one task waiting: no need to wake a sibling for it
+      }
       t = w->lifo.exchange(t, std::memory_order_acq_rel);
-      if (!t) return;  // one task waiting: no need to wake a sibling for it
+      if (!t) return;
     }
     push_local(*w, t, true);
     return;
@@ -176,9 +190,9 @@ void scheduler::run_worker(worker& w) {
 
 template <bool Metrics>
 task_header* scheduler::next_task(worker& w) {
-  ++w.tick;
   // Fairness: the injector gets a turn even when local work never runs out.
-  if (w.tick % opts_.global_queue_interval == 0) {
+  if (--w.inject_countdown == 0) {
+    w.inject_countdown = opts_.global_queue_interval;
     std::size_t taken;
     if (task_header* t = take_injected(w, taken)) {
       if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
@@ -186,8 +200,13 @@ task_header* scheduler::next_task(worker& w) {
       return t;
     }
   }
-  // Completions of this worker's io_context get a turn too.
-  if (w.tick % opts_.event_interval == 0) w.io.poll();
+  // Completions of this worker's io_context get a turn too, and so do the tasks of ours that
+  // other workers completed (owned_tasks.hpp).
+  if (--w.event_countdown == 0) {
+    w.event_countdown = opts_.event_interval;
+    w.io.poll();
+    owned_.drain_returned(w.index);
+  }
 
   if (w.lifo.load(std::memory_order_relaxed)) {
     task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
@@ -289,6 +308,7 @@ void scheduler::park(worker& w) {
     w.searching = false;
     idle_.transition_from_searching();
   }
+  owned_.drain_returned(w.index);  // do not keep completed tasks' memory while asleep
   idle_.register_sleeper(w.index);
   // Ordering: seq_cst fence, pairs with the one in notify_parked(); see idle.hpp.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -347,6 +367,8 @@ void scheduler::shutdown() {
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
   for (task_header* t : pinned) task_shutdown(t);
+  // This thread is no worker: those completions were handed back to the owners' stacks.
+  for (unsigned i = 0; i < workers_.size(); ++i) owned_.drain_returned(i);
   // Dropping futures may have woken other tasks: their queue entries hold references.
   drain_queues();
   for (task_header* t : pinned) t->ref_dec();

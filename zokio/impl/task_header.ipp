@@ -18,8 +18,9 @@ using namespace task_state;
 namespace {
 
 // Called with RUNNING held and the result stored. Publishes COMPLETE, hands the result to the
-// join side (or drops it), unlinks from the owned list.
-void complete(task_header* t) noexcept {
+// join side (or drops it), unlinks from the owned list. Returns how many references the
+// caller must drop: the owned list's one, unless it was handed back to the owning worker.
+unsigned complete(task_header* t) noexcept {
   auto s = t->state.load(std::memory_order_acquire);
   std::uint64_t next;
   do {
@@ -31,7 +32,13 @@ void complete(task_header* t) noexcept {
     t->vtable->drop_output(t);  // the handle is gone: nobody else touches the result
   else if (s & JOIN_WAKER)
     t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
-  t->sched->owned().remove(t);
+  return t->sched->release_owned(t) ? 1u : 0u;
+}
+
+void drop_refs(task_header* t, unsigned n) noexcept {
+  // Ordering: acq_rel, as in ref_dec.
+  auto prev = t->state.fetch_sub(n * REF_ONE, std::memory_order_acq_rel);
+  if (ref_count(prev) == n) t->vtable->dealloc(t);
 }
 
 }  // namespace
@@ -123,8 +130,7 @@ bool task_run(task_header* t) noexcept {
       }
     }
   }
-  complete(t);
-  t->ref_dec();  // the queue's reference
+  drop_refs(t, complete(t) + 1);  // + the queue's reference
   return false;
 }
 
@@ -178,6 +184,16 @@ bool task_set_join_waker(task_header* t, const waker& w) noexcept {
 
 void task_drop_join_handle(task_header* t) noexcept {
   auto s = t->state.load(std::memory_order_acquire);
+  // Common case (detach of a running or queued task, no join waker): clear the interest and
+  // drop our reference in one CAS.
+  while (!(s & (COMPLETE | JOIN_WAKER))) {
+    auto next = (s & ~JOIN_INTEREST) - REF_ONE;
+    if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      if (ref_count(next) == 0) t->vtable->dealloc(t);
+      return;
+    }
+  }
   std::uint64_t next;
   do {
     next = (s & COMPLETE) ? (s & ~JOIN_INTEREST) : (s & ~(JOIN_INTEREST | JOIN_WAKER));
@@ -200,7 +216,7 @@ void task_shutdown(task_header* t) noexcept {
       break;
   }
   t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
-  complete(t);
+  drop_refs(t, complete(t));
 }
 
 }  // namespace zokio::detail
