@@ -11,6 +11,7 @@
 
 #include <zokio/block_on.hpp>
 #include <zokio/detail/scheduler.hpp>
+#include <zokio/executor.hpp>
 #include <zokio/join_handle.hpp>
 #include <zokio/metrics.hpp>
 #include <zokio/runtime_config.hpp>
@@ -109,7 +110,11 @@ class basic_runtime {
 
   std::size_t num_workers() const noexcept { return sched_->num_workers(); }
 
-  /// The io_context worker `i` parks in (and, with the Asio bridge, drives I/O on).
+  /// A standard Asio executor for this runtime (see zokio/executor.hpp). Called on a worker,
+  /// its home is that worker; elsewhere, homes go round-robin over the workers.
+  zokio::executor get_executor() noexcept { return zokio::executor(*sched_, sched_->pick_home()); }
+
+  /// The io_context worker `i` parks in and drives I/O on.
   boost::asio::io_context& worker_io_context(std::size_t i) noexcept {
     return sched_->worker_io_context(i);
   }

@@ -5,6 +5,7 @@
 #include <zokio/block_on.hpp>
 #include <zokio/context.hpp>
 #include <zokio/error.hpp>
+#include <zokio/executor.hpp>
 #include <zokio/future.hpp>
 #include <zokio/join_handle.hpp>
 #include <zokio/metrics.hpp>
@@ -13,6 +14,7 @@
 #include <zokio/runtime_config.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
+#include <zokio/use_future.hpp>
 #include <zokio/version.hpp>
 #include <zokio/waker.hpp>
 

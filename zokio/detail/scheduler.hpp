@@ -76,6 +76,9 @@ class scheduler {
   std::size_t num_workers() const noexcept { return workers_.size(); }
   ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i) noexcept;
 
+  /// Home worker for a new executor: the calling worker, else round-robin.
+  ZOKIO_DECL unsigned pick_home() noexcept;
+
   /// The scheduler whose worker or block_on runs on this thread, or nullptr.
   ZOKIO_DECL static scheduler* current() noexcept;
   /// True when the calling thread is one of this scheduler's workers.
@@ -118,6 +121,8 @@ class scheduler {
   ZOKIO_DECL bool has_visible_work() const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void drain_queues() noexcept;
+  ZOKIO_DECL bool poll_sibling_io(worker& w);
+  ZOKIO_DECL std::size_t poll_io(worker& v);
 
   scheduler_options opts_;
   std::vector<std::unique_ptr<worker>> workers_;
@@ -126,6 +131,7 @@ class scheduler {
   owned_tasks owned_;
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
+  std::atomic<unsigned> next_home_{0};
 };
 
 }  // namespace zokio::detail

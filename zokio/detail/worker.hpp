@@ -30,7 +30,7 @@ struct worker_counters {
 
 struct alignas(ZOKIO_CACHE_LINE) worker {
   worker(scheduler* s, unsigned i, std::size_t cap)
-      : sched(s), index(i), deque(cap), io(1), guard(io.get_executor()), rng(i + 1) {}
+      : sched(s), index(i), deque(cap), guard(io.get_executor()), rng(i + 1) {}
 
   scheduler* const sched;
   const unsigned index;
@@ -38,8 +38,15 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // The task woken last by this worker runs next. Thieves may take it (exchange) when the
   // owner is stuck in a long poll, so it is atomic.
   alignas(ZOKIO_CACHE_LINE) std::atomic<task_header*> lifo{nullptr};
-  // Parking place and, with the Asio bridge, the I/O driver of this worker.
+  // Parking place and I/O driver of this worker. Default concurrency hint: idle siblings
+  // poll it too while this worker is busy (scheduler::poll_sibling_io).
   alignas(ZOKIO_CACHE_LINE) boost::asio::io_context io;
+  // Who runs `io` now: 0 nobody, 1 the owner sleeping in run_one(), 2 someone polling it (the
+  // owner or an idle sibling). At most one thread runs an io_context at a time.
+  std::atomic<int> io_state{0};
+  // Set by unpark() before its post: a sibling's poll may run the post's no-op handler, so
+  // the owner checks this flag before it sleeps instead of relying on the handler.
+  std::atomic<bool> unpark_flag{false};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
   // Owner-only loop state.

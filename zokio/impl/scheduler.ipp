@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 
@@ -54,6 +55,12 @@ scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
 
 boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
   return workers_[i]->io;
+}
+
+unsigned scheduler::pick_home() noexcept {
+  if (tl_worker && tl_worker->sched == this) return tl_worker->index;
+  return next_home_.fetch_add(1, std::memory_order_relaxed) %
+         static_cast<unsigned>(workers_.size());
 }
 
 bool scheduler::bind(task_header* t) noexcept {
@@ -144,8 +151,9 @@ void scheduler::notify_parked() noexcept {
 }
 
 void scheduler::unpark(unsigned i) {
-  // A no-op handler: it only makes run_one() in park() return. Asio's own interrupt
-  // (eventfd or condition variable) does the waking.
+  // The flag first (see worker::unpark_flag), then a no-op handler that makes run_one() in
+  // park() return; Asio's own interrupt (eventfd or condition variable) does the waking.
+  workers_[i]->unpark_flag.store(true, std::memory_order_release);
   boost::asio::post(workers_[i]->io, [] {});
 }
 
@@ -172,7 +180,7 @@ void scheduler::run_worker(worker& w) {
       continue;
     }
     // Out of local work: drain ready I/O completions and posted handlers without blocking.
-    if (w.io.poll() != 0) continue;
+    if (poll_io(w) != 0) continue;
     if (opts_.enable_work_stealing || workers_.size() == 1) {
       if (task_header* t = search<Metrics>(w)) {
         run_task<Metrics>(w, t);
@@ -184,8 +192,35 @@ void scheduler::run_worker(worker& w) {
       run_task<Metrics>(w, t);
       continue;
     }
+    // No task anywhere: run I/O completions that busy siblings have not got to yet.
+    if (poll_sibling_io(w)) continue;
     park<Metrics>(w);
   }
+}
+
+std::size_t scheduler::poll_io(worker& v) {
+  // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
+  // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
+  int expect = 0;
+  if (!v.io_state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+    return 0;
+  std::size_t ran = v.io.poll();
+  v.io_state.store(0, std::memory_order_release);
+  return ran;
+}
+
+bool scheduler::poll_sibling_io(worker& w) {
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  if (n < 2) return false;
+  std::uint32_t start = w.rng.next_below(n);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    worker& v = *workers_[(start + k) % n];
+    if (&v == &w) continue;
+    // Completions dispatched through zokio::executor run inline here, on this worker.
+    if (poll_io(v) != 0) return true;
+  }
+  return false;
 }
 
 template <bool Metrics>
@@ -204,7 +239,7 @@ task_header* scheduler::next_task(worker& w) {
   // other workers completed (owned_tasks.hpp).
   if (--w.event_countdown == 0) {
     w.event_countdown = opts_.event_interval;
-    w.io.poll();
+    poll_io(w);
     owned_.drain_returned(w.index);
   }
 
@@ -319,7 +354,15 @@ void scheduler::park(worker& w) {
   if constexpr (Metrics) worker_counters::bump(w.counters.parks);
   // Blocks in the reactor (or Asio's condition variable) until unpark()'s post, an I/O
   // completion, or stop() at shutdown.
-  w.io.run_one();
+  // Take the io_context for sleeping (a sibling may be polling it for a moment).
+  for (int expect = 0; !w.io_state.compare_exchange_weak(expect, 1, std::memory_order_acq_rel,
+                                                         std::memory_order_relaxed);
+       expect = 0)
+    std::this_thread::yield();
+  // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
+  // post, the flag still tells us not to sleep.
+  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel)) w.io.run_one();
+  w.io_state.store(0, std::memory_order_release);
   if (!idle_.unregister_sleeper(w.index)) w.searching = true;
 }
 

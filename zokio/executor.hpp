@@ -1,0 +1,180 @@
+// zokio::executor: a standard Asio executor that runs work on a Zokio runtime's workers and
+// places I/O objects on one worker's io_context.
+#ifndef ZOKIO_EXECUTOR_HPP
+#define ZOKIO_EXECUTOR_HPP
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/execution.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/join_handle.hpp>
+
+namespace zokio {
+
+namespace detail {
+
+/// Runs an Asio function object once as a Zokio task. An exception escaping it has no
+/// join_handle to go to: it is reported on stderr (Asio would have thrown it out of run()).
+template <class F>
+struct handler_future {
+  using output = void;
+  F f;
+  zokio::poll<void> poll(context&) {
+    try {
+      std::move(f)();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "zokio: exception escaped a handler run by zokio::executor: %s\n",
+                   e.what());
+    } catch (...) {
+      std::fprintf(stderr, "zokio: unknown exception escaped a handler run by zokio::executor\n");
+    }
+    return zokio::ready();
+  }
+};
+
+}  // namespace detail
+
+/**
+ * A standard Asio executor (Asio's execution properties) for a Zokio runtime. It converts to
+ * `boost::asio::any_io_executor`, so it can be handed to any Asio I/O object, `co_spawn`,
+ * `strand`, timers, sockets, files and channels.
+ *
+ * Where work runs: `execute` with `blocking.possibly` on one of this runtime's workers runs the
+ * function inline (like io_context's executor in its own thread); otherwise the function
+ * becomes a Zokio task, queued like any wake (LIFO slot of the current worker, or the
+ * injector), and any worker may run or steal it.
+ *
+ * Where I/O lives: `query(execution::context)` answers the io_context of the executor's *home*
+ * worker; an I/O object built from this executor registers with that worker's reactor. An
+ * executor obtained on a worker thread has that worker as its home; one obtained elsewhere
+ * gets the next worker round-robin (see doc/asio_bridge.md for the placement policy). A busy
+ * worker does not hold up its I/O: idle siblings poll its io_context too.
+ *
+ * @par Thread Safety
+ * Distinct objects: safe. Shared objects: safe.
+ */
+class executor {
+ public:
+  executor(detail::scheduler& s, unsigned home) noexcept : sched_(&s), home_(home) {}
+
+  /// The runtime's scheduler (for spawning through this executor).
+  detail::scheduler& scheduler() const noexcept { return *sched_; }
+  /// The worker whose io_context I/O objects made from this executor use.
+  unsigned home_worker() const noexcept { return home_; }
+  /// The same executor with another home worker (for spreading I/O objects by hand).
+  executor with_home(unsigned worker) const noexcept {
+    executor e = *this;
+    e.home_ = worker % static_cast<unsigned>(sched_->num_workers());
+    return e;
+  }
+
+  /// True when called from one of this runtime's workers.
+  bool running_in_this_thread() const noexcept { return sched_->on_worker_thread(); }
+
+  // --- execution properties ----------------------------------------------------------------
+
+  executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept {
+    return with_bits(bits_ & ~blocking_never);
+  }
+  executor require(boost::asio::execution::blocking_t::never_t) const noexcept {
+    return with_bits(bits_ | blocking_never);
+  }
+  executor require(boost::asio::execution::relationship_t::fork_t) const noexcept {
+    return with_bits(bits_ & ~relationship_continuation);
+  }
+  executor require(boost::asio::execution::relationship_t::continuation_t) const noexcept {
+    return with_bits(bits_ | relationship_continuation);
+  }
+  executor require(boost::asio::execution::outstanding_work_t::tracked_t) const noexcept {
+    return with_bits(bits_ | outstanding_work_tracked);
+  }
+  executor require(boost::asio::execution::outstanding_work_t::untracked_t) const noexcept {
+    return with_bits(bits_ & ~outstanding_work_tracked);
+  }
+  template <class OtherAllocator>
+  executor require(boost::asio::execution::allocator_t<OtherAllocator>) const noexcept {
+    return *this;  // task memory comes from the runtime's allocator whatever is asked
+  }
+
+  static constexpr boost::asio::execution::mapping_t query(
+      boost::asio::execution::mapping_t) noexcept {
+    return boost::asio::execution::mapping.thread;
+  }
+  boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
+    return sched_->worker_io_context(home_);
+  }
+  constexpr boost::asio::execution::blocking_t query(
+      boost::asio::execution::blocking_t) const noexcept {
+    return (bits_ & blocking_never) ? boost::asio::execution::blocking_t(
+                                          boost::asio::execution::blocking.never)
+                                    : boost::asio::execution::blocking_t(
+                                          boost::asio::execution::blocking.possibly);
+  }
+  constexpr boost::asio::execution::relationship_t query(
+      boost::asio::execution::relationship_t) const noexcept {
+    return (bits_ & relationship_continuation)
+               ? boost::asio::execution::relationship_t(
+                     boost::asio::execution::relationship.continuation)
+               : boost::asio::execution::relationship_t(boost::asio::execution::relationship.fork);
+  }
+  constexpr boost::asio::execution::outstanding_work_t query(
+      boost::asio::execution::outstanding_work_t) const noexcept {
+    return (bits_ & outstanding_work_tracked)
+               ? boost::asio::execution::outstanding_work_t(
+                     boost::asio::execution::outstanding_work.tracked)
+               : boost::asio::execution::outstanding_work_t(
+                     boost::asio::execution::outstanding_work.untracked);
+  }
+  template <class OtherAllocator>
+  constexpr std::allocator<void> query(
+      boost::asio::execution::allocator_t<OtherAllocator>) const noexcept {
+    return {};
+  }
+
+  // --- execution ---------------------------------------------------------------------------
+
+  template <class Function>
+  void execute(Function&& f) const {
+    if (!(bits_ & blocking_never) && sched_->on_worker_thread()) {
+      // Already on a worker: run it here (Asio's dispatch semantics). Exceptions propagate to
+      // the caller, as with io_context's executor.
+      std::decay_t<Function> tmp(std::forward<Function>(f));
+      std::move(tmp)();
+      return;
+    }
+    using F = std::decay_t<Function>;
+    join_handle<void>(sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f))}))
+        .detach();
+  }
+
+  friend bool operator==(const executor& a, const executor& b) noexcept {
+    return a.sched_ == b.sched_ && a.home_ == b.home_ && a.bits_ == b.bits_;
+  }
+  friend bool operator!=(const executor& a, const executor& b) noexcept { return !(a == b); }
+
+ private:
+  enum : unsigned {
+    blocking_never = 1,
+    relationship_continuation = 2,
+    outstanding_work_tracked = 4,
+  };
+  executor with_bits(unsigned bits) const noexcept {
+    executor e = *this;
+    e.bits_ = bits;
+    return e;
+  }
+
+  detail::scheduler* sched_;
+  unsigned home_;
+  unsigned bits_ = 0;
+};
+
+}  // namespace zokio
+
+#endif

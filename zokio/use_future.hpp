@@ -1,0 +1,254 @@
+// zokio::use_future: a completion token that turns any Asio asynchronous operation into a
+// zokio::future (pollable, co_await-able in zokio::task, spawnable, joinable).
+#ifndef ZOKIO_USE_FUTURE_HPP
+#define ZOKIO_USE_FUTURE_HPP
+
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <zokio/detail/spin_mutex.hpp>
+#include <zokio/executor.hpp>
+#include <zokio/future.hpp>
+
+namespace zokio {
+
+/// Completion token: `sock.async_read_some(buf, zokio::use_future)` returns a
+/// `zokio::op_future<Signature>`. Do not combine `using namespace boost::asio;` with
+/// `using namespace zokio;`: Asio has its own `use_future` (for std::future).
+struct use_future_t {
+  constexpr use_future_t() noexcept = default;
+};
+inline constexpr use_future_t use_future{};
+
+namespace detail {
+
+/// What an operation with completion signature `void(Args...)` yields when awaited:
+///   void()                                 -> void
+///   void(error_code)                       -> boost::system::result<void>
+///   void(error_code, T)                    -> boost::system::result<T>
+///   void(std::exception_ptr)               -> void, rethrows (co_spawn)
+///   void(std::exception_ptr, T)            -> T, rethrows (co_spawn)
+///   void(T)                                -> T
+///   anything else                          -> std::tuple<Args...>
+template <class... Args>
+struct op_traits {
+  using output = std::tuple<std::decay_t<Args>...>;
+  static output make(Args... a) { return output(std::move(a)...); }
+};
+template <>
+struct op_traits<> {
+  using output = void;
+};
+template <>
+struct op_traits<boost::system::error_code> {
+  using output = boost::system::result<void>;
+  static output make(boost::system::error_code ec) {
+    if (ec) return output(boost::system::in_place_error, ec);
+    return output();
+  }
+};
+template <class T>
+struct op_traits<boost::system::error_code, T> {
+  using output = boost::system::result<std::decay_t<T>>;
+  static output make(boost::system::error_code ec, T v) {
+    if (ec) return output(boost::system::in_place_error, ec);
+    return output(std::move(v));
+  }
+};
+template <>
+struct op_traits<std::exception_ptr> {
+  using output = void;
+};
+template <class T>
+struct op_traits<std::exception_ptr, T> {
+  using output = std::decay_t<T>;
+};
+template <class T>
+  requires(!std::is_same_v<std::decay_t<T>, boost::system::error_code> &&
+           !std::is_same_v<std::decay_t<T>, std::exception_ptr>)
+struct op_traits<T> {
+  using output = std::decay_t<T>;
+  static output make(T v) { return output(std::move(v)); }
+};
+
+/// Shared by the operation's handler and the future: the result slot and the waker slot.
+template <class... Args>
+struct op_state {
+  using traits = op_traits<Args...>;
+  using output = typename traits::output;
+  using stored = std::conditional_t<std::is_void_v<output>, std::monostate, output>;
+
+  spin_mutex mu;
+  bool done = false;
+  std::optional<stored> value;
+  std::exception_ptr error;  // co_spawn's exception
+  waker w;
+  boost::asio::cancellation_signal cancel;
+  // Where cancellation must be emitted: the io_context that runs the operation (cancellation
+  // slots are not thread-safe; that io_context is run by one thread at a time in Zokio).
+  boost::asio::io_context* io = nullptr;
+
+  void complete(Args... args) {
+    waker to_wake;
+    {
+      std::lock_guard lk(mu);
+      if constexpr (sizeof...(Args) >= 1 &&
+                    std::is_same_v<std::decay_t<std::tuple_element_t<0, std::tuple<Args...>>>,
+                                   std::exception_ptr>) {
+        auto tup = std::forward_as_tuple(args...);
+        error = std::get<0>(tup);
+        if constexpr (sizeof...(Args) == 2) {
+          if (!error) value.emplace(std::move(std::get<1>(tup)));
+        } else {
+          value.emplace();
+        }
+      } else if constexpr (std::is_void_v<output>) {
+        value.emplace();
+      } else {
+        value.emplace(traits::make(std::move(args)...));
+      }
+      done = true;
+      to_wake = std::move(w);
+    }
+    to_wake.wake();
+  }
+};
+
+template <class... Args>
+struct op_handler {
+  std::shared_ptr<op_state<Args...>> st;
+
+  using cancellation_slot_type = boost::asio::cancellation_slot;
+  cancellation_slot_type get_cancellation_slot() const noexcept { return st->cancel.slot(); }
+
+  void operator()(Args... args) { st->complete(std::move(args)...); }
+};
+
+}  // namespace detail
+
+/**
+ * The future of one Asio operation started with `zokio::use_future`. The operation starts at
+ * once (as with Asio's own use_future); polling reports its result. Results carry errors
+ * (`boost::system::result<T>`), they do not throw, except the exception a `co_spawn`ed
+ * coroutine ended with, which is rethrown.
+ *
+ * Dropping the future before the operation completed cancels it (cancellation type `all`
+ * through the operation's cancellation slot): the operation finishes with
+ * `operation_aborted` and its result is discarded.
+ */
+template <class... Args>
+class [[nodiscard]] op_future {
+  using state = detail::op_state<Args...>;
+
+ public:
+  using output = typename state::output;
+
+  explicit op_future(std::shared_ptr<state> st) noexcept : st_(std::move(st)) {}
+  op_future(op_future&&) noexcept = default;
+  op_future& operator=(op_future&& o) noexcept {
+    if (this != &o) {
+      cancel();
+      st_ = std::move(o.st_);
+    }
+    return *this;
+  }
+  ~op_future() { cancel(); }
+
+  zokio::poll<output> poll(context& cx) {
+    std::unique_lock lk(st_->mu);
+    if (!st_->done) {
+      if (!st_->w.will_wake(cx.waker())) st_->w = cx.waker();
+      return pending;
+    }
+    lk.unlock();
+    if (st_->error) std::rethrow_exception(st_->error);
+    if constexpr (std::is_void_v<output>)
+      return ready();
+    else
+      return zokio::poll<output>(std::move(*st_->value));
+  }
+
+  /// Requests cancellation of the operation now (the future stays usable and reports
+  /// what the operation ends with, usually operation_aborted).
+  void cancel() noexcept {
+    if (!st_) return;
+    {
+      std::lock_guard lk(st_->mu);
+      if (st_->done) return;
+    }
+    auto emit = [st = st_] { st->cancel.emit(boost::asio::cancellation_type::all); };
+    if (st_->io)
+      boost::asio::post(*st_->io, std::move(emit));
+    else
+      emit();
+  }
+
+  bool is_ready() const noexcept {
+    std::lock_guard lk(st_->mu);
+    return st_->done;
+  }
+
+ private:
+  std::shared_ptr<state> st_;
+};
+
+namespace detail {
+template <class Executor>
+boost::asio::io_context* io_context_of_executor(const Executor& ex) noexcept {
+  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+    // I/O objects store their executor type-erased: recover the ones we know.
+    if (auto* z = ex.template target<zokio::executor>()) return io_context_of_executor(*z);
+    if (auto* i = ex.template target<boost::asio::io_context::executor_type>())
+      return &i->context();
+    return nullptr;
+  } else if constexpr (std::is_same_v<decltype(boost::asio::query(
+                                          ex, boost::asio::execution::context)),
+                                      boost::asio::io_context&>) {
+    return &boost::asio::query(ex, boost::asio::execution::context);
+  } else {
+    return nullptr;
+  }
+}
+
+/// The io_context running the operation `init` starts, when it can be known.
+template <class Initiation>
+boost::asio::io_context* io_context_of(const Initiation& init) noexcept {
+  if constexpr (requires { init.get_executor(); })
+    return io_context_of_executor(init.get_executor());
+  else
+    return nullptr;
+}
+}  // namespace detail
+
+}  // namespace zokio
+
+template <class R, class... Args>
+struct boost::asio::async_result<zokio::use_future_t, R(Args...)> {
+  using return_type = zokio::op_future<std::decay_t<Args>...>;
+
+  template <class Initiation, class... InitArgs>
+  static return_type initiate(Initiation&& init, zokio::use_future_t, InitArgs&&... args) {
+    auto st = std::make_shared<zokio::detail::op_state<std::decay_t<Args>...>>();
+    st->io = zokio::detail::io_context_of(init);
+    std::forward<Initiation>(init)(zokio::detail::op_handler<std::decay_t<Args>...>{st},
+                                   std::forward<InitArgs>(args)...);
+    return return_type(std::move(st));
+  }
+};
+
+#endif
