@@ -66,6 +66,10 @@ class basic_runtime {
       opts_.global_queue_interval = n;
       return *this;
     }
+    builder& enable_io_uring(bool on) {
+      opts_.enable_io_uring = on;
+      return *this;
+    }
     builder& thread_name(std::string name) {
       opts_.thread_name = std::move(name);
       return *this;
@@ -110,6 +114,10 @@ class basic_runtime {
 
   std::size_t num_workers() const noexcept { return sched_->num_workers(); }
 
+  /// Whether Asio's io_uring service runs on every worker (false: epoll only, see
+  /// runtime_config::enable_io_uring).
+  bool io_uring_active() const noexcept { return sched_->io_uring_active(); }
+
   /// A standard Asio executor for this runtime (see zokio/executor.hpp). Called on a worker,
   /// its home is that worker; elsewhere, homes go round-robin over the workers.
   zokio::executor get_executor() noexcept { return zokio::executor(*sched_, sched_->pick_home()); }
@@ -139,6 +147,7 @@ class basic_runtime {
     o.global_queue_interval = Config.global_queue_interval;
     o.event_interval = Config.event_interval;
     o.max_lifo_polls = Config.max_lifo_polls;
+    o.enable_io_uring = Config.enable_io_uring;
     return o;
   }
   static const detail::scheduler_options& checked(const detail::scheduler_options& o) {

@@ -14,7 +14,8 @@ namespace zokio {
 struct runtime_config {
   unsigned worker_threads = 0;        ///< 0: one per cpu (std::thread::hardware_concurrency)
   bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue
-  bool enable_io_uring = true;        ///< Linux: Asio's io_uring backend (Asio bridge issue)
+  bool enable_io_uring = true;        ///< Linux: start Asio's io_uring service on each worker
+                                      ///< (files); sockets stay on epoll (doc/asio_bridge.md)
   bool enable_metrics = false;        ///< per-worker counters; compiled out when false
   bool numa_aware = true;             ///< group workers by NUMA node (memory/NUMA issue)
   bool enable_lifo_slot = true;       ///< the last task woken by a worker runs next on it

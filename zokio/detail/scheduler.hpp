@@ -35,6 +35,7 @@ struct scheduler_options {
   unsigned global_queue_interval = 61;  // ticks between injector checks when busy
   unsigned event_interval = 61;         // ticks between non-blocking io_context polls
   unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
+  bool enable_io_uring = true;          // set up Asio's io_uring service on every worker
   std::string thread_name = "zokio-worker";
 };
 
@@ -73,6 +74,9 @@ class scheduler {
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
 
   ZOKIO_DECL runtime_metrics metrics() const;
+  /// True when every worker's io_context has a working io_uring service (see
+  /// doc/asio_bridge.md); false when disabled, not compiled in, or refused by the kernel.
+  bool io_uring_active() const noexcept { return io_uring_active_; }
   std::size_t num_workers() const noexcept { return workers_.size(); }
   ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i) noexcept;
 
@@ -132,6 +136,8 @@ class scheduler {
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<unsigned> next_home_{0};
+  bool io_uring_active_ = false;
+  ZOKIO_DECL void setup_io_uring();
 };
 
 }  // namespace zokio::detail

@@ -5,9 +5,16 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <boost/asio/post.hpp>
+#if defined(BOOST_ASIO_HAS_IO_URING)
+#include <liburing.h>
+
+#include <boost/asio/detail/io_uring_service.hpp>
+#endif
 
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/worker.hpp>
@@ -28,6 +35,7 @@ scheduler::scheduler(const scheduler_options& opts)
   workers_.reserve(opts_.worker_threads);
   for (unsigned i = 0; i < opts_.worker_threads; ++i)
     workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
+  if (opts_.enable_io_uring) setup_io_uring();
   for (auto& wp : workers_) {
     worker* w = wp.get();
     w->thread = std::thread([this, w] {
@@ -45,6 +53,38 @@ scheduler::scheduler(const scheduler_options& opts)
 }
 
 scheduler::~scheduler() { shutdown(); }
+
+void scheduler::setup_io_uring() {
+#if defined(BOOST_ASIO_HAS_IO_URING)
+  // Probe the kernel first: io_uring may be missing, disabled (io_uring_disabled sysctl),
+  // filtered by seccomp, or over the memlock limit. ZOKIO_FORCE_NO_IO_URING=1 simulates a
+  // refusal, for tests.
+  std::string why;
+  if (const char* force = std::getenv("ZOKIO_FORCE_NO_IO_URING"); force && *force && *force != '0') {
+    why = "refused (forced by ZOKIO_FORCE_NO_IO_URING)";
+  } else {
+    ::io_uring ring;
+    if (int r = ::io_uring_queue_init(8, &ring, 0); r < 0)
+      why = std::string("refused by the kernel: ") + std::strerror(-r);
+    else
+      ::io_uring_queue_exit(&ring);
+  }
+  if (why.empty()) {
+    try {
+      // Eagerly, so that a failure shows here and not at the first file operation.
+      for (auto& w : workers_) boost::asio::use_service<boost::asio::detail::io_uring_service>(w->io);
+      io_uring_active_ = true;
+      return;
+    } catch (const std::exception& e) {
+      why = std::string("failed to start: ") + e.what();
+    }
+  }
+  std::fprintf(stderr,
+               "zokio: io_uring %s; falling back to epoll (sockets, timers and signals work; "
+               "asio::stream_file and random_access_file are unavailable)\n",
+               why.c_str());
+#endif
+}
 
 scheduler* scheduler::current() noexcept { return tl_worker ? tl_worker->sched : tl_entered; }
 
