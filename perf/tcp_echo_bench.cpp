@@ -300,10 +300,10 @@ int main(int argc, char** argv) {
   }
   bool ok = r.run(opts);
   for (auto w : {"round_trips", "bulk"})
-    if (opts.selected(w)) r.print_table(w);
+    if (opts.selected(w)) {
+      std::printf("\n== %s\n", w);
+      r.print_table(w);
+    }
 
-  auto* zk = dynamic_cast<zokio_server*>(servers[0].second.get());
-  auto m = zk->rt.metrics();
-  (void)m;
   return ok ? 0 : 1;
 }
