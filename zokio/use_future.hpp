@@ -86,6 +86,12 @@ struct op_traits<T> {
   static output make(T v) { return output(std::move(v)); }
 };
 
+template <class... Args>
+inline constexpr bool first_is_exception_ptr = false;
+template <class First, class... Rest>
+inline constexpr bool first_is_exception_ptr<First, Rest...> =
+    std::is_same_v<std::decay_t<First>, std::exception_ptr>;
+
 /// Shared by the operation's handler and the future: the result slot and the waker slot.
 template <class... Args>
 struct op_state {
@@ -107,9 +113,7 @@ struct op_state {
     waker to_wake;
     {
       std::lock_guard lk(mu);
-      if constexpr (sizeof...(Args) >= 1 &&
-                    std::is_same_v<std::decay_t<std::tuple_element_t<0, std::tuple<Args...>>>,
-                                   std::exception_ptr>) {
+      if constexpr (first_is_exception_ptr<Args...>) {
         auto tup = std::forward_as_tuple(args...);
         error = std::get<0>(tup);
         if constexpr (sizeof...(Args) == 2) {

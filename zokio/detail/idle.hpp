@@ -100,6 +100,10 @@ class idle {
     return true;
   }
 
+  std::uint32_t num_sleeping() const noexcept {
+    return num_sleeping_.load(std::memory_order_relaxed);
+  }
+
   std::uint32_t num_searching() const noexcept {
     return num_searching_.load(std::memory_order_relaxed);
   }

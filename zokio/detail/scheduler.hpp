@@ -3,6 +3,7 @@
 #define ZOKIO_DETAIL_SCHEDULER_HPP
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -127,6 +128,10 @@ class scheduler {
   ZOKIO_DECL void drain_queues() noexcept;
   ZOKIO_DECL bool poll_sibling_io(worker& w);
   ZOKIO_DECL std::size_t poll_io(worker& v);
+
+  // How long a parked worker sleeps, while a sibling is awake, before it polls that sibling's
+  // io_context: the latency bound for I/O owned by a worker stuck in a long poll.
+  static constexpr std::chrono::milliseconds io_watch_interval{1};
 
   scheduler_options opts_;
   std::vector<std::unique_ptr<worker>> workers_;

@@ -401,7 +401,16 @@ void scheduler::park(worker& w) {
     std::this_thread::yield();
   // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
   // post, the flag still tells us not to sleep.
-  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel)) w.io.run_one();
+  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel)) {
+    // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
+    // io_context would wait until it finishes its current poll, however long. While any
+    // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
+    // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
+    if (idle_.num_sleeping() < workers_.size())
+      w.io.run_one_for(io_watch_interval);
+    else
+      w.io.run_one();
+  }
   w.io_state.store(0, std::memory_order_release);
   if (!idle_.unregister_sleeper(w.index)) w.searching = true;
 }
