@@ -57,6 +57,7 @@
 #include <zokio/task.hpp>
 #include <zokio/use_future.hpp>
 
+#include "../support/stderr_capture.hpp"
 #include "../support/test_util.hpp"
 
 namespace asio = boost::asio;
@@ -138,40 +139,6 @@ long ms_since(steady_clock::time_point t) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - t).count());
 }
-
-/// Captures what is written to stderr (fd 2) while alive; peek() reads what has come so far.
-class stderr_capture {
- public:
-  stderr_capture() {
-    if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
-    ::fcntl(fds_[0], F_SETFL, O_NONBLOCK);
-    ::fflush(stderr);
-    saved_ = ::dup(2);
-    ::dup2(fds_[1], 2);
-  }
-  ~stderr_capture() {
-    restore();
-    ::close(fds_[0]);
-  }
-  const std::string& peek() {
-    char buf[512];
-    for (ssize_t n; (n = ::read(fds_[0], buf, sizeof buf)) > 0;) text_.append(buf, n);
-    return text_;
-  }
-  void restore() {
-    if (saved_ < 0) return;
-    ::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    ::close(fds_[1]);
-    saved_ = -1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-  int saved_ = -1;
-  std::string text_;
-};
 
 /// A file name under /tmp unique to this process and call; the file is removed on scope exit.
 struct temp_file {
@@ -609,7 +576,7 @@ BOOST_AUTO_TEST_CASE(exception_from_a_posted_handler_is_reported_and_workers_go_
                      *utf::timeout(30)) {
   auto rt = make_rt();
   zokio::executor ex = rt.get_executor();
-  stderr_capture cap;
+  zokio::test::stderr_capture cap;
   asio::post(ex, [] { throw std::runtime_error("boom from a posted handler"); });
   bool reported = zokio::test::wait_until(
       [&] { return cap.peek().find("boom from a posted handler") != std::string::npos; });

@@ -16,6 +16,7 @@
 #include <zokio/task.hpp>
 #include <zokio/use_future.hpp>
 
+#include "../support/stderr_capture.hpp"
 #include "../support/test_util.hpp"
 
 namespace asio = boost::asio;
@@ -23,36 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Captures what is written to stderr (fd 2) while alive.
-class stderr_capture {
- public:
-  stderr_capture() {
-    if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
-    ::fcntl(fds_[0], F_SETFL, O_NONBLOCK);
-    saved_ = ::dup(2);
-    ::dup2(fds_[1], 2);
-  }
-  ~stderr_capture() { restore(); }
-  std::string text() {
-    restore();
-    std::string out;
-    char buf[512];
-    for (ssize_t n; (n = ::read(fds_[0], buf, sizeof buf)) > 0;) out.append(buf, n);
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    ::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    ::close(fds_[1]);
-    saved_ = -1;
-  }
-  int fds_[2] = {-1, -1};
-  int saved_ = -1;
-};
+using zokio::test::stderr_capture;
 
 bool timer_works(zokio::runtime& rt) {
   asio::steady_timer t(rt.get_executor(), 5ms);
