@@ -26,6 +26,18 @@ zokio::runtime make_rt(unsigned workers) {
   return zokio::runtime::builder().worker_threads(workers).build();
 }
 
+// Marks its own slot once and counts completions: a task lost or run twice shows.
+struct bump {
+  using output = void;
+  std::atomic<std::uint8_t>* slot;
+  std::atomic<int>* done;
+  zokio::poll<void> poll(zokio::context&) {
+    slot->fetch_add(1, std::memory_order_relaxed);
+    done->fetch_add(1, std::memory_order_release);
+    return zokio::ready();
+  }
+};
+
 double process_cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -53,16 +65,6 @@ BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make({2u, 4u}),
   std::atomic<int> done{0};
   {
     auto rt = make_rt(workers);
-    struct bump {
-      using output = void;
-      std::atomic<std::uint8_t>* slot;
-      std::atomic<int>* done;
-      zokio::poll<void> poll(zokio::context&) {
-        slot->fetch_add(1, std::memory_order_relaxed);
-        done->fetch_add(1, std::memory_order_release);
-        return zokio::ready();
-      }
-    };
     // Half spawned from outside (injector), half from inside a task (local queues).
     for (int i = 0; i < n / 2; ++i) rt.spawn(bump{&runs[i], &done}).detach();
     rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
@@ -84,16 +86,6 @@ BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
   const int n = 100'000 / stress_divisor, rounds = 20;
   auto runs = std::make_unique<std::atomic<std::uint8_t>[]>(n);
   std::atomic<int> done{0};
-  struct bump {
-    using output = void;
-    std::atomic<std::uint8_t>* slot;
-    std::atomic<int>* done;
-    zokio::poll<void> poll(zokio::context&) {
-      slot->fetch_add(1, std::memory_order_relaxed);
-      done->fetch_add(1, std::memory_order_release);
-      return zokio::ready();
-    }
-  };
   struct burst {
     using output = void;
     std::atomic<std::uint8_t>* runs;

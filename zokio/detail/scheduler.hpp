@@ -127,6 +127,8 @@ class scheduler {
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void drain_queues() noexcept;
   ZOKIO_DECL bool poll_sibling_io(worker& w);
+  /// The calling thread's worker when it is one of ours, else nullptr.
+  ZOKIO_DECL worker* local_worker() const noexcept;
   ZOKIO_DECL std::size_t poll_io(worker& v);
 
   // How long a parked worker sleeps, while a sibling is awake, before it polls that sibling's

@@ -88,7 +88,11 @@ void scheduler::setup_io_uring() {
 
 scheduler* scheduler::current() noexcept { return tl_worker ? tl_worker->sched : tl_entered; }
 
-bool scheduler::on_worker_thread() const noexcept { return tl_worker && tl_worker->sched == this; }
+worker* scheduler::local_worker() const noexcept {
+  return tl_worker && tl_worker->sched == this ? tl_worker : nullptr;
+}
+
+bool scheduler::on_worker_thread() const noexcept { return local_worker() != nullptr; }
 
 scheduler::enter_guard::enter_guard(scheduler* s) noexcept : prev_(tl_entered) { tl_entered = s; }
 scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
@@ -98,31 +102,31 @@ boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
 }
 
 unsigned scheduler::pick_home() noexcept {
-  if (tl_worker && tl_worker->sched == this) return tl_worker->index;
+  if (worker* w = local_worker()) return w->index;
   return next_home_.fetch_add(1, std::memory_order_relaxed) %
          static_cast<unsigned>(workers_.size());
 }
 
 bool scheduler::bind(task_header* t) noexcept {
-  if (tl_worker && tl_worker->sched == this) {
+  if (worker* w = local_worker()) {
     // Workers only run before shutdown joins them, so their lists need no closed check.
-    owned_.insert_local(t, tl_worker->index);
+    owned_.insert_local(t, w->index);
     return true;
   }
   return owned_.insert_shared(t);
 }
 
 bool scheduler::release_owned(task_header* t) noexcept {
-  std::size_t current = tl_worker && tl_worker->sched == this ? tl_worker->index : workers_.size();
-  return owned_.remove(t, current);
+  worker* w = local_worker();
+  return owned_.remove(t, w ? w->index : workers_.size());
 }
 
 // ---------------------------------------------------------------------------------------------
 // Enqueueing
 
 void scheduler::schedule(task_header* t) noexcept {
-  worker* w = tl_worker;
-  if (w && w->sched == this && !shutdown_.load(std::memory_order_relaxed)) {
+  worker* w = local_worker();
+  if (w && !shutdown_.load(std::memory_order_relaxed)) {
     if (opts_.enable_lifo_slot) {
       // The newest wake runs next on this worker (cache-hot, and a ping-pong between two
       // tasks never leaves the core). The task it displaces goes to the deque.
