@@ -68,16 +68,6 @@ class idle {
     return static_cast<int>(i);
   }
 
-  /// Takes every sleeper (shutdown).
-  std::vector<unsigned> pop_all() {
-    std::lock_guard lk(mu_);
-    auto all = std::move(sleepers_);
-    sleepers_.clear();
-    for (auto i : all) registered_[i] = 0;
-    num_sleeping_.store(0, std::memory_order_seq_cst);
-    return all;
-  }
-
   void register_sleeper(unsigned i) {
     std::lock_guard lk(mu_);
     sleepers_.push_back(i);
