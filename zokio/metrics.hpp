@@ -17,6 +17,11 @@ struct worker_metrics {
   std::uint64_t parks = 0;           ///< times the worker parked in its io_context
   std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
   std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot
+  /// Handlers run from this worker's io_context (I/O completions, timers, posts to it), by
+  /// any thread: the I/O load homed on this worker. unpark wake-ups are not counted.
+  std::uint64_t io_handlers = 0;
+  /// The part of io_handlers that idle siblings ran while this worker was busy.
+  std::uint64_t io_handlers_by_siblings = 0;
   std::size_t local_queue_depth = 0; ///< tasks in the local deque at snapshot time
 };
 
@@ -30,6 +35,11 @@ struct runtime_metrics {
   std::uint64_t total_polls() const noexcept {
     std::uint64_t n = 0;
     for (auto& w : workers) n += w.polls;
+    return n;
+  }
+  std::uint64_t total_io_handlers() const noexcept {
+    std::uint64_t n = 0;
+    for (auto& w : workers) n += w.io_handlers;
     return n;
   }
   std::uint64_t total_steals() const noexcept {

@@ -105,7 +105,8 @@ tcp::endpoint start_echo_server(Executor ex, std::vector<Executor> pool, server_
 
 /// The server's executors on Zokio: the acceptor on rt.get_executor(), connections round-robin
 /// over every worker's io_context.
-tcp::endpoint start_on_zokio(zokio::runtime& rt, server_stats& st) {
+template <class Runtime>
+tcp::endpoint start_on_zokio(Runtime& rt, server_stats& st) {
   auto ex = rt.get_executor();
   std::vector<zokio::executor> pool;
   for (unsigned i = 0; i < rt.num_workers(); ++i) pool.push_back(ex.with_home(i));
@@ -343,6 +344,40 @@ BOOST_AUTO_TEST_CASE(plain_asio_server_on_zokio_serves_100_clients,
     serve_100_clients(ex, std::move(pool), st);
   }
   BOOST_TEST(count_open_fds() == fds_before);  // sockets, acceptor, epoll/io_uring: all closed
+}
+
+// Connections go round-robin over the workers' io_contexts, and the per-worker I/O counters
+// of rt.metrics() show each worker carrying its share of the completions.
+BOOST_AUTO_TEST_CASE(connections_spread_over_the_workers_in_metrics,
+                     *boost::unit_test::timeout(60)) {
+  constexpr unsigned workers = 4;
+  constexpr int clients = 40, trips = 10;
+  zokio::basic_runtime<zokio::runtime_config{.worker_threads = workers, .enable_metrics = true}>
+      rt;
+  server_stats st;
+  tcp::endpoint ep = start_on_zokio(rt, st);
+  asio::io_context client_io;
+  tally t;
+  for (int i = 0; i < clients; ++i)
+    asio::co_spawn(client_io, echo_client(ep, i, trips, t), asio::detached);
+  client_io.run_for(30s);
+  BOOST_TEST(t.ok == clients * trips);
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return st.live.load() == 0; }));
+
+  auto m = rt.metrics();
+  BOOST_REQUIRE(m.workers.size() == workers);
+  // Each trip is at least one read and one write completion on the session's io_context.
+  const std::uint64_t total = m.total_io_handlers();
+  BOOST_TEST(total >= std::uint64_t{2 * clients * trips});
+  for (unsigned i = 0; i < workers; ++i) {
+    const auto& w = m.workers[i];
+    BOOST_TEST_MESSAGE("worker " << i << ": io_handlers " << w.io_handlers << " (by siblings "
+                                 << w.io_handlers_by_siblings << "), polls " << w.polls);
+    // 10 connections each: a worker with none would show ~0 here. Allow for uneven
+    // message sizes (a quarter of the fair share is plenty to tell "none" from "some").
+    BOOST_TEST(w.io_handlers * workers * 4 >= total, "worker " << i << " got too little I/O");
+    BOOST_TEST(w.io_handlers_by_siblings <= w.io_handlers);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -130,6 +130,7 @@ class scheduler {
   /// The calling thread's worker when it is one of ours, else nullptr.
   ZOKIO_DECL worker* local_worker() const noexcept;
   ZOKIO_DECL std::size_t poll_io(worker& v);
+  ZOKIO_DECL void count_io(worker& v, std::size_t ran) noexcept;
 
   // How long a parked worker sleeps, while a sibling is awake, before it polls that sibling's
   // io_context: the latency bound for I/O owned by a worker stuck in a long poll.

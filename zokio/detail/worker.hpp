@@ -23,6 +23,10 @@ class scheduler;
 struct worker_counters {
   std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
       lifo_polls{0};
+  // Handlers run from this worker's io_context, by whichever thread held it (io_state makes
+  // that one thread at a time, so plain load + store is still exact), and unpark()'s no-ops
+  // among them, which metrics() subtracts.
+  std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0}, io_wakeups{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }

@@ -197,8 +197,12 @@ void scheduler::notify_parked() noexcept {
 void scheduler::unpark(unsigned i) {
   // The flag first (see worker::unpark_flag), then a no-op handler that makes run_one() in
   // park() return; Asio's own interrupt (eventfd or condition variable) does the waking.
-  workers_[i]->unpark_flag.store(true, std::memory_order_release);
-  boost::asio::post(workers_[i]->io, [] {});
+  worker& w = *workers_[i];
+  w.unpark_flag.store(true, std::memory_order_release);
+  if (opts_.enable_metrics)
+    boost::asio::post(w.io, [&w] { worker_counters::bump(w.counters.io_wakeups); });
+  else
+    boost::asio::post(w.io, [] {});
 }
 
 bool scheduler::has_visible_work() const noexcept {
@@ -250,8 +254,16 @@ std::size_t scheduler::poll_io(worker& v) {
                                           std::memory_order_relaxed))
     return 0;
   std::size_t ran = v.io.poll();
+  if (opts_.enable_metrics && ran != 0) count_io(v, ran);
   v.io_state.store(0, std::memory_order_release);
   return ran;
+}
+
+void scheduler::count_io(worker& v, std::size_t ran) noexcept {
+  // Called with v.io_state held, so these plain read-modify-writes do not race.
+  worker_counters::bump(v.counters.io_handlers, ran);
+  worker* self = local_worker();
+  if (self && self != &v) worker_counters::bump(v.counters.io_handlers_by_siblings, ran);
 }
 
 bool scheduler::poll_sibling_io(worker& w) {
@@ -405,6 +417,7 @@ void scheduler::park(worker& w) {
     std::this_thread::yield();
   // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
   // post, the flag still tells us not to sleep.
+  std::size_t ran = 0;
   if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel)) {
     // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
     // io_context would wait until it finishes its current poll, however long. While any
@@ -415,14 +428,16 @@ void scheduler::park(worker& w) {
     // run_one_for() here corrupted the heap in perf_tcp_echo_uring (6 of 6 runs; 0 of 5 with
     // run_one(); plain Asio on the same backend unaffected). Until that is understood, such
     // builds sleep without the watch: a blocked worker's I/O waits for it, as before.
-    w.io.run_one();
+    ran = w.io.run_one();
 #else
     if (idle_.num_sleeping() < workers_.size())
-      w.io.run_one_for(io_watch_interval);
+      ran = w.io.run_one_for(io_watch_interval);
     else
-      w.io.run_one();
+      ran = w.io.run_one();
 #endif
   }
+  if constexpr (Metrics)
+    if (ran != 0) count_io(w, ran);
   w.io_state.store(0, std::memory_order_release);
   if (!idle_.unregister_sleeper(w.index)) w.searching = true;
 }
@@ -494,6 +509,12 @@ runtime_metrics scheduler::metrics() const {
     wm.parks = c.parks.load(std::memory_order_relaxed);
     wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
     wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
+    // Wake-ups are counted inside handlers that io_handlers also counts, so it is never less
+    // once both are settled; the clamp covers a snapshot taken between the two.
+    std::uint64_t io = c.io_handlers.load(std::memory_order_relaxed);
+    std::uint64_t wakeups = c.io_wakeups.load(std::memory_order_relaxed);
+    wm.io_handlers = io > wakeups ? io - wakeups : 0;
+    wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->deque.size();
     m.workers.push_back(wm);
   }
