@@ -1,12 +1,15 @@
-// Raw allocation used by the runtime: oneTBB's scalable allocator, or the std one in
-// sanitizer builds (ZOKIO_USE_TBB_ALLOCATOR=0).
+// The runtime's allocator: a per-thread recycling cache on top of oneTBB's scalable allocator
+// (the std allocator in sanitizer builds), with categories for the hook and leak accounting,
+// and zokio::allocator<T>, the same memory as a standard allocator for Asio handlers.
 #ifndef ZOKIO_ALLOCATOR_HPP
 #define ZOKIO_ALLOCATOR_HPP
 
 #include <cstddef>
 #include <new>
 
+#include <zokio/allocation.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/recycling_cache.hpp>
 
 #if ZOKIO_USE_TBB_ALLOCATOR
 #include <oneapi/tbb/scalable_allocator.h>
@@ -14,7 +17,7 @@
 
 namespace zokio::detail {
 
-inline void* allocate(std::size_t size, std::size_t align = alignof(std::max_align_t)) {
+inline void* upstream_allocate(std::size_t size, std::size_t align) {
 #if ZOKIO_USE_TBB_ALLOCATOR
   void* p = align <= alignof(std::max_align_t) ? scalable_malloc(size)
                                                : scalable_aligned_malloc(size, align);
@@ -25,20 +28,114 @@ inline void* allocate(std::size_t size, std::size_t align = alignof(std::max_ali
 #endif
 }
 
-inline void deallocate(void* p, std::size_t size,
-                       std::size_t align = alignof(std::max_align_t)) noexcept {
+inline void upstream_deallocate(void* p, std::size_t align) noexcept {
 #if ZOKIO_USE_TBB_ALLOCATOR
-  (void)size;
   if (align <= alignof(std::max_align_t))
     scalable_free(p);
   else
     scalable_aligned_free(p);
 #else
-  (void)size;
   ::operator delete(p, std::align_val_t(align));
 #endif
 }
 
+inline recycling_cache::~recycling_cache() {
+  for (std::size_t c = 0; c < classes; ++c)
+    while (void* p = pop(c)) upstream_deallocate(p, granule);
+}
+
+#if ZOKIO_RECYCLING
+// The calling thread's cache. Once it is destroyed (thread exit), frees go upstream.
+inline thread_local bool tl_cache_gone = false;
+struct thread_cache : recycling_cache {
+  ~thread_cache() { tl_cache_gone = true; }
+};
+inline thread_local thread_cache tl_cache;
+inline recycling_cache* this_thread_cache() noexcept {
+  return tl_cache_gone ? nullptr : &tl_cache;
+}
+#endif
+
+/// Allocates `size` bytes for `c`. Small blocks (<= 1 KiB, alignment <= 64) come from the
+/// calling thread's recycling cache when it has one of their class.
+inline void* allocate(std::size_t size, alloc_category c,
+                      std::size_t align = alignof(std::max_align_t)) {
+#if ZOKIO_RECYCLING
+  if (size <= recycling_cache::max_block && align <= recycling_cache::granule) {
+    const std::size_t cls = recycling_cache::class_of(size);
+    if (recycling_cache* cache = this_thread_cache())
+      if (void* p = cache->pop(cls)) {
+        account(c, size, false, false);
+        return p;
+      }
+    void* p = upstream_allocate(recycling_cache::class_bytes(cls), recycling_cache::granule);
+    account(c, size, false, true);
+    return p;
+  }
+#endif
+  void* p = upstream_allocate(size, align);
+  account(c, size, false, true);
+  return p;
+}
+
+/// Frees a block from allocate(); `size`, `c` and `align` must be the ones it was given.
+inline void deallocate(void* p, std::size_t size, alloc_category c,
+                       std::size_t align = alignof(std::max_align_t)) noexcept {
+#if ZOKIO_RECYCLING
+  if (size <= recycling_cache::max_block && align <= recycling_cache::granule) {
+    if (recycling_cache* cache = this_thread_cache())
+      if (cache->push(recycling_cache::class_of(size), p)) {
+        account(c, size, true, false);
+        return;
+      }
+    account(c, size, true, true);
+    upstream_deallocate(p, recycling_cache::granule);
+    return;
+  }
+#endif
+  account(c, size, true, true);
+  upstream_deallocate(p, align);
+}
+
 }  // namespace zokio::detail
+
+namespace zokio {
+
+/**
+ * A standard allocator over the runtime's memory (recycling cache, then oneTBB).
+ *
+ * zokio::use_future gives it to every Asio operation as the handler's associated allocator,
+ * so an operation started on a worker and completed on another reuses their caches instead
+ * of reaching malloc. Any container or Asio handler may use it
+ * (`asio::bind_allocator(zokio::allocator<void>(), handler)`).
+ */
+template <class T, alloc_category Category = alloc_category::handler>
+class allocator {
+ public:
+  using value_type = T;
+  template <class U>
+  struct rebind {
+    using other = allocator<U, Category>;
+  };
+
+  constexpr allocator() noexcept = default;
+  template <class U>
+  constexpr allocator(const allocator<U, Category>&) noexcept {}
+
+  T* allocate(std::size_t n) {
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(detail::allocate(n * sizeof(T), Category, alignof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    detail::deallocate(p, n * sizeof(T), Category, alignof(T));
+  }
+
+  template <class U>
+  constexpr bool operator==(const allocator<U, Category>&) const noexcept {
+    return true;
+  }
+};
+
+}  // namespace zokio
 
 #endif

@@ -12,6 +12,7 @@
 #include <boost/asio/execution.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <zokio/allocator.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/join_handle.hpp>
 
@@ -131,8 +132,9 @@ class executor {
                : boost::asio::execution::outstanding_work_t(
                      boost::asio::execution::outstanding_work.untracked);
   }
+  /// The allocator tasks made by execute() come from (zokio/allocator.hpp).
   template <class OtherAllocator>
-  constexpr std::allocator<void> query(
+  constexpr zokio::allocator<void> query(
       boost::asio::execution::allocator_t<OtherAllocator>) const noexcept {
     return {};
   }

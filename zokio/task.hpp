@@ -4,6 +4,8 @@
 #define ZOKIO_TASK_HPP
 
 #include <coroutine>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -90,6 +92,7 @@ struct task_promise_base {
 // Layout of one block: [ task_cell<task<T>> | pad | frame_tag ][ coroutine frame ... ]
 struct frame_tag {
   void* frame;             // the pointer operator new returned: adoption checks it
+  std::uint32_t size;      // of the whole block, for the cell that frees it after adoption
   unsigned char adopted;   // set by spawn: the cell owns the block, frame delete must not free
 };
 template <class T>
@@ -99,15 +102,16 @@ template <class T>
 struct task_promise_alloc : task_promise_base {
   static void* operator new(std::size_t n) {
     constexpr std::size_t prefix = frame_layout<T>::prefix;
-    char* block = static_cast<char*>(allocate(prefix + n));
+    char* block = static_cast<char*>(allocate(prefix + n, alloc_category::frame));
     char* frame = block + prefix;
-    ::new (frame - sizeof(frame_tag)) frame_tag{frame, 0};
+    ::new (frame - sizeof(frame_tag)) frame_tag{frame, static_cast<std::uint32_t>(prefix + n), 0};
     return frame;
   }
   static void operator delete(void* p, std::size_t n) noexcept {
     auto* tag = reinterpret_cast<frame_tag*>(static_cast<char*>(p) - sizeof(frame_tag));
     if (tag->adopted) return;  // Safety: the spawned cell frees the whole block later
-    deallocate(static_cast<char*>(p) - frame_layout<T>::prefix, frame_layout<T>::prefix + n);
+    deallocate(static_cast<char*>(p) - frame_layout<T>::prefix, frame_layout<T>::prefix + n,
+               alloc_category::frame);
   }
 };
 
@@ -168,14 +172,16 @@ class [[nodiscard]] task {
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
   /// For spawn: the storage in front of this frame reserved for the task cell, marked as
-  /// adopted (the frame's delete then leaves the block to the cell), or nullptr.
-  void* adopt_cell_storage() noexcept {
+  /// adopted (the frame's delete then leaves the block to the cell), or nullptr. `block_size`
+  /// receives the size to free the block with (category alloc_category::frame).
+  void* adopt_cell_storage(std::size_t& block_size) noexcept {
     if (!h_) return nullptr;
     char* frame = static_cast<char*>(h_.address());
     auto* tag = reinterpret_cast<detail::frame_tag*>(frame - sizeof(detail::frame_tag));
     // coroutine_handle::address() is the allocation on g++ and clang; check rather than trust.
     if (tag->frame != frame || tag->adopted) return nullptr;
     tag->adopted = 1;
+    block_size = tag->size;
     return frame - detail::frame_layout<T>::prefix;
   }
   bool done() const noexcept { return h_ && h_.done(); }

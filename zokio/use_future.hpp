@@ -22,6 +22,7 @@
 #include <boost/system/result.hpp>
 
 #include <zokio/detail/spin_mutex.hpp>
+#include <zokio/allocator.hpp>
 #include <zokio/executor.hpp>
 #include <zokio/future.hpp>
 
@@ -137,6 +138,10 @@ template <class... Args>
 struct op_handler {
   std::shared_ptr<op_state<Args...>> st;
 
+  // Asio allocates the operation with this (recycled, see zokio/allocator.hpp).
+  using allocator_type = zokio::allocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
+
   using cancellation_slot_type = boost::asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept { return st->cancel.slot(); }
 
@@ -247,7 +252,10 @@ struct boost::asio::async_result<zokio::use_future_t, R(Args...)> {
 
   template <class Initiation, class... InitArgs>
   static return_type initiate(Initiation&& init, zokio::use_future_t, InitArgs&&... args) {
-    auto st = std::make_shared<zokio::detail::op_state<std::decay_t<Args>...>>();
+    // The shared state comes from the runtime allocator's recycling cache: in steady state an
+    // operation through use_future reaches no upstream allocator.
+    using state = zokio::detail::op_state<std::decay_t<Args>...>;
+    auto st = std::allocate_shared<state>(zokio::allocator<state>());
     st->io = zokio::detail::io_context_of(init);
     std::forward<Initiation>(init)(zokio::detail::op_handler<std::decay_t<Args>...>{st},
                                    std::forward<InitArgs>(args)...);

@@ -87,7 +87,7 @@ static_assert(asio::can_query<zokio::executor, execution::context_t>::value);
 static_assert(std::is_same_v<asio::query_result<zokio::executor, execution::context_t>::type,
                              asio::io_context&>);
 static_assert(std::is_same_v<asio::query_result<zokio::executor, execution::allocator_t<void>>::type,
-                             std::allocator<void>>);
+                             zokio::allocator<void>>);
 static_assert(zokio::executor::query(execution::mapping) ==
               execution::mapping_t(execution::mapping.thread));
 static_assert(execution::is_executor<asio::strand<zokio::executor>>::value);
@@ -384,9 +384,12 @@ BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
   }
   BOOST_TEST(ex.with_home(static_cast<unsigned>(rt.num_workers()) + 1).home_worker() == 1u);
 
-  // allocator: accepted (task memory comes from the runtime), reported as std::allocator.
-  std::allocator<void> a = asio::query(ex, execution::allocator);
-  (void)a;
+  // allocator: accepted (task memory comes from the runtime), reported as the runtime's.
+  zokio::allocator<int> a = asio::query(ex, execution::allocator);
+  int* p = a.allocate(4);
+  p[3] = 7;
+  BOOST_TEST(p[3] == 7);
+  a.deallocate(p, 4);
   auto with_alloc = asio::require(ex, execution::allocator(std::allocator<int>()));
   static_assert(std::is_same_v<decltype(with_alloc), zokio::executor>);
   BOOST_TEST((with_alloc == ex));

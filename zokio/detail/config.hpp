@@ -26,6 +26,23 @@
 #  endif
 #endif
 
+// Per-thread recycling of freed blocks (allocator.hpp). Off in sanitizer builds, where a
+// recycled block would hide a use-after-free from ASan.
+#if !defined(ZOKIO_RECYCLING)
+#  define ZOKIO_RECYCLING ZOKIO_USE_TBB_ALLOCATOR
+#endif
+
+// Leak accounting (allocation.hpp): live blocks per category, reported when the last runtime
+// is destroyed. On by default where assertions are (no NDEBUG); every translation unit of a
+// program must agree, as they do on NDEBUG.
+#if !defined(ZOKIO_DEBUG_ALLOC)
+#  if defined(NDEBUG)
+#    define ZOKIO_DEBUG_ALLOC 0
+#  else
+#    define ZOKIO_DEBUG_ALLOC 1
+#  endif
+#endif
+
 #define ZOKIO_CACHE_LINE 64
 
 #endif

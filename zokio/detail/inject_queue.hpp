@@ -22,12 +22,12 @@ struct inject_batch {
   task_header* items[1];  // really `cap` entries
 
   static inject_batch* create(std::size_t cap) {
-    void* mem = allocate(bytes(cap));
+    void* mem = allocate(bytes(cap), alloc_category::queue);
     auto* b = ::new (mem) inject_batch;
     b->cap = static_cast<std::uint32_t>(cap);
     return b;
   }
-  static void destroy(inject_batch* b) noexcept { deallocate(b, bytes(b->cap)); }
+  static void destroy(inject_batch* b) noexcept { deallocate(b, bytes(b->cap), alloc_category::queue); }
   static std::size_t bytes(std::size_t n) noexcept {
     return sizeof(inject_batch) + (n > 1 ? n - 1 : 0) * sizeof(task_header*);
   }
@@ -83,7 +83,10 @@ class inject_queue {
     len_.fetch_add(static_cast<std::ptrdiff_t>(n), std::memory_order_relaxed);
   }
 
-  boost::lockfree::queue<std::uintptr_t> q_;
+  // Nodes come from the runtime allocator too (and are reused through the queue's free list).
+  boost::lockfree::queue<std::uintptr_t,
+                         boost::lockfree::allocator<zokio::allocator<void, alloc_category::queue>>>
+      q_;
   alignas(ZOKIO_CACHE_LINE) std::atomic<std::ptrdiff_t> len_{0};
 };
 

@@ -50,7 +50,9 @@ struct task_cell final : task_core<future_output_t<F>> {
     F fut;
   };
   bool fut_alive = true;
-  bool in_frame = false;  // lives in the prefix of the coroutine frame it polls (task.hpp)
+  // Nonzero: lives in the prefix of the coroutine frame it polls (task.hpp), a block of this
+  // many bytes.
+  std::size_t frame_block = 0;
 
   task_cell(std::uint64_t initial, scheduler* s, F&& f)
       : core(initial, &vtable_, s), fut(std::move(f)) {}
@@ -64,19 +66,20 @@ struct task_cell final : task_core<future_output_t<F>> {
   }
 
   static task_cell* create(std::uint64_t initial, scheduler* s, F&& f) {
-    if constexpr (requires { f.adopt_cell_storage(); }) {
+    if constexpr (requires(std::size_t n) { f.adopt_cell_storage(n); }) {
       // A zokio::task: build the cell in the space its frame reserved (one allocation).
-      if (void* mem = f.adopt_cell_storage()) {
+      std::size_t block = 0;
+      if (void* mem = f.adopt_cell_storage(block)) {
         auto* c = ::new (mem) task_cell(initial, s, std::move(f));  // noexcept: moves a handle
-        c->in_frame = true;
+        c->frame_block = block;
         return c;
       }
     }
-    void* mem = allocate(sizeof(task_cell), alignof(task_cell));
+    void* mem = allocate(sizeof(task_cell), alloc_category::task, alignof(task_cell));
     try {
       return ::new (mem) task_cell(initial, s, std::move(f));
     } catch (...) {
-      deallocate(mem, sizeof(task_cell), alignof(task_cell));
+      deallocate(mem, sizeof(task_cell), alloc_category::task, alignof(task_cell));
       throw;
     }
   }
@@ -106,14 +109,14 @@ struct task_cell final : task_core<future_output_t<F>> {
   }
   static void dealloc_fn(task_header* h) {
     auto* self = static_cast<task_cell*>(h);
-    const bool in_frame = self->in_frame;
+    const std::size_t frame_block = self->frame_block;
     // Destroys the frame first when the cell lives in its prefix: the frame's delete sees the
     // adopted tag and leaves the block, which is freed below as a whole.
     self->~task_cell();
-    if (in_frame)
-      deallocate(self, 0);  // size unused by both allocators
+    if (frame_block)
+      deallocate(self, frame_block, alloc_category::frame);
     else
-      deallocate(self, sizeof(task_cell), alignof(task_cell));
+      deallocate(self, sizeof(task_cell), alloc_category::task, alignof(task_cell));
   }
   static constexpr task_vtable vtable_{&poll_fn, &cancel_fn, &drop_output_fn, &dealloc_fn};
 };

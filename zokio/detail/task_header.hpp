@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include <zokio/allocation.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/task_state.hpp>
 #include <zokio/waker.hpp>
@@ -71,10 +72,21 @@ void task_shutdown(task_header* t) noexcept;
 inline waker task_waker(task_header* t) noexcept;
 
 namespace task_waker_fns {
-inline void clone(void* p) noexcept { static_cast<task_header*>(p)->ref_inc(); }
-inline void wake(void* p) noexcept { task_wake_by_val(static_cast<task_header*>(p)); }
+// account_waker: ZOKIO_DEBUG_ALLOC counts references held by wakers, so that a leaked one is
+// named in the leak report (a no-op otherwise).
+inline void clone(void* p) noexcept {
+  account_waker(1);
+  static_cast<task_header*>(p)->ref_inc();
+}
+inline void wake(void* p) noexcept {
+  account_waker(-1);
+  task_wake_by_val(static_cast<task_header*>(p));
+}
 inline void wake_by_ref(void* p) noexcept { task_wake_by_ref(static_cast<task_header*>(p)); }
-inline void drop(void* p) noexcept { static_cast<task_header*>(p)->ref_dec(); }
+inline void drop(void* p) noexcept {
+  account_waker(-1);
+  static_cast<task_header*>(p)->ref_dec();
+}
 inline constexpr waker_vtable vtable{&clone, &wake, &wake_by_ref, &drop};
 }  // namespace task_waker_fns
 

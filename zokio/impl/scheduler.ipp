@@ -32,6 +32,7 @@ scheduler::scheduler(const scheduler_options& opts)
       inject_(1024),
       idle_(opts.worker_threads),
       owned_(opts.worker_threads) {
+  g_live_runtimes.fetch_add(1, std::memory_order_relaxed);
   workers_.reserve(opts_.worker_threads);
   for (unsigned i = 0; i < opts_.worker_threads; ++i)
     workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
@@ -52,7 +53,17 @@ scheduler::scheduler(const scheduler_options& opts)
   }
 }
 
-scheduler::~scheduler() { shutdown(); }
+scheduler::~scheduler() {
+  shutdown();
+  workers_.clear();
+  // ZOKIO_DEBUG_ALLOC: once the last runtime is gone, whatever the runtime allocated and is
+  // still live was leaked (a waker never dropped, a task never joined nor detached...).
+  if (g_live_runtimes.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (std::string r = leak_report(); !r.empty())
+      std::fprintf(stderr, "zokio: leak report: still live after the last runtime was destroyed:\n%s",
+                   r.c_str());
+  }
+}
 
 void scheduler::setup_io_uring() {
 #if defined(BOOST_ASIO_HAS_IO_URING)

@@ -8,5 +8,6 @@
 
 #include <zokio/impl/scheduler.ipp>
 #include <zokio/impl/task_header.ipp>
+#include <zokio/impl/topology.ipp>
 
 #endif
