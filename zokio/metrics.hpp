@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace zokio {
@@ -14,6 +15,7 @@ struct worker_metrics {
   std::uint64_t polls = 0;           ///< tasks polled by this worker
   std::uint64_t steals = 0;          ///< successful steal operations (from deques or LIFO slots)
   std::uint64_t stolen_tasks = 0;    ///< tasks moved by those steals
+  std::uint64_t remote_steals = 0;   ///< steals from a worker on another NUMA node
   std::uint64_t parks = 0;           ///< times the worker parked in its io_context
   std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
   std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot
@@ -23,6 +25,8 @@ struct worker_metrics {
   /// The part of io_handlers that idle siblings ran while this worker was busy.
   std::uint64_t io_handlers_by_siblings = 0;
   std::size_t local_queue_depth = 0; ///< tasks in the local deque at snapshot time
+  unsigned numa_node = 0;            ///< id of the NUMA node the worker is placed on
+  int cpu = -1;                      ///< cpu it is pinned to, -1 when not pinned
 };
 
 /// What `runtime::metrics()` returns. Counters are zero when metrics are compiled out.
@@ -31,6 +35,7 @@ struct runtime_metrics {
   std::vector<worker_metrics> workers;
   std::size_t injector_depth = 0;  ///< approximate tasks in the global injector
   std::size_t live_tasks = 0;      ///< spawned tasks not yet complete
+  std::string topology;            ///< where the workers were placed ("1 node (libnuma): 0:[0,1]")
 
   std::uint64_t total_polls() const noexcept {
     std::uint64_t n = 0;

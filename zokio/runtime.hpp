@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
+#include <stdexcept>
 
 #include <boost/system/system_error.hpp>
 
@@ -46,8 +48,35 @@ class basic_runtime {
   class builder {
    public:
     builder() : opts_(basic_runtime::default_options()) {}
+    /// At least 1 (build() throws on 0); leave unset for one per cpu.
     builder& worker_threads(unsigned n) {
-      opts_.worker_threads = n ? n : default_workers();
+      opts_.worker_threads = n;
+      workers_set_ = true;
+      return *this;
+    }
+    /// Place workers by NUMA node and steal inside a node first (default: Config.numa_aware).
+    builder& numa_aware(bool on) {
+      opts_.numa_aware = on;
+      return *this;
+    }
+    /// Pin each worker thread to one cpu of its node.
+    builder& pin_workers(bool on) {
+      opts_.topology.pin_workers = on;
+      return *this;
+    }
+    builder& workers_per_node(unsigned n) {
+      opts_.topology.workers_per_node = n;
+      return *this;
+    }
+    /// The NUMA node ids to use, in this order (default: all).
+    builder& numa_nodes(std::vector<unsigned> ids) {
+      opts_.topology.nodes = std::move(ids);
+      return *this;
+    }
+    /// A fake topology such as "0:0-1;1:2-3" (node:cpus;...), as ZOKIO_TOPOLOGY, which it
+    /// overrides: several nodes on a machine with one, for tests.
+    builder& topology(std::string spec) {
+      opts_.topology.fake = std::move(spec);
       return *this;
     }
     builder& enable_work_stealing(bool on) {
@@ -74,10 +103,19 @@ class basic_runtime {
       opts_.thread_name = std::move(name);
       return *this;
     }
-    basic_runtime build() const { return basic_runtime(opts_); }
+    /// Throws std::invalid_argument for a configuration that cannot work (0 workers, absent
+    /// NUMA nodes or cpus, ...), with a message saying which.
+    basic_runtime build() const {
+      if (workers_set_ && opts_.worker_threads == 0)
+        throw std::invalid_argument(
+            "zokio::runtime: worker_threads(0): a runtime needs at least one worker (leave "
+            "it unset for one per cpu)");
+      return basic_runtime(opts_);
+    }
 
    private:
     detail::scheduler_options opts_;
+    bool workers_set_ = false;
   };
 
   basic_runtime() : basic_runtime(default_options()) {}
@@ -133,13 +171,12 @@ class basic_runtime {
   explicit basic_runtime(const detail::scheduler_options& o)
       : sched_(std::make_unique<detail::scheduler>(checked(o))) {}
 
-  static unsigned default_workers() {
-    unsigned n = std::thread::hardware_concurrency();
-    return n ? n : 1;
-  }
   static detail::scheduler_options default_options() {
     detail::scheduler_options o;
-    o.worker_threads = Config.worker_threads ? Config.worker_threads : default_workers();
+    o.worker_threads = Config.worker_threads;  // 0: decided by the topology (plan_workers)
+    o.numa_aware = Config.numa_aware;
+    o.topology.pin_workers = Config.pin_workers;
+    o.topology.workers_per_node = Config.workers_per_node;
     o.enable_work_stealing = Config.enable_work_stealing;
     o.enable_lifo_slot = Config.enable_lifo_slot;
     o.enable_metrics = Config.enable_metrics;
@@ -151,11 +188,10 @@ class basic_runtime {
     return o;
   }
   static const detail::scheduler_options& checked(const detail::scheduler_options& o) {
-    if (o.worker_threads == 0 || o.local_queue_capacity < 2 || o.global_queue_interval == 0 ||
-        o.event_interval == 0)
+    if (o.local_queue_capacity < 2 || o.global_queue_interval == 0 || o.event_interval == 0)
       throw std::invalid_argument(
-          "zokio::runtime: worker_threads, local_queue_capacity (>= 2), "
-          "global_queue_interval and event_interval must be positive");
+          "zokio::runtime: local_queue_capacity (>= 2), global_queue_interval and "
+          "event_interval must be positive");
     return o;
   }
 

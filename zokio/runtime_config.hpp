@@ -12,12 +12,15 @@ namespace zokio {
  * Fields a program only knows at run time can be overridden with `basic_runtime::builder`.
  */
 struct runtime_config {
-  unsigned worker_threads = 0;        ///< 0: one per cpu (std::thread::hardware_concurrency)
+  unsigned worker_threads = 0;        ///< 0: one per cpu this process may use (or
+                                      ///< workers_per_node x nodes)
   bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue
   bool enable_io_uring = true;        ///< Linux: start Asio's io_uring service on each worker
                                       ///< (files); sockets stay on epoll (doc/asio_bridge.md)
   bool enable_metrics = false;        ///< per-worker counters; compiled out when false
-  bool numa_aware = true;             ///< group workers by NUMA node (memory/NUMA issue)
+  bool numa_aware = true;             ///< place workers by NUMA node; steal inside a node first
+  bool pin_workers = false;           ///< pin each worker to one cpu of its node
+  unsigned workers_per_node = 0;      ///< 0: worker_threads spread evenly over the nodes
   bool enable_lifo_slot = true;       ///< the last task woken by a worker runs next on it
   std::size_t local_queue_capacity = 1024;  ///< per-worker deque slots (power of two)
   unsigned global_queue_interval = 61;     ///< busy worker checks the injector every N polls

@@ -134,6 +134,27 @@ struct op_state {
   }
 };
 
+/// The executor of op_handler: runs the completion inline, wherever Asio completes the
+/// operation. op_handler only stores the result and wakes (thread-safe), and a concrete
+/// executor spares Asio the type-erased (allocating) dispatch through the I/O object's
+/// any_io_executor.
+struct inline_executor {
+  template <class F>
+  void execute(F&& f) const {
+    std::forward<F>(f)();
+  }
+  static constexpr boost::asio::execution::blocking_t::always_t query(
+      boost::asio::execution::blocking_t) noexcept {
+    return boost::asio::execution::blocking.always;
+  }
+  friend constexpr bool operator==(const inline_executor&, const inline_executor&) noexcept {
+    return true;
+  }
+  friend constexpr bool operator!=(const inline_executor&, const inline_executor&) noexcept {
+    return false;
+  }
+};
+
 template <class... Args>
 struct op_handler {
   std::shared_ptr<op_state<Args...>> st;
@@ -141,6 +162,9 @@ struct op_handler {
   // Asio allocates the operation with this (recycled, see zokio/allocator.hpp).
   using allocator_type = zokio::allocator<void>;
   allocator_type get_allocator() const noexcept { return {}; }
+
+  using executor_type = inline_executor;
+  executor_type get_executor() const noexcept { return {}; }
 
   using cancellation_slot_type = boost::asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept { return st->cancel.slot(); }

@@ -31,9 +31,13 @@ namespace zokio::detail {
  */
 class idle {
  public:
-  explicit idle(std::size_t workers) : num_workers_(workers), registered_(workers, 0) {
+  explicit idle(std::size_t workers)
+      : num_workers_(workers), registered_(workers, 0), node_(workers, 0) {
     sleepers_.reserve(workers);
   }
+
+  /// NUMA node index of worker `i` (before the workers start).
+  void set_node(unsigned i, unsigned node) { node_[i] = node; }
 
   /// True when the caller may start searching (steal); bumps num_searching.
   bool transition_to_searching() noexcept {
@@ -54,14 +58,27 @@ class idle {
            num_sleeping_.load(std::memory_order_seq_cst) != 0;
   }
 
-  /// Takes one sleeper to wake, counting it as searching; -1 if none.
-  int pop_sleeper() noexcept {
+  /// Takes one sleeper to wake, counting it as searching; -1 if none. A sleeper on node
+  /// `prefer` goes first (work pushed by a worker is stolen inside its node first). `self`
+  /// is never taken: a worker running a handler inside park() is still registered, and
+  /// waking itself would wake nobody.
+  int pop_sleeper(unsigned prefer = ~0u, unsigned self = ~0u) noexcept {
     std::lock_guard lk(mu_);
     if (sleepers_.empty()) return -1;
     // Re-check under the lock: another producer may have woken a searcher meanwhile.
     if (num_searching_.load(std::memory_order_seq_cst) != 0) return -1;
-    unsigned i = sleepers_.back();
-    sleepers_.pop_back();
+    std::size_t at = sleepers_.size();
+    for (std::size_t k = sleepers_.size(); k-- > 0;) {
+      if (sleepers_[k] == self) continue;
+      if (at == sleepers_.size()) at = k;  // the most recent sleeper, failing a node match
+      if (node_[sleepers_[k]] == prefer) {
+        at = k;
+        break;
+      }
+    }
+    if (at == sleepers_.size()) return -1;
+    unsigned i = sleepers_[at];
+    sleepers_.erase(sleepers_.begin() + static_cast<std::ptrdiff_t>(at));
     registered_[i] = 0;
     num_sleeping_.fetch_sub(1, std::memory_order_seq_cst);
     num_searching_.fetch_add(1, std::memory_order_seq_cst);
@@ -105,6 +122,7 @@ class idle {
   alignas(ZOKIO_CACHE_LINE) std::mutex mu_;
   std::vector<unsigned> sleepers_;      // guarded by mu_
   std::vector<char> registered_;        // guarded by mu_
+  std::vector<unsigned> node_;          // written before the workers start
 };
 
 }  // namespace zokio::detail

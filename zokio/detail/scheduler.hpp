@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <zokio/detail/config.hpp>
@@ -15,6 +16,7 @@
 #include <zokio/detail/inject_queue.hpp>
 #include <zokio/detail/owned_tasks.hpp>
 #include <zokio/detail/task_cell.hpp>
+#include <zokio/detail/topology.hpp>
 #include <zokio/metrics.hpp>
 
 namespace boost::asio {
@@ -28,7 +30,7 @@ struct worker;
 /// Run-time values of a runtime (basic_runtime fills them from its compile-time config and
 /// its builder).
 struct scheduler_options {
-  unsigned worker_threads = 1;
+  unsigned worker_threads = 1;          // 0: from the topology (one per cpu of the nodes used)
   bool enable_work_stealing = true;
   bool enable_lifo_slot = true;
   bool enable_metrics = false;
@@ -38,6 +40,8 @@ struct scheduler_options {
   unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
   bool enable_io_uring = true;          // set up Asio's io_uring service on every worker
   std::string thread_name = "zokio-worker";
+  bool numa_aware = true;               // place workers by NUMA node (topology below)
+  topology_options topology;
 };
 
 class scheduler {
@@ -84,6 +88,9 @@ class scheduler {
   /// Home worker for a new executor: the calling worker, else round-robin.
   ZOKIO_DECL unsigned pick_home() noexcept;
 
+  /// The topology the workers were placed on (topology::describe()).
+  const std::string& topology_description() const noexcept { return topology_; }
+
   /// The scheduler whose worker or block_on runs on this thread, or nullptr.
   ZOKIO_DECL static scheduler* current() noexcept;
   /// True when the calling thread is one of this scheduler's workers.
@@ -108,6 +115,13 @@ class scheduler {
   };
 
  private:
+  struct placement {
+    topology topo;
+    std::vector<worker_placement> plan;
+  };
+  ZOKIO_DECL static placement place(const scheduler_options& opts);
+  ZOKIO_DECL scheduler(const scheduler_options& opts, placement where);
+
   template <bool Metrics>
   void run_worker(worker& w);
   template <bool Metrics>
@@ -125,6 +139,7 @@ class scheduler {
   ZOKIO_DECL void end_search(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
+  ZOKIO_DECL void restart_io(worker& v) noexcept;
   ZOKIO_DECL void drain_queues() noexcept;
   ZOKIO_DECL bool poll_sibling_io(worker& w);
   /// The calling thread's worker when it is one of ours, else nullptr.
@@ -136,11 +151,18 @@ class scheduler {
   // io_context: the latency bound for I/O owned by a worker stuck in a long poll.
   static constexpr std::chrono::milliseconds io_watch_interval{1};
 
+  // First member, so destroyed last: counts live runtimes for the leak report.
+  struct live_token {
+    ZOKIO_DECL live_token() noexcept;
+    ZOKIO_DECL ~live_token();
+  } live_token_;
   scheduler_options opts_;
-  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<worker*> workers_;  // each built by its own thread (see the constructor)
+  std::vector<std::thread> threads_;
   inject_queue inject_;
   idle idle_;
   owned_tasks owned_;
+  std::string topology_;  // topology::describe() of the placement, for metrics
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<unsigned> next_home_{0};

@@ -76,6 +76,10 @@ ZOKIO_DECL std::vector<worker_placement> plan_workers(const topology& topo,
 /// Pins the calling thread to `cpu` (pthread_setaffinity_np); throws std::system_error.
 ZOKIO_DECL void pin_current_thread(unsigned cpu);
 
+/// Lets the calling thread run on any of `cpus` (a node's), nowhere else; throws
+/// std::system_error.
+ZOKIO_DECL void bind_current_thread(const std::vector<unsigned>& cpus);
+
 }  // namespace zokio::detail
 
 #endif

@@ -6,8 +6,9 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <new>
 
+#include <zokio/allocator.hpp>
 #include <zokio/detail/config.hpp>
 
 namespace zokio::detail {
@@ -35,9 +36,18 @@ template <class T>
 class work_stealing_deque {
  public:
   explicit work_stealing_deque(std::size_t capacity)
-      : cap_(round_up(capacity)), mask_(cap_ - 1), buf_(new std::atomic<T*>[cap_]) {
-    for (std::size_t i = 0; i < cap_; ++i) buf_[i].store(nullptr, std::memory_order_relaxed);
+      : cap_(round_up(capacity)), mask_(cap_ - 1) {
+    // From the runtime allocator, on the calling thread: the worker builds its own deque
+    // after it is placed on its NUMA node, so the pages are first touched there.
+    void* mem = allocate(cap_ * sizeof(std::atomic<T*>), alloc_category::worker, ZOKIO_CACHE_LINE);
+    buf_ = static_cast<std::atomic<T*>*>(mem);
+    for (std::size_t i = 0; i < cap_; ++i) ::new (&buf_[i]) std::atomic<T*>(nullptr);
   }
+  ~work_stealing_deque() {
+    deallocate(buf_, cap_ * sizeof(std::atomic<T*>), alloc_category::worker, ZOKIO_CACHE_LINE);
+  }
+  work_stealing_deque(const work_stealing_deque&) = delete;
+  work_stealing_deque& operator=(const work_stealing_deque&) = delete;
 
   std::size_t capacity() const noexcept { return cap_; }
 
@@ -172,7 +182,7 @@ class work_stealing_deque {
   alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint32_t> tail_{0};  // written by the owner only
   std::size_t cap_;
   std::size_t mask_;
-  std::unique_ptr<std::atomic<T*>[]> buf_;
+  std::atomic<T*>* buf_;
 };
 
 }  // namespace zokio::detail

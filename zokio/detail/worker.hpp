@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <zokio/allocator.hpp>
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/task_header.hpp>
+#include <zokio/detail/topology.hpp>
 #include <zokio/detail/work_stealing_deque.hpp>
 #include <zokio/detail/xorshift.hpp>
 
@@ -24,20 +27,34 @@ struct worker_counters {
   std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
       lifo_polls{0};
   // Handlers run from this worker's io_context, by whichever thread held it (io_state makes
-  // that one thread at a time, so plain load + store is still exact), and unpark()'s no-ops
-  // among them, which metrics() subtracts.
-  std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0}, io_wakeups{0};
+  // that one thread at a time, so plain load + store is still exact).
+  std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0};
+  // Steals whose victim is on another NUMA node (a subset of steals).
+  std::atomic<std::uint64_t> remote_steals{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
 };
 
+/// Built by its own thread once placed (allocator.hpp, category worker): its memory is first
+/// touched on its NUMA node. Cache-line aligned blocks keep the parts other workers write
+/// (deque head, LIFO slot, io_state) off the lines the owner writes in its loop.
 struct alignas(ZOKIO_CACHE_LINE) worker {
-  worker(scheduler* s, unsigned i, std::size_t cap)
-      : sched(s), index(i), deque(cap), guard(io.get_executor()), rng(i + 1) {}
+  worker(scheduler* s, unsigned i, std::size_t cap, worker_placement p)
+      : sched(s), index(i), place(p), deque(cap), guard(io.get_executor()), rng(i + 1) {}
+
+  static void* operator new(std::size_t n) {
+    return allocate(n, alloc_category::worker, alignof(worker));
+  }
+  static void operator delete(void* p, std::size_t n) noexcept {
+    deallocate(p, n, alloc_category::worker, alignof(worker));
+  }
 
   scheduler* const sched;
   const unsigned index;
+  const worker_placement place;  // NUMA node and cpu (-1: not pinned)
+  // Steal order: siblings on this node first, then the other nodes' (set before the start).
+  std::vector<unsigned> near, far;
   work_stealing_deque<task_header> deque;
   // The task woken last by this worker runs next. Thieves may take it (exchange) when the
   // owner is stuck in a long poll, so it is atomic.
@@ -48,9 +65,11 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // Who runs `io` now: 0 nobody, 1 the owner sleeping in run_one(), 2 someone polling it (the
   // owner or an idle sibling). At most one thread runs an io_context at a time.
   std::atomic<int> io_state{0};
-  // Set by unpark() before its post: a sibling's poll may run the post's no-op handler, so
-  // the owner checks this flag before it sleeps instead of relying on the handler.
+  // Set by unpark() before its io.stop(): the owner checks it before it sleeps (a sibling's
+  // poll may have swallowed the stop), instead of relying on run_one() returning.
   std::atomic<bool> unpark_flag{false};
+  // Set by unpark() after its io.stop(): the next thread to take `io` restarts it.
+  std::atomic<bool> io_restart{false};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
   // Owner-only loop state.
@@ -61,7 +80,6 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   xorshift32 rng;
 
   alignas(ZOKIO_CACHE_LINE) worker_counters counters;
-  std::thread thread;
 };
 
 }  // namespace zokio::detail

@@ -7,9 +7,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include <boost/asio/detail/call_stack.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/version.hpp>
 #if defined(BOOST_ASIO_HAS_IO_URING)
 #include <liburing.h>
 
@@ -22,28 +31,90 @@
 namespace zokio::detail {
 
 namespace {
+// Asio 1.81's per-thread recycling allocator looks up the innermost thread_info on this call
+// stack; io_context::poll pushes its own (keyed by its scheduler), a worker pushes one for its
+// whole life under a key of its own (detail API, checked against the Boost version).
+static_assert(BOOST_VERSION >= 108100, "Boost.Asio's thread_context call stack as in 1.81");
+using asio_call_stack = boost::asio::detail::call_stack<boost::asio::detail::thread_context,
+                                                        boost::asio::detail::thread_info_base>;
+struct asio_call_stack_key : boost::asio::detail::thread_context {};
+
 // The worker running on this thread (any scheduler), and the scheduler entered by block_on.
 thread_local worker* tl_worker = nullptr;
 thread_local scheduler* tl_entered = nullptr;
 }  // namespace
 
-scheduler::scheduler(const scheduler_options& opts)
+scheduler::placement scheduler::place(const scheduler_options& opts) {
+  // Every configuration error is thrown here, before a thread exists.
+  placement p;
+  if (opts.numa_aware) {
+    p.topo = topology::resolve(opts.topology);
+  } else {
+    p.topo.nodes.push_back({0, allowed_cpus()});
+    p.topo.source = "numa_aware off";
+  }
+  p.plan = plan_workers(p.topo, opts.worker_threads, opts.topology);
+  return p;
+}
+
+scheduler::scheduler(const scheduler_options& opts) : scheduler(opts, place(opts)) {}
+
+scheduler::scheduler(const scheduler_options& opts, placement where)
     : opts_(opts),
       inject_(1024),
-      idle_(opts.worker_threads),
-      owned_(opts.worker_threads) {
-  g_live_runtimes.fetch_add(1, std::memory_order_relaxed);
-  workers_.reserve(opts_.worker_threads);
-  for (unsigned i = 0; i < opts_.worker_threads; ++i)
-    workers_.push_back(std::make_unique<worker>(this, i, opts_.local_queue_capacity));
-  if (opts_.enable_io_uring) setup_io_uring();
-  for (auto& wp : workers_) {
-    worker* w = wp.get();
-    w->thread = std::thread([this, w] {
+      idle_(where.plan.size()),
+      owned_(where.plan.size()),
+      topology_(where.topo.describe()) {
+  const topology& topo = where.topo;
+  const std::vector<worker_placement>& plan = where.plan;
+  const unsigned n = static_cast<unsigned>(plan.size());
+  opts_.worker_threads = n;
+  for (unsigned i = 0; i < n; ++i) idle_.set_node(i, plan[i].node_index);
+  // A real multi-node machine: unpinned workers still stay on their node's cpus.
+  const bool bind_to_node = opts_.numa_aware && !topo.fake && topo.nodes.size() > 1;
+
+  // Each worker thread places itself, then builds its own worker (first touch on its node);
+  // they wait for `go` until all are built, since stealing reads the siblings' deques.
+  workers_.assign(n, nullptr);
+  threads_.reserve(n);
+  std::mutex m;
+  std::condition_variable cv;
+  unsigned built = 0, passed = 0;  // passed: threads out of the gate (m and cv are ours)
+  bool go = false, failed = false;
+  std::exception_ptr error;
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([&, i, place = plan[i]] {
+      worker* w = nullptr;
+      try {
+        if (place.cpu >= 0)
+          pin_current_thread(static_cast<unsigned>(place.cpu));
+        else if (bind_to_node)
+          bind_current_thread(topo.nodes[place.node_index].cpus);
+        w = new worker(this, i, opts_.local_queue_capacity, place);
+      } catch (...) {
+        std::lock_guard lk(m);
+        if (!error) error = std::current_exception();
+      }
+      {
+        std::unique_lock lk(m);
+        workers_[i] = w;
+        ++built;
+        cv.notify_all();
+        cv.wait(lk, [&] { return go || failed; });
+        ++passed;
+        cv.notify_all();
+        if (failed) return;
+      }
       char name[16];  // the kernel's limit, terminator included
-      std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), w->index);
+      std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
       pthread_setname_np(pthread_self(), name);
       tl_worker = w;
+      // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
+      // outside io_context::poll (an operation started in a task, a cancellation slot) is
+      // recycled here instead of reaching malloc every time (doc/performance.md).
+      boost::asio::detail::thread_info_base asio_info;
+      asio_call_stack_key key;
+      asio_call_stack::context asio_ctx(&key, asio_info);
       if (opts_.enable_metrics)
         run_worker<true>(*w);
       else
@@ -51,16 +122,58 @@ scheduler::scheduler(const scheduler_options& opts)
       tl_worker = nullptr;
     });
   }
+  {
+    std::unique_lock lk(m);
+    cv.wait(lk, [&] { return built == n; });
+    failed = error != nullptr;
+  }
+  if (!failed) {
+    for (unsigned i = 0; i < n; ++i) {
+      for (unsigned j = 0; j < n; ++j) {
+        if (j == i) continue;
+        (plan[j].node_index == plan[i].node_index ? workers_[i]->near : workers_[i]->far)
+            .push_back(j);
+      }
+    }
+    if (opts_.enable_io_uring) setup_io_uring();
+  }
+  {
+    std::unique_lock lk(m);
+    go = !failed;
+    cv.notify_all();
+    // m and cv live on this stack: return only when no thread can touch them any more.
+    cv.wait(lk, [&] { return passed == n; });
+  }
+  if (failed) {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    for (worker* w : workers_) delete w;
+    workers_.clear();
+    joined_ = true;
+    shutdown_ = true;
+    std::rethrow_exception(error);
+  }
 }
 
 scheduler::~scheduler() {
+  if (workers_.empty()) return;  // the constructor failed and cleaned up
   shutdown();
+  for (worker* w : workers_) delete w;
   workers_.clear();
-  // ZOKIO_DEBUG_ALLOC: once the last runtime is gone, whatever the runtime allocated and is
-  // still live was leaked (a waker never dropped, a task never joined nor detached...).
+}
+
+scheduler::live_token::live_token() noexcept {
+  g_live_runtimes.fetch_add(1, std::memory_order_relaxed);
+}
+
+scheduler::live_token::~live_token() {
+  // ZOKIO_DEBUG_ALLOC: once the last runtime is gone (every member of it freed, this is the
+  // first member), whatever the runtime allocator still counts as live was leaked: a waker
+  // never dropped, a task never joined nor detached...
   if (g_live_runtimes.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (std::string r = leak_report(); !r.empty())
-      std::fprintf(stderr, "zokio: leak report: still live after the last runtime was destroyed:\n%s",
+      std::fprintf(stderr,
+                   "zokio: leak report: still live after the last runtime was destroyed:\n%s",
                    r.c_str());
   }
 }
@@ -201,19 +314,28 @@ void scheduler::notify_parked() noexcept {
   // Ordering: seq_cst fence, pairs with the fence in park(); see idle.hpp.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!idle_.needs_notify()) return;
-  int i = idle_.pop_sleeper();
+  // Wake a sleeper on the notifying worker's node first: it steals from its own node.
+  worker* self = local_worker();
+  int i = self ? idle_.pop_sleeper(self->place.node_index, self->index) : idle_.pop_sleeper();
   if (i >= 0) unpark(static_cast<unsigned>(i));
 }
 
 void scheduler::unpark(unsigned i) {
-  // The flag first (see worker::unpark_flag), then a no-op handler that makes run_one() in
-  // park() return; Asio's own interrupt (eventfd or condition variable) does the waking.
+  // The flag first (see worker::unpark_flag), then io_context::stop(), which interrupts the
+  // owner's run_one() (eventfd or condition variable) and allocates nothing; a posted no-op
+  // handler would cost an allocation per wake. io_restart is set after stop() returns, so
+  // whoever sees it (restart_io) restarts an io_context that is really stopped.
   worker& w = *workers_[i];
   w.unpark_flag.store(true, std::memory_order_release);
-  if (opts_.enable_metrics)
-    boost::asio::post(w.io, [&w] { worker_counters::bump(w.counters.io_wakeups); });
-  else
-    boost::asio::post(w.io, [] {});
+  w.io.stop();
+  w.io_restart.store(true, std::memory_order_release);
+}
+
+void scheduler::restart_io(worker& v) noexcept {
+  // Called with v.io_state held (no thread is inside v.io), as restart() requires.
+  if (v.io_restart.load(std::memory_order_relaxed) &&
+      v.io_restart.exchange(false, std::memory_order_acquire))
+    v.io.restart();
 }
 
 bool scheduler::has_visible_work() const noexcept {
@@ -264,6 +386,7 @@ std::size_t scheduler::poll_io(worker& v) {
   if (!v.io_state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
                                           std::memory_order_relaxed))
     return 0;
+  restart_io(v);
   std::size_t ran = v.io.poll();
   if (opts_.enable_metrics && ran != 0) count_io(v, ran);
   v.io_state.store(0, std::memory_order_release);
@@ -359,33 +482,38 @@ task_header* scheduler::search(worker& w) {
     w.searching = true;
   }
   task_header* found = nullptr;
-  const auto n = static_cast<std::uint32_t>(workers_.size());
-  if (n > 1) {
+  // NUMA: the siblings on this node first, the other nodes only when those have nothing.
+  for (const std::vector<unsigned>* group : {&w.near, &w.far}) {
+    const auto n = static_cast<std::uint32_t>(group->size());
+    if (n == 0) continue;
+    const bool remote = group == &w.far;
     std::uint32_t start = w.rng.next_below(n);
     for (std::uint32_t k = 0; k < n && !found; ++k) {
-      worker& v = *workers_[(start + k) % n];
-      if (&v == &w) continue;
+      worker& v = *workers_[(*group)[(start + k) % n]];
       std::uint32_t stolen = 0;
       found = v.deque.steal_into(w.deque, stolen);
       if (found) {
         if constexpr (Metrics) {
           worker_counters::bump(w.counters.steals);
           worker_counters::bump(w.counters.stolen_tasks, stolen);
+          if (remote) worker_counters::bump(w.counters.remote_steals);
         }
       }
     }
     // A sibling stuck in a long poll may hold a task in its LIFO slot.
     for (std::uint32_t k = 0; k < n && !found; ++k) {
-      worker& v = *workers_[(start + k) % n];
-      if (&v == &w || !v.lifo.load(std::memory_order_relaxed)) continue;
+      worker& v = *workers_[(*group)[(start + k) % n]];
+      if (!v.lifo.load(std::memory_order_relaxed)) continue;
       found = v.lifo.exchange(nullptr, std::memory_order_acq_rel);
       if (found) {
         if constexpr (Metrics) {
           worker_counters::bump(w.counters.steals);
           worker_counters::bump(w.counters.stolen_tasks);
+          if (remote) worker_counters::bump(w.counters.remote_steals);
         }
       }
     }
+    if (found) break;
   }
   if (!found) {
     std::size_t taken;
@@ -429,16 +557,25 @@ void scheduler::park(worker& w) {
   // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
   // post, the flag still tells us not to sleep.
   std::size_t ran = 0;
-  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel)) {
+  restart_io(w);
+  // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
+  // sets shutdown_ before its stop()).
+  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
+      !shutdown_.load(std::memory_order_acquire)) {
     // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
     // io_context would wait until it finishes its current poll, however long. While any
     // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
     // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
     // Sockets on Asio 1.81's io_uring backend (BOOST_ASIO_DISABLE_EPOLL, not our default):
-    // run_one_for() here corrupted the heap in perf_tcp_echo_uring (6 of 6 runs; 0 of 5 with
-    // run_one(); plain Asio on the same backend unaffected). Until that is understood, such
-    // builds sleep without the watch: a blocked worker's I/O waits for it, as before.
+    // never a timed wait. io_uring_service::run(usec > 0) (a) submits an IORING_OP_TIMEOUT_
+    // REMOVE without io_uring_sqe_set_data, so its completion carries a stale user_data that
+    // is then completed as some other operation's io_queue (fixed upstream in Asio 1.27 /
+    // Boost 1.82: get_sqe clears it), and (b) labels its timeout with &ts, a local, whose
+    // completion can arrive in a later call and write into a dead frame (still in Asio
+    // master). run_one_for() here corrupted the heap in perf_tcp_echo_uring 6/6; a plain-Asio
+    // repro crashes the same way with one thread (doc/asio_bridge.md). Such builds sleep
+    // without the I/O watch: a blocked worker's I/O waits for it.
     ran = w.io.run_one();
 #else
     if (idle_.num_sleeping() < workers_.size())
@@ -492,8 +629,8 @@ void scheduler::drain_queues() noexcept {
 void scheduler::shutdown() {
   request_stop();
   if (joined_.exchange(true, std::memory_order_acq_rel)) return;
-  for (auto& w : workers_)
-    if (w->thread.joinable()) w->thread.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
   for (task_header* t : pinned) task_shutdown(t);
@@ -511,6 +648,7 @@ runtime_metrics scheduler::metrics() const {
   m.enabled = opts_.enable_metrics;
   m.injector_depth = inject_.size_hint();
   m.live_tasks = owned_.live();
+  m.topology = topology_;
   for (auto& w : workers_) {
     worker_metrics wm;
     auto& c = w->counters;
@@ -520,13 +658,12 @@ runtime_metrics scheduler::metrics() const {
     wm.parks = c.parks.load(std::memory_order_relaxed);
     wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
     wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
-    // Wake-ups are counted inside handlers that io_handlers also counts, so it is never less
-    // once both are settled; the clamp covers a snapshot taken between the two.
-    std::uint64_t io = c.io_handlers.load(std::memory_order_relaxed);
-    std::uint64_t wakeups = c.io_wakeups.load(std::memory_order_relaxed);
-    wm.io_handlers = io > wakeups ? io - wakeups : 0;
+    wm.io_handlers = c.io_handlers.load(std::memory_order_relaxed);
     wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->deque.size();
+    wm.remote_steals = c.remote_steals.load(std::memory_order_relaxed);
+    wm.numa_node = w->place.node_id;
+    wm.cpu = w->place.cpu;
     m.workers.push_back(wm);
   }
   return m;

@@ -336,6 +336,17 @@ ZOKIO_DECL void pin_current_thread(unsigned cpu) {
                             "zokio: pthread_setaffinity_np to cpu " + std::to_string(cpu));
 }
 
+ZOKIO_DECL void bind_current_thread(const std::vector<unsigned>& cpus) {
+  unsigned top = 0;
+  for (unsigned c : cpus) top = c > top ? c : top;
+  auto set = topo::alloc_cpu_set(top + 1);
+  std::size_t size = CPU_ALLOC_SIZE(top + 1);
+  for (unsigned c : cpus) CPU_SET_S(c, size, set.get());
+  if (int rc = pthread_setaffinity_np(pthread_self(), size, set.get()); rc != 0)
+    throw std::system_error(rc, std::generic_category(),
+                            "zokio: pthread_setaffinity_np to a NUMA node's cpus");
+}
+
 }  // namespace zokio::detail
 
 #endif
