@@ -98,16 +98,7 @@ static_assert(std::is_convertible_v<asio::strand<zokio::executor>, asio::any_io_
 // (always the case with asio::spawn on a multi-threaded executor, plain Asio's included)
 // unbalances TSan's shadow call stack, which then overflows: "ThreadSanitizer: SEGV ... in
 // __tsan_func_entry". The asio::spawn tests are therefore skipped under TSan.
-#if defined(__SANITIZE_THREAD__)
-#  define ZOKIO_TEST_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define ZOKIO_TEST_TSAN 1
-#  endif
-#endif
-#ifndef ZOKIO_TEST_TSAN
-#  define ZOKIO_TEST_TSAN 0
-#endif
+// (ZOKIO_TEST_TSAN: test/support/test_util.hpp)
 
 namespace {
 

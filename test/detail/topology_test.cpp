@@ -15,6 +15,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "../support/test_util.hpp"
+
 using zokio::topology_options;
 using zokio::detail::allowed_cpus;
 using zokio::detail::plan_workers;
@@ -43,27 +45,9 @@ std::string parse_error(const std::string& spec) {
   return message_of<std::invalid_argument>([&] { topology::parse(spec); });
 }
 
-// Sets or unsets ZOKIO_TOPOLOGY for one scope and puts back whatever was there.
-class env_guard {
- public:
-  explicit env_guard(const char* value) {
-    if (const char* old = std::getenv("ZOKIO_TOPOLOGY")) old_ = old;
-    if (value)
-      ::setenv("ZOKIO_TOPOLOGY", value, 1);
-    else
-      ::unsetenv("ZOKIO_TOPOLOGY");
-  }
-  ~env_guard() {
-    if (old_)
-      ::setenv("ZOKIO_TOPOLOGY", old_->c_str(), 1);
-    else
-      ::unsetenv("ZOKIO_TOPOLOGY");
-  }
-  env_guard(const env_guard&) = delete;
-  env_guard& operator=(const env_guard&) = delete;
-
- private:
-  std::optional<std::string> old_;
+// ZOKIO_TOPOLOGY set (or unset) for one scope.
+struct env_guard : zokio::test::env_guard {
+  explicit env_guard(const char* value) : zokio::test::env_guard("ZOKIO_TOPOLOGY", value) {}
 };
 
 std::vector<unsigned> node_ids(const std::vector<worker_placement>& plan) {

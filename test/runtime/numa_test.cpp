@@ -29,25 +29,9 @@ namespace {
 
 using metered = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
 
-/// Sets (or clears) ZOKIO_TOPOLOGY for one test and puts the old value back.
-class topology_env {
- public:
-  explicit topology_env(const char* value) {
-    if (const char* v = ::getenv("ZOKIO_TOPOLOGY")) saved_ = v;
-    if (value)
-      ::setenv("ZOKIO_TOPOLOGY", value, 1);
-    else
-      ::unsetenv("ZOKIO_TOPOLOGY");
-  }
-  ~topology_env() {
-    if (saved_)
-      ::setenv("ZOKIO_TOPOLOGY", saved_->c_str(), 1);
-    else
-      ::unsetenv("ZOKIO_TOPOLOGY");
-  }
-
- private:
-  std::optional<std::string> saved_;
+/// ZOKIO_TOPOLOGY set (or cleared) for one test.
+struct topology_env : zokio::test::env_guard {
+  explicit topology_env(const char* value) : zokio::test::env_guard("ZOKIO_TOPOLOGY", value) {}
 };
 
 /// Runs for `d` without yielding: keeps its worker busy so that others must steal.

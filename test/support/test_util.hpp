@@ -2,9 +2,13 @@
 #ifndef ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
 #define ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include <zokio/future.hpp>
@@ -12,7 +16,44 @@
 #include <zokio/detail/config.hpp>
 #include <zokio/waker.hpp>
 
+// ThreadSanitizer builds (some cases cannot run there, e.g. Boost.Context stack switches).
+#if defined(__SANITIZE_THREAD__)
+#  define ZOKIO_TEST_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define ZOKIO_TEST_TSAN 1
+#  endif
+#endif
+#ifndef ZOKIO_TEST_TSAN
+#  define ZOKIO_TEST_TSAN 0
+#endif
+
 namespace zokio::test {
+
+/// Sets (value) or unsets (nullptr) an environment variable for one scope and puts back
+/// whatever was there.
+class env_guard {
+ public:
+  env_guard(const char* name, const char* value) : name_(name) {
+    if (const char* old = ::getenv(name)) old_ = old;
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
+  }
+  ~env_guard() {
+    if (old_)
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
+  }
+  env_guard(const env_guard&) = delete;
+  env_guard& operator=(const env_guard&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 // Sanitizers slow everything 5-20x: big stress counts are divided by this there.
 #if defined(ZOKIO_SANITIZER_BUILD)
