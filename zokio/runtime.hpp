@@ -2,6 +2,7 @@
 #ifndef ZOKIO_RUNTIME_HPP
 #define ZOKIO_RUNTIME_HPP
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <zokio/block_on.hpp>
+#include <zokio/blocking.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/executor.hpp>
 #include <zokio/join_handle.hpp>
@@ -103,6 +105,16 @@ class basic_runtime {
       opts_.thread_name = std::move(name);
       return *this;
     }
+    /// Most threads of the blocking pool (spawn_blocking); default 512, as Tokio. 0 means 1.
+    builder& max_blocking_threads(std::size_t n) {
+      opts_.max_blocking_threads = n;
+      return *this;
+    }
+    /// How long an idle blocking-pool thread waits for a job before it exits (default 10 s).
+    builder& thread_keep_alive(std::chrono::nanoseconds d) {
+      opts_.blocking_keep_alive = d;
+      return *this;
+    }
     /// Throws std::invalid_argument for a configuration that cannot work (0 workers, absent
     /// NUMA nodes or cpus, ...), with a message saying which.
     basic_runtime build() const {
@@ -128,6 +140,19 @@ class basic_runtime {
   join_handle<future_output_t<F>> spawn(F f) {
     return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
   }
+
+  /// Runs `f()` on this runtime's blocking pool, off the workers (see zokio/blocking.hpp).
+  /// Callable from any thread. After shutdown the handle reports errc::runtime_shutdown.
+  template <class F>
+    requires std::invocable<std::decay_t<F>&>
+  auto spawn_blocking(F&& f) {
+    return detail::spawn_blocking_on(*sched_, std::forward<F>(f));
+  }
+
+  /// Starts `fn()` as a stackful fiber task (defined in zokio/fiber.hpp, which must be
+  /// included, with Boost.Context linked). The handle is a join_handle of fn's result.
+  template <class Fn, class... Options>
+  auto spawn_fiber(Fn fn, Options... opts);
 
   /// Runs `f` on the calling thread until it is ready, with this runtime entered (so
   /// zokio::spawn inside it spawns here). Throws system_error(errc::nested_block_on) on a

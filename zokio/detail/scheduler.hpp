@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <zokio/detail/blocking_pool.hpp>
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/idle.hpp>
 #include <zokio/detail/inject_queue.hpp>
@@ -42,6 +43,9 @@ struct scheduler_options {
   std::string thread_name = "zokio-worker";
   bool numa_aware = true;               // place workers by NUMA node (topology below)
   topology_options topology;
+  // The blocking pool (spawn_blocking, zokio/blocking.hpp).
+  std::size_t max_blocking_threads = 512;                            // Tokio's default
+  std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);  // idle thread exit
 };
 
 class scheduler {
@@ -87,6 +91,9 @@ class scheduler {
 
   /// Home worker for a new executor: the calling worker, else round-robin.
   ZOKIO_DECL unsigned pick_home() noexcept;
+
+  /// The pool that runs spawn_blocking jobs (threads started on demand, bounded).
+  blocking_pool& blocking() noexcept { return blocking_; }
 
   /// The topology the workers were placed on (topology::describe()).
   const std::string& topology_description() const noexcept { return topology_; }
@@ -168,6 +175,8 @@ class scheduler {
   std::atomic<unsigned> next_home_{0};
   bool io_uring_active_ = false;
   ZOKIO_DECL void setup_io_uring();
+  // Shut down in shutdown() after the tasks are cancelled (see there); threads on demand.
+  blocking_pool blocking_;
 };
 
 }  // namespace zokio::detail

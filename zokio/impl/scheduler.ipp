@@ -64,7 +64,9 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       inject_(1024),
       idle_(where.plan.size()),
       owned_(where.plan.size()),
-      topology_(where.topo.describe()) {
+      topology_(where.topo.describe()),
+      blocking_(this, blocking_pool_options{opts.max_blocking_threads, opts.blocking_keep_alive,
+                                            opts.thread_name}) {
   const topology& topo = where.topo;
   const std::vector<worker_placement>& plan = where.plan;
   const unsigned n = static_cast<unsigned>(plan.size());
@@ -634,6 +636,11 @@ void scheduler::shutdown() {
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
   for (task_header* t : pinned) task_shutdown(t);
+  // Blocking pool: queued jobs are dropped (their handles report runtime_shutdown), running
+  // ones are waited for. After the tasks are cancelled, so that a job waiting on a task's
+  // output sees it end; before the queues are drained, so that a job's wakes land in the
+  // injector while it is still drained (and its spawns are refused: the list is closed).
+  blocking_.shutdown();
   // This thread is no worker: those completions were handed back to the owners' stacks.
   for (unsigned i = 0; i < workers_.size(); ++i) owned_.drain_returned(i);
   // Dropping futures may have woken other tasks: their queue entries hold references.

@@ -6,6 +6,7 @@
 #error Do not compile Zokio library source with ZOKIO_HEADER_ONLY defined
 #endif
 
+#include <zokio/impl/blocking_pool.ipp>
 #include <zokio/impl/scheduler.ipp>
 #include <zokio/impl/task_header.ipp>
 #include <zokio/impl/topology.ipp>

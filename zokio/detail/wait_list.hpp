@@ -1,0 +1,105 @@
+// An intrusive circular FIFO of waiter nodes for the sync primitives' slow paths, and a
+// batch of wakers to wake after a lock is released. Nodes live inside futures, so waiting
+// allocates nothing. Not thread-safe: the owner guards every list with one spin_mutex.
+#ifndef ZOKIO_DETAIL_WAIT_LIST_HPP
+#define ZOKIO_DETAIL_WAIT_LIST_HPP
+
+#include <utility>
+
+#include <zokio/waker.hpp>
+
+namespace zokio::detail {
+
+/// Links of one waiter; a waiter type derives from it. Circular with a sentinel, so a node
+/// can unlink itself without knowing which list holds it (a primitive may move its waiters
+/// to a list on a waking thread's stack and wake them in batches).
+struct wait_link {
+  wait_link* prev = nullptr;  // towards the newest
+  wait_link* next = nullptr;  // towards the oldest
+  bool linked() const noexcept { return next != nullptr; }
+  void unlink() noexcept {
+    prev->next = next;
+    next->prev = prev;
+    prev = next = nullptr;
+  }
+};
+
+/// Oldest at the back: push_front + pop_back is FIFO. Not movable (the sentinel's address
+/// is in the nodes).
+template <class Node>
+class wait_list {
+ public:
+  wait_list() noexcept { head_.prev = head_.next = &head_; }
+  wait_list(const wait_list&) = delete;
+  wait_list& operator=(const wait_list&) = delete;
+
+  bool empty() const noexcept { return head_.next == &head_; }
+
+  /// Adds `n` as the newest waiter.
+  void push_front(Node* n) noexcept {
+    wait_link* l = n;
+    l->next = &head_;
+    l->prev = head_.prev;
+    head_.prev->next = l;
+    head_.prev = l;
+  }
+
+  /// The oldest waiter, or nullptr.
+  Node* back() const noexcept { return empty() ? nullptr : static_cast<Node*>(head_.next); }
+
+  /// Unlinks and returns the oldest waiter, or nullptr.
+  Node* pop_back() noexcept {
+    if (empty()) return nullptr;
+    wait_link* l = head_.next;
+    l->unlink();
+    return static_cast<Node*>(l);
+  }
+  /// Unlinks and returns the newest waiter, or nullptr.
+  Node* pop_front() noexcept {
+    if (empty()) return nullptr;
+    wait_link* l = head_.prev;
+    l->unlink();
+    return static_cast<Node*>(l);
+  }
+
+  /// Moves every node of this list to `to`, which must be empty. O(1).
+  void move_all_to(wait_list& to) noexcept {
+    if (empty()) return;
+    to.head_.next = head_.next;
+    to.head_.prev = head_.prev;
+    to.head_.next->prev = &to.head_;
+    to.head_.prev->next = &to.head_;
+    head_.prev = head_.next = &head_;
+  }
+
+ private:
+  wait_link head_;
+};
+
+/// Wakers collected under a lock and woken after it is released; at most `capacity` per
+/// batch, so that releasing thousands of waiters needs no allocation.
+class wake_batch {
+ public:
+  static constexpr int capacity = 32;
+  wake_batch() noexcept = default;
+  wake_batch(const wake_batch&) = delete;
+  wake_batch& operator=(const wake_batch&) = delete;
+  ~wake_batch() { wake_all(); }
+
+  bool full() const noexcept { return n_ == capacity; }
+  void push(zokio::waker&& w) noexcept {
+    if (w) ws_[n_++] = std::move(w);
+  }
+  void wake_all() noexcept {
+    for (int i = 0; i < n_; ++i) std::move(ws_[i]).wake();
+    n_ = 0;
+  }
+
+ private:
+  zokio::waker ws_[capacity];
+  int n_ = 0;
+};
+
+}  // namespace zokio::detail
+
+#endif
