@@ -34,7 +34,12 @@ struct task_core : task_header {
           return;
         else
           return std::move(std::get<1>(result));
-      case 2: std::rethrow_exception(std::get<2>(result));
+      case 2: {
+        // Moved out: the exception then belongs to the joiner alone, not also to a cell that
+        // another thread may free (TSan cannot see libstdc++'s exception refcount).
+        std::exception_ptr e = std::move(std::get<2>(result));
+        std::rethrow_exception(std::move(e));
+      }
       case 3: throw join_error(std::get<3>(result));
       default: throw join_error(errc::task_aborted);  // unreachable once COMPLETE was seen
     }
