@@ -42,7 +42,7 @@ struct bcast_chan {
     std::optional<T> val;
   };
 
-  explicit bcast_chan(std::size_t cap) : cap(cap), mask(cap - 1) {
+  explicit bcast_chan(std::size_t n) : cap(n), mask(n - 1) {
     void* p = allocate(sizeof(slot) * cap, alloc_category::channel, alignof(slot));
     slots = static_cast<slot*>(p);
     for (std::size_t i = 0; i < cap; ++i) ::new (slots + i) slot();

@@ -29,11 +29,11 @@ namespace zokio::detail {
 // two counts (senders alive; sides alive: the senders as one, the receiver as the other).
 template <class T>
 struct mpsc_chan {
-  explicit mpsc_chan(std::size_t bound)
-      : bound(bound),
-        permits(bound),
-        rx_bound(bound),
-        release_batch(std::clamp<std::size_t>(bound / 16, 1, 64)) {}
+  explicit mpsc_chan(std::size_t capacity)
+      : bound(capacity),
+        permits(capacity),
+        rx_bound(capacity),
+        release_batch(std::clamp<std::size_t>(capacity / 16, 1, 64)) {}
 
   // Layout: what senders hit on every message (the permit count; the queue's tail, in
   // block_list) sits on lines of its own, apart from what the receiver reads per message.
@@ -51,8 +51,8 @@ struct mpsc_chan {
   std::atomic<int> sides{2};
   // Receiver only.
   alignas(64) const std::size_t rx_bound;  // = bound, on the receiver's own line
-  // Bounded: the receiver hands capacity back in batches of this many (and whenever it finds
-  // the queue empty): with senders waiting at capacity, one slot per message woke one sender
+  // Bounded: the receiver hands capacity back in batches of this many (and at once when it
+  // finds the queue empty while a sender waits): with senders waiting at capacity, one slot per message woke one sender
   // per message; a batch lets the woken senders go on through the lock-free fast path, and
   // the receiver touches the senders' hot permit line once per batch.
   const std::size_t release_batch;
@@ -149,7 +149,8 @@ struct mpsc_chan {
       release_one();
       return try_result::value;
     }
-    flush_releases();  // the queue is empty: waiting senders must not wait for a batch
+    // The queue is empty: a sender waiting for room must not wait for a full batch.
+    if (rx_unreleased && permits.has_waiters()) flush_releases();
     if (r == block_list<T>::pop_result::closed || closed_and_idle()) return try_result::closed;
     return try_result::empty;
   }
@@ -163,7 +164,9 @@ struct mpsc_chan {
     }
     rx_waker.register_waker(cx.waker());
     rx_parked.store(true, std::memory_order_seq_cst);
-    // Re-check after announcing: a message published before that woke nobody.
+    // Re-check after announcing: a message published before that woke nobody, and a sender
+    // that queued for room before that did not wake us (send_future wakes a parked receiver
+    // after queueing: either it sees rx_parked or we see it in has_waiters(), in try_pop).
     switch (try_pop(v, std::memory_order_seq_cst)) {
       case try_result::value:
         rx_parked.store(false, std::memory_order_relaxed);
@@ -277,7 +280,8 @@ class receiver {
  * node is linked into the channel).
  *
  * Ordering: messages of one sender are received in the order sent; waiting senders get room
- * in FIFO order.
+ * in FIFO order. Room comes back in batches from capacity 32 up (see capacity()): a waiting
+ * sender resumes after at most max_capacity() / 16 receives, or when the queue runs empty.
  */
 template <class T>
 class sender {
@@ -318,7 +322,11 @@ class sender {
           return zokio::poll<send_result<T>>(
               send_result<T>(channel_errc::closed,
                              std::move(*v_)));
-        case detail::chan_permits::acquire_result::pending: break;
+        case detail::chan_permits::acquire_result::pending:
+          // Queued: the receiver may be holding returned slots back for a batch; make sure
+          // a parked receiver looks at the queue of senders (pairs with poll_recv).
+          c_->wake_rx();
+          break;
       }
       return pending;
     }
@@ -349,8 +357,9 @@ class sender {
 
   /// True once the receiver is gone or closed.
   bool is_closed() const noexcept { return c_->is_closed(); }
-  /// Free slots right now. While the receiver is busy it hands slots back in batches of
-  /// max_capacity() / 16 (at most 64), so this may lag by that many.
+  /// Free slots right now. The receiver hands slots back in batches of max_capacity() / 16
+  /// (1 below 32, at most 64), or at once when it empties the queue while a sender waits, so
+  /// this may be up to a batch - 1 below the true free room.
   std::size_t capacity() const noexcept { return c_->permits.available(); }
   std::size_t max_capacity() const noexcept { return c_->bound; }
   bool same_channel(const sender& o) const noexcept { return c_ == o.c_; }

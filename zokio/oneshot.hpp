@@ -165,9 +165,10 @@ class sender {
  * The receiving half, itself a future of `boost::system::result<T>`: the value, or
  * channel_errc::closed when the sender was destroyed without sending.
  *
- * Cancel-safe: it may be polled, dropped and polled again through another task (it holds no
- * waiter node, only a waker in the shared state), so it may also be moved between polls.
- * Destroying it drops a value that was sent and not received.
+ * Cancel safety: awaiting it by reference (`co_await rx`) and giving up (a select whose other
+ * branch won) loses nothing: the value stays for a later poll, from any task. It holds no
+ * waiter node, only a waker in the shared state, so it may be moved between polls.
+ * Destroying the receiver itself drops a value that was sent and not received.
  */
 template <class T>
 class receiver {

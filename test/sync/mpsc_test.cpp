@@ -159,6 +159,37 @@ BOOST_AUTO_TEST_CASE(bounded_backpressure, *boost::unit_test::timeout(60)) {
   BOOST_TEST(cw.refs() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(large_capacity_returns_room_in_batches, *boost::unit_test::timeout(60)) {
+  // Capacity 64: the receiver hands room back 4 slots at a time (capacity / 16), or at once
+  // when it finds the queue empty while a sender waits.
+  counting_waker cw, cg;
+  auto [tx, rx] = zokio::mpsc::channel<int>(64);
+  for (int i = 0; i < 64; ++i) BOOST_REQUIRE(tx.try_send(i).has_value());
+  auto f = tx.send(64);
+  BOOST_TEST(poll_once(f, cw.make()).is_pending());
+  for (int i = 0; i < 3; ++i) BOOST_TEST(rx.try_recv().value() == i);
+  BOOST_TEST(woken(cw) == 0);  // 3 < batch
+  BOOST_TEST(rx.try_recv().value() == 3);
+  BOOST_TEST(woken(cw) == 1);  // a batch of 4: the waiting sender got one of them
+  BOOST_TEST(poll_once(f, zokio::noop_waker()).is_ready());
+  BOOST_TEST(tx.capacity() == 3u);
+  // Drain: an empty queue with nobody waiting keeps the remainder until a batch or a waiter.
+  for (int i = 4; i <= 64; ++i) BOOST_TEST(rx.try_recv().value() == i);
+  BOOST_TEST(rx.try_recv().error() == zokio::channel_errc::empty);
+  const std::size_t free_now = tx.capacity();
+  BOOST_TEST(free_now >= 61u);  // at most batch - 1 = 3 held back
+  BOOST_TEST(free_now <= 64u);
+  int sent = 0;
+  while (tx.try_send(sent).has_value()) ++sent;
+  BOOST_TEST(sent == int(free_now));
+  // A waiting sender makes the receiver hand back what it holds when it finds the queue empty.
+  auto g = tx.send(-1);
+  BOOST_TEST(poll_once(g, cg.make()).is_pending());
+  for (int i = 0; i < sent; ++i) BOOST_TEST(rx.try_recv().has_value());
+  BOOST_TEST(woken(cg) == 1);
+  BOOST_TEST(poll_once(g, zokio::noop_waker()).is_ready());
+}
+
 BOOST_AUTO_TEST_CASE(dropped_waiting_send_releases_its_place, *boost::unit_test::timeout(60)) {
   counting_waker ca, cb, cc;  // outlives the channels that hold its wakers
   auto [tx, rx] = zokio::mpsc::channel<int>(1);

@@ -42,6 +42,10 @@ class chan_permits {
     return false;
   }
 
+  /// Whether a sender is queued (seq_cst: pairs with the caller's own seq_cst store, see
+  /// mpsc_chan::poll_recv).
+  bool has_waiters() const noexcept { return waiters_.load(std::memory_order_seq_cst) != 0; }
+
   bool is_closed() const noexcept { return state_.load(std::memory_order_acquire) & CLOSED; }
   std::size_t available() const noexcept {
     const std::int64_t n = state_.load(std::memory_order_acquire) >> 1;
