@@ -1,5 +1,6 @@
 // Tests for zokio::spawn_blocking and the runtime's blocking pool.
 #include <zokio/blocking.hpp>  // self-contained header check
+#include <zokio/detail/config.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -149,10 +150,11 @@ zokio::task<long> worst_timer_lateness(zokio::executor ex, std::chrono::millisec
 
 // The requirement: 64 blocking calls of 100 ms do not delay a 1 ms timer on the async
 // workers by more than 5 ms. Each iteration first measures the same timers with no blocking
-// work (the machine's own noise: a loaded 2-cpu VM, or a sanitizer build, delays a waking
-// thread by milliseconds whatever the runtime does), then with the 64 calls running; the
-// assertion allows 5 ms beyond that noise. Were the calls run on the workers, the timers
-// would be ~100 ms late.
+// work (the machine's own noise), then with the 64 calls running. Normal builds assert the
+// issue's bound as it stands, 5 ms. Sanitizer builds allow 5 ms beyond the measured noise:
+// there a waking thread is late by milliseconds whatever the runtime does (11.9 ms seen under
+// ASan on a loaded 2-cpu VM). Were the calls run on the workers, the timers would be ~100 ms
+// late.
 BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(120)) {
   auto rt = make_rt(2);
   long worst_us = 0, noise_us = 0;
@@ -182,7 +184,11 @@ BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(12
   }
   BOOST_TEST_MESSAGE("worst 1 ms timer lateness: " << worst_us << " us with 64 blocking calls, "
                                                    << noise_us << " us without");
+#if defined(ZOKIO_SANITIZER_BUILD)
   BOOST_TEST(worst_us <= 5000 + noise_us);
+#else
+  BOOST_TEST(worst_us <= 5000);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_drops_queued_jobs_and_waits_for_running_ones, *utf::timeout(60)) {
