@@ -1,5 +1,6 @@
-// Minimal waker-based synchronisation for the benchmarks, until Zokio has channels:
-//   perf::atomic_waker  one waker slot, registered by one task, woken from any thread;
+// Minimal waker-based synchronisation for the benchmarks (hand-written, so that they measure
+// the scheduler and not a channel implementation):
+//   perf::atomic_waker  zokio::detail::atomic_waker: one waker slot, woken from any thread;
 //   perf::signal        an auto-reset single-slot signal (notify / co_await wait()).
 //
 // Both are benchmark helpers, not library code: one waiting task at a time per object.
@@ -10,66 +11,14 @@
 #include <utility>
 
 #include <zokio/context.hpp>
+#include <zokio/detail/atomic_waker.hpp>
 #include <zokio/poll.hpp>
 #include <zokio/waker.hpp>
 
 namespace perf {
 
-/**
- * A waker slot with a lock-free hand-off between one registering task and any number of
- * wakers (the AtomicWaker protocol of Rust's futures crate).
- *
- * state: WAITING (slot free to register or to take), REGISTERING (the registrant owns the
- * slot), WAKING (a waker owns the slot). A wake that lands while the registrant holds
- * REGISTERING leaves REGISTERING|WAKING behind; the registrant sees it when it tries to
- * release and wakes the task itself, so no wake is lost.
- */
-class atomic_waker {
- public:
-  atomic_waker() = default;
-  atomic_waker(const atomic_waker&) = delete;
-  atomic_waker& operator=(const atomic_waker&) = delete;
-
-  /// Stores (a clone of) `w` to be woken by the next wake(). One registrant at a time.
-  void register_waker(const zokio::waker& w) noexcept {
-    unsigned cur = WAITING;
-    // Ordering: acquire pairs with the release in wake()'s fetch_and, so the slot is free.
-    if (state_.compare_exchange_strong(cur, REGISTERING, std::memory_order_acquire,
-                                       std::memory_order_acquire)) {
-      if (!slot_.will_wake(w)) slot_ = w;
-      unsigned exp = REGISTERING;
-      // Ordering: release publishes the slot to the next wake(); acquire in case it fails.
-      if (!state_.compare_exchange_strong(exp, WAITING, std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
-        // A wake() arrived while we held the slot (state is REGISTERING|WAKING): it could not
-        // take the waker, so wake it here, after handing the slot back.
-        zokio::waker taken = std::move(slot_);
-        state_.store(WAITING, std::memory_order_release);
-        std::move(taken).wake();
-      }
-    } else if (cur & WAKING) {
-      // A wake() is taking the old waker right now: it may not be ours, so wake ourselves.
-      w.wake_by_ref();
-    }
-    // cur == REGISTERING: a second concurrent registrant, which this type does not support.
-  }
-
-  /// Wakes the registered waker, if any (it is consumed: the task registers again).
-  void wake() noexcept {
-    // Ordering: acq_rel; acquire pairs with the registrant's release, release makes the
-    // caller's earlier writes (the signal flag) visible to a registrant that sees WAKING.
-    if (state_.fetch_or(WAKING, std::memory_order_acq_rel) == WAITING) {
-      zokio::waker w = std::move(slot_);
-      state_.fetch_and(~WAKING, std::memory_order_release);
-      std::move(w).wake();
-    }
-  }
-
- private:
-  static constexpr unsigned WAITING = 0, REGISTERING = 1, WAKING = 2;
-  std::atomic<unsigned> state_{WAITING};
-  zokio::waker slot_;
-};
+/// One waker slot, registered by one task, woken from any thread: the library's own.
+using atomic_waker = zokio::detail::atomic_waker;
 
 /**
  * An auto-reset event with one slot: notify() sets it and wakes the waiter; the waiter's

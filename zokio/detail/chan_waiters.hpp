@@ -1,11 +1,11 @@
 // Intrusive FIFO lists of waiting channel futures (bounded mpsc senders, broadcast and watch
-// receivers), and chan_wake_batch: wakers collected under a lock and woken after it.
+// receivers); wakes are batched with wait_list.hpp's wake_batch.
 #ifndef ZOKIO_DETAIL_CHAN_WAITERS_HPP
 #define ZOKIO_DETAIL_CHAN_WAITERS_HPP
 
-#include <cstddef>
 #include <utility>
 
+#include <zokio/detail/wait_list.hpp>
 #include <zokio/waker.hpp>
 
 namespace zokio::detail {
@@ -64,29 +64,9 @@ class chan_wait_list {
   chan_wait_node* tail_ = nullptr;
 };
 
-/// Up to 32 wakers taken out under a lock, woken after it is released (Tokio's WakeList).
+/// Wakers taken out under a lock, woken after it is released: the sync primitives' batch.
 /// Whatever is left is woken by the destructor: declare it before the lock guard.
-class chan_wake_batch {
- public:
-  static constexpr std::size_t capacity = 32;
-  chan_wake_batch() = default;
-  chan_wake_batch(const chan_wake_batch&) = delete;
-  chan_wake_batch& operator=(const chan_wake_batch&) = delete;
-  ~chan_wake_batch() { wake_all(); }
-
-  bool full() const noexcept { return n_ == capacity; }
-  void push(waker w) noexcept {
-    if (w) wakers_[n_++] = std::move(w);
-  }
-  void wake_all() noexcept {
-    for (std::size_t i = 0; i < n_; ++i) std::move(wakers_[i]).wake();
-    n_ = 0;
-  }
-
- private:
-  waker wakers_[capacity];
-  std::size_t n_ = 0;
-};
+using chan_wake_batch = wake_batch;
 
 }  // namespace zokio::detail
 
