@@ -16,6 +16,8 @@ struct worker_metrics {
   std::uint64_t steals = 0;          ///< successful steal operations (from deques or LIFO slots)
   std::uint64_t stolen_tasks = 0;    ///< tasks moved by those steals
   std::uint64_t remote_steals = 0;   ///< steals from a worker on another NUMA node
+  /// Order of this worker's first steal among all workers' first steals (1 = first; 0 = none).
+  std::uint64_t first_steal = 0;
   std::uint64_t parks = 0;           ///< times the worker parked in its io_context
   std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
   std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot

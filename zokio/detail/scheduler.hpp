@@ -144,6 +144,7 @@ class scheduler {
   ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;
   ZOKIO_DECL void end_search(worker& w) noexcept;
+  ZOKIO_DECL void note_first_steal(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void restart_io(worker& v) noexcept;
@@ -173,6 +174,7 @@ class scheduler {
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<unsigned> next_home_{0};
+  std::atomic<std::uint64_t> steal_seq_{0};  // metrics: orders the workers' first steals
   bool io_uring_active_ = false;
   ZOKIO_DECL void setup_io_uring();
   // Shut down in shutdown() after the tasks are cancelled (see there); threads on demand.

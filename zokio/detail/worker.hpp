@@ -31,6 +31,8 @@ struct worker_counters {
   std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0};
   // Steals whose victim is on another NUMA node (a subset of steals).
   std::atomic<std::uint64_t> remote_steals{0};
+  // Place of this worker's first steal in the order of all workers' steals (0: none yet).
+  std::atomic<std::uint64_t> first_steal{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }

@@ -499,6 +499,7 @@ task_header* scheduler::search(worker& w) {
           worker_counters::bump(w.counters.steals);
           worker_counters::bump(w.counters.stolen_tasks, stolen);
           if (remote) worker_counters::bump(w.counters.remote_steals);
+          note_first_steal(w);
         }
       }
     }
@@ -512,6 +513,7 @@ task_header* scheduler::search(worker& w) {
           worker_counters::bump(w.counters.steals);
           worker_counters::bump(w.counters.stolen_tasks);
           if (remote) worker_counters::bump(w.counters.remote_steals);
+          note_first_steal(w);
         }
       }
     }
@@ -526,6 +528,12 @@ task_header* scheduler::search(worker& w) {
   }
   if (found) end_search(w);
   return found;
+}
+
+void scheduler::note_first_steal(worker& w) noexcept {
+  if (w.counters.first_steal.load(std::memory_order_relaxed) == 0)
+    w.counters.first_steal.store(steal_seq_.fetch_add(1, std::memory_order_relaxed) + 1,
+                                 std::memory_order_relaxed);
 }
 
 void scheduler::end_search(worker& w) noexcept {
@@ -669,6 +677,7 @@ runtime_metrics scheduler::metrics() const {
     wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->deque.size();
     wm.remote_steals = c.remote_steals.load(std::memory_order_relaxed);
+    wm.first_steal = c.first_steal.load(std::memory_order_relaxed);
     wm.numa_node = w->place.node_id;
     wm.cpu = w->place.cpu;
     m.workers.push_back(wm);
