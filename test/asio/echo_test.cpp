@@ -113,9 +113,7 @@ tcp::endpoint start_on_zokio(Runtime& rt, server_stats& st) {
   return start_echo_server(ex, std::move(pool), st);
 }
 
-zokio::runtime make_rt(unsigned workers) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 // ---------------------------------------------------------------------------------------------
 // Clients: coroutines on a plain io_context of the test thread.
@@ -338,7 +336,7 @@ BOOST_AUTO_TEST_CASE(plain_asio_server_on_zokio_serves_100_clients,
   server_stats st;
   const int fds_before = count_open_fds();
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     auto ex = rt.get_executor();
     std::vector<zokio::executor> pool{ex.with_home(0), ex.with_home(1)};
     serve_100_clients(ex, std::move(pool), st);
@@ -396,7 +394,7 @@ BOOST_AUTO_TEST_CASE(connections_spread_over_the_workers_in_metrics,
 // returned. The assertions marked [bug] fail if that comes back.
 BOOST_AUTO_TEST_CASE(completions_run_while_their_worker_is_blocked,
                      *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   auto p = std::make_shared<blocked_worker_probe>();
   BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->fds) == 0);
   const int writer = p->fds[1];
@@ -439,7 +437,7 @@ BOOST_AUTO_TEST_CASE(clients_resetting_mid_message, *boost::unit_test::timeout(6
   server_stats st;
   const int fds_before = count_open_fds();
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     tcp::endpoint ep = start_on_zokio(rt, st);
     asio::io_context io;
     auto bystanders = connect_n(io, ep, 4);
@@ -509,7 +507,7 @@ BOOST_AUTO_TEST_CASE(half_closed_clients_get_their_echo_then_eof, *boost::unit_t
   server_stats st;
   const int fds_before = count_open_fds();
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     tcp::endpoint ep = start_on_zokio(rt, st);
     asio::io_context io;
     auto bystanders = connect_n(io, ep, 4);
@@ -592,7 +590,7 @@ BOOST_AUTO_TEST_CASE(five_thousand_concurrent_connections, *boost::unit_test::ti
   const int fds_before = count_open_fds();
   auto start = clk::now();
   {
-    auto rt = make_rt(4);
+    auto rt = make_runtime(4);
     tcp::endpoint ep = start_on_zokio(rt, st);
     asio::io_context io;
     crowd c;
@@ -623,7 +621,7 @@ BOOST_AUTO_TEST_CASE(client_that_never_reads, *boost::unit_test::timeout(60)) {
   server_stats st;
   const int fds_before = count_open_fds();
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     tcp::endpoint ep = start_on_zokio(rt, st);
     asio::io_context io;
     auto bystanders = connect_n(io, ep, 4);
@@ -686,7 +684,7 @@ BOOST_AUTO_TEST_CASE(accept_fails_with_emfile_then_recovers, *boost::unit_test::
   server_stats st;
   const int fds_before = count_open_fds();
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     tcp::endpoint ep = start_on_zokio(rt, st);
     asio::io_context io;
     auto bystanders = connect_n(io, ep, 8);

@@ -104,9 +104,7 @@ namespace {
 
 constexpr const char* worker_name = "zxtest";
 
-zokio::runtime make_rt() {
-  return zokio::runtime::builder().worker_threads(2).thread_name(worker_name).build();
-}
+using zokio::test::make_runtime;
 
 /// The index of the Zokio worker running the caller, read from its thread name
 /// ("zxtest-<i>"), or -1 on any other thread.
@@ -322,7 +320,7 @@ BOOST_AUTO_TEST_SUITE(executor_suite)
 // --- execution properties ----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   BOOST_TEST_REQUIRE(ex.home_worker() < rt.num_workers());
   BOOST_TEST(!ex.running_in_this_thread());
@@ -399,7 +397,7 @@ BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
   BOOST_TEST((e1 != e2));
   BOOST_TEST((e1.with_home(e2.home_worker()) == e2));
   // Another runtime's executors are never equal, whatever the home.
-  auto rt2 = make_rt();
+  auto rt2 = make_runtime(2, worker_name);
   BOOST_TEST((rt2.get_executor().with_home(0) != ex.with_home(0)));
   BOOST_TEST(&asio::query(rt2.get_executor().with_home(0), execution::context) !=
              &rt.worker_io_context(0));
@@ -428,8 +426,8 @@ BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
 }
 
 BOOST_AUTO_TEST_CASE(executor_made_on_a_worker_has_that_worker_as_home, *utf::timeout(30)) {
-  auto rt = make_rt();
-  auto rt2 = make_rt();
+  auto rt = make_runtime(2, worker_name);
+  auto rt2 = make_runtime(2, worker_name);
   struct seen {
     int index = -2;
     unsigned home1 = 99, home2 = 99;
@@ -481,7 +479,7 @@ auto record_into(run_record& r, zokio::executor ex) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(post_dispatch_defer_from_outside_run_on_a_worker, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   asio::any_io_executor any = ex;
   auto caller = std::this_thread::get_id();
@@ -504,7 +502,7 @@ BOOST_AUTO_TEST_CASE(post_dispatch_defer_from_outside_run_on_a_worker, *utf::tim
 }
 
 BOOST_AUTO_TEST_CASE(dispatch_on_a_worker_runs_inline_post_and_defer_do_not, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   struct state {
     std::thread::id poster;
@@ -568,7 +566,7 @@ BOOST_AUTO_TEST_CASE(dispatch_on_a_worker_runs_inline_post_and_defer_do_not, *ut
 
 BOOST_AUTO_TEST_CASE(exception_from_a_posted_handler_is_reported_and_workers_go_on,
                      *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   zokio::test::stderr_capture cap;
   asio::post(ex, [] { throw std::runtime_error("boom from a posted handler"); });
@@ -586,7 +584,7 @@ BOOST_AUTO_TEST_CASE(exception_from_a_posted_handler_is_reported_and_workers_go_
 // --- strand ------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(strand_never_overlaps_and_keeps_fifo_order, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   asio::strand<zokio::executor> strand = asio::make_strand(ex);
   BOOST_TEST((strand.get_inner_executor() == ex));
@@ -654,7 +652,7 @@ BOOST_AUTO_TEST_CASE(strand_never_overlaps_and_keeps_fifo_order, *utf::timeout(6
 // --- co_spawn / awaitable ----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(co_spawn_detached_awaitable_with_timer, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   std::atomic<int> flag{0}, on_worker{0};
   auto start = steady_clock::now();
@@ -672,7 +670,7 @@ BOOST_AUTO_TEST_CASE(co_spawn_detached_awaitable_with_timer, *utf::timeout(30)) 
 }
 
 BOOST_AUTO_TEST_CASE(co_spawn_with_completion_handler, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   struct outcome {
     std::atomic<bool> done{false};
@@ -716,7 +714,7 @@ BOOST_AUTO_TEST_CASE(co_spawn_with_completion_handler, *utf::timeout(30)) {
 
 BOOST_AUTO_TEST_CASE(spawn_stackful_coroutine_with_timer_wait,
                      *utf::timeout(30) * utf::precondition(not_under_tsan)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   std::atomic<bool> done{false};
   bool error = true, handler_on_worker = false;
@@ -766,7 +764,7 @@ BOOST_AUTO_TEST_CASE(spawn_stackful_coroutine_with_timer_wait,
 
 BOOST_AUTO_TEST_CASE(spawn_exception_reaches_the_completion_token,
                      *utf::timeout(30) * utf::precondition(not_under_tsan)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   auto f = asio::spawn(
       rt.get_executor(),
       [](asio::basic_yield_context<zokio::executor> yield) -> int {
@@ -781,7 +779,7 @@ BOOST_AUTO_TEST_CASE(spawn_exception_reaches_the_completion_token,
 // --- steady_timer ------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(steady_timers_fire_in_expiry_order, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   using z_timer = asio::basic_waitable_timer<steady_clock, asio::wait_traits<steady_clock>,
                                              zokio::executor>;
@@ -815,7 +813,7 @@ BOOST_AUTO_TEST_CASE(steady_timers_fire_in_expiry_order, *utf::timeout(30)) {
 }
 
 BOOST_AUTO_TEST_CASE(cancelled_timer_completes_with_operation_aborted, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   asio::steady_timer t(ex, 10s);
   std::atomic<int> outcome{0};  // 1 aborted, 2 anything else
@@ -839,7 +837,7 @@ BOOST_AUTO_TEST_CASE(cancelled_timer_completes_with_operation_aborted, *utf::tim
 // --- TCP ---------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(tcp_echo_with_awaitables, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   std::atomic<int> sessions_done{0};
   auto f = asio::co_spawn(ex, tcp_echo_round_trips(ex, &sessions_done), zokio::use_future);
@@ -848,7 +846,7 @@ BOOST_AUTO_TEST_CASE(tcp_echo_with_awaitables, *utf::timeout(30)) {
 }
 
 BOOST_AUTO_TEST_CASE(tcp_echo_with_callbacks_on_zokio_typed_sockets, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   using z_acceptor = asio::basic_socket_acceptor<tcp, zokio::executor>;
   using z_socket = asio::basic_stream_socket<tcp, zokio::executor>;
@@ -910,7 +908,7 @@ BOOST_AUTO_TEST_CASE(tcp_echo_with_callbacks_on_zokio_typed_sockets, *utf::timeo
 // --- UDP ---------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(udp_send_to_receive_from_on_loopback, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   using z_udp = asio::basic_datagram_socket<udp, zokio::executor>;
   struct state {
@@ -943,7 +941,7 @@ BOOST_AUTO_TEST_CASE(udp_send_to_receive_from_on_loopback, *utf::timeout(30)) {
 // --- files (io_uring) --------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(stream_file_write_then_read_back, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   if (!rt.io_uring_active()) {
     BOOST_WARN_MESSAGE(false, "io_uring unavailable here: asio::stream_file not tested");
     return;
@@ -958,7 +956,7 @@ BOOST_AUTO_TEST_CASE(stream_file_write_then_read_back, *utf::timeout(30)) {
 }
 
 BOOST_AUTO_TEST_CASE(random_access_file_write_at_then_read_at, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   if (!rt.io_uring_active()) {
     BOOST_WARN_MESSAGE(false, "io_uring unavailable here: asio::random_access_file not tested");
     return;
@@ -1005,7 +1003,7 @@ BOOST_AUTO_TEST_CASE(random_access_file_write_at_then_read_at, *utf::timeout(30)
 // --- signal_set --------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(signal_set_sees_a_raised_signal, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   {
     asio::basic_signal_set<zokio::executor> sigs(ex, SIGUSR1);
@@ -1042,7 +1040,7 @@ BOOST_AUTO_TEST_CASE(signal_set_sees_a_raised_signal, *utf::timeout(30)) {
 // --- experimental channels ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(channel_between_two_awaitables_on_a_strand, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   const int n = 500;
   for (std::size_t capacity : {std::size_t(0), std::size_t(4)}) {
@@ -1067,7 +1065,7 @@ BOOST_AUTO_TEST_CASE(channel_between_two_awaitables_on_a_strand, *utf::timeout(3
 
 BOOST_AUTO_TEST_CASE(concurrent_channel_between_awaitables_on_different_workers,
                      *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   const int n = 1000 / zokio::test::stress_divisor * 2;
   int_concurrent_channel ch(ex, 8);
@@ -1094,7 +1092,7 @@ BOOST_AUTO_TEST_CASE(concurrent_channel_between_awaitables_on_different_workers,
 // --- where handlers run ------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(handlers_posted_from_outside_run_on_runtime_workers, *utf::timeout(30)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2, worker_name);
   zokio::executor ex = rt.get_executor();
   // Learn both worker threads: two tasks that wait for each other must run on different
   // workers (the spin blocks a worker).

@@ -21,16 +21,12 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-namespace {
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-}  // namespace
+using zokio::test::make_runtime;
 
 BOOST_AUTO_TEST_SUITE(use_future_suite)
 
 BOOST_AUTO_TEST_CASE(timer_as_future_in_task) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<long> {
     asio::steady_timer t(ex, 20ms);
@@ -47,7 +43,7 @@ BOOST_AUTO_TEST_CASE(timer_as_future_in_task) {
 }
 
 BOOST_AUTO_TEST_CASE(polled_by_hand_and_from_block_on) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   asio::steady_timer t(rt.get_executor(), 5ms);
   auto f = t.async_wait(zokio::use_future);
   zokio::context cx(zokio::noop_waker());
@@ -57,7 +53,7 @@ BOOST_AUTO_TEST_CASE(polled_by_hand_and_from_block_on) {
 }
 
 BOOST_AUTO_TEST_CASE(errors_are_results_not_exceptions) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<bool> {
     // Nothing listens on this port (bound, not listening, then closed).
@@ -72,7 +68,7 @@ BOOST_AUTO_TEST_CASE(errors_are_results_not_exceptions) {
 }
 
 BOOST_AUTO_TEST_CASE(value_results_carry_the_value) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<std::string> {
     asio::ip::tcp::acceptor acc(ex, {asio::ip::address_v4::loopback(), 0});
@@ -95,7 +91,7 @@ BOOST_AUTO_TEST_CASE(value_results_carry_the_value) {
 
 BOOST_AUTO_TEST_CASE(dropping_the_future_cancels_the_operation) {
   // A 10 s timer whose future is dropped must complete at once with operation_aborted.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   asio::steady_timer t(rt.get_executor(), 10s);
   std::atomic<int> outcome{0};  // 1 aborted, 2 fired
   t.async_wait([&](boost::system::error_code ec) {
@@ -120,7 +116,7 @@ BOOST_AUTO_TEST_CASE(dropping_the_future_cancels_the_operation) {
 }
 
 BOOST_AUTO_TEST_CASE(aborting_the_task_cancels_its_asio_operation) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto sock = std::make_shared<asio::ip::tcp::acceptor>(
       ex, asio::ip::tcp::endpoint{asio::ip::address_v4::loopback(), 0});
@@ -143,7 +139,7 @@ BOOST_AUTO_TEST_CASE(aborting_the_task_cancels_its_asio_operation) {
 }
 
 BOOST_AUTO_TEST_CASE(co_spawn_with_use_future_is_joinable) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto ok = asio::co_spawn(ex, []() -> asio::awaitable<int> { co_return 41 + 1; }(),
                            zokio::use_future);

@@ -20,22 +20,15 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-
-zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await zokio::sleep(d);
-  if (v < 0) throw std::runtime_error("negative");
-  co_return v;
-}
+using zokio::test::make_runtime;
+using zokio::test::value_after;
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(join_all_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(outputs_in_order_and_concurrent) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     std::vector<zokio::task<int>> fs;
     for (int i = 0; i < 50; ++i) fs.push_back(value_after(std::chrono::milliseconds(40 - (i % 40)), i));
@@ -71,11 +64,11 @@ BOOST_AUTO_TEST_CASE(void_outputs_and_pending_count) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_propagates) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     std::vector<zokio::task<int>> fs;
     fs.push_back(value_after(1s, 1));
-    fs.push_back(value_after(1ms, -1));
+    fs.push_back(zokio::test::error_after(1ms));
     auto t0 = sclock::now();
     try {
       (void)co_await zokio::join_all(std::move(fs));

@@ -21,14 +21,8 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-
-zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await zokio::sleep(d);
-  co_return v;
-}
+using zokio::test::make_runtime;
+using zokio::test::value_after;
 
 /// Ready after `n` self-wakes; holds a tracked object while alive.
 struct countdown {
@@ -63,7 +57,7 @@ struct throws_after {
 BOOST_AUTO_TEST_SUITE(join_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(outputs_in_argument_order_and_concurrent) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto t0 = sclock::now();
     // Completion order 3, 2, 1; each sleeps 40 ms at most: concurrent means ~40 ms, not 90.
@@ -76,7 +70,7 @@ BOOST_AUTO_TEST_CASE(outputs_in_argument_order_and_concurrent) {
 }
 
 BOOST_AUTO_TEST_CASE(void_outputs_become_monostate_and_types_mix) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto r = co_await zokio::join(zokio::sleep(1ms), zokio::ready_future<std::string>("x"),
                                   zokio::yield_now{});
@@ -113,7 +107,7 @@ BOOST_AUTO_TEST_CASE(empty_join_is_ready) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_propagates_and_the_rest_are_destroyed) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long base = zokio::test::tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([base]() -> zokio::task<bool> {
     try {

@@ -30,14 +30,8 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-
-zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await zokio::sleep(d);
-  co_return v;
-}
+using zokio::test::make_runtime;
+using zokio::test::value_after;
 
 struct throws_now {
   using output = int;
@@ -95,7 +89,7 @@ zokio::task<bool> wait_observed(std::shared_ptr<observed> obs, std::chrono::mill
 BOOST_AUTO_TEST_SUITE(select_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(first_ready_wins_by_index) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto r = co_await zokio::select(value_after(200ms, 1), value_after(10ms, 2), zokio::sleep(300ms));
     static_assert(std::is_same_v<decltype(r), std::variant<int, int, std::monostate>>);
@@ -128,7 +122,7 @@ BOOST_AUTO_TEST_CASE(losers_are_destroyed_before_poll_returns) {
 }
 
 BOOST_AUTO_TEST_CASE(race_same_type) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     int v = co_await zokio::race(value_after(100ms, 1), value_after(5ms, 2), value_after(50ms, 3));
     co_await zokio::race(zokio::sleep(1ms), zokio::sleep(1s));  // void race
@@ -138,7 +132,7 @@ BOOST_AUTO_TEST_CASE(race_same_type) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_propagates) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long base = zokio::test::tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([base]() -> zokio::task<bool> {
     try {
@@ -155,7 +149,7 @@ BOOST_AUTO_TEST_CASE(losing_timer_wait_is_cancelled_in_asio) {
   // The loser: steady_timer::async_wait(use_future) for 30 s on a zokio executor. After the
   // 10 ms sleep wins, the raw handler must complete with operation_aborted within seconds;
   // without cancellation it would complete after 30 s, with success.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<int> {
     asio::steady_timer t(ex, 30s);
@@ -174,7 +168,7 @@ BOOST_AUTO_TEST_CASE(losing_timer_wait_is_cancelled_in_asio) {
 BOOST_AUTO_TEST_CASE(losing_socket_read_is_cancelled_in_asio_and_loses_no_data) {
   // The loser: async_read_some on a connected socket that receives nothing. After the sleep
   // wins, the read completes with operation_aborted; bytes sent afterwards are read intact.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<int> {
     asio::ip::tcp::acceptor acc(ex, {asio::ip::address_v4::loopback(), 0});
@@ -209,7 +203,7 @@ BOOST_AUTO_TEST_CASE(plain_use_future_loser_leaves_no_pending_wait) {
   // Same as above with a plain timer.async_wait(zokio::use_future) loser, checked from the
   // Asio side: once the cancellation posted to the timer's io_context has run (a post to
   // that io_context queued after it has completed), the timer has no wait left to cancel.
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<int> {
     asio::steady_timer t(ex, 30s);

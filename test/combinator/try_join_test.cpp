@@ -24,9 +24,7 @@ using boost::system::result;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 zokio::task<result<int>> ok_after(std::chrono::milliseconds d, int v) {
   co_await zokio::sleep(d);
@@ -51,7 +49,7 @@ struct never_result {
 BOOST_AUTO_TEST_SUITE(try_join_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(all_ok_gives_values_in_order) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto t0 = sclock::now();
     auto r = co_await zokio::try_join(ok_after(30ms, 1), ok_after(10ms, 2),
@@ -64,7 +62,7 @@ BOOST_AUTO_TEST_CASE(all_ok_gives_values_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(first_error_cancels_the_rest_at_once) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long base = zokio::test::tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([base]() -> zokio::task<int> {
     auto t0 = sclock::now();
@@ -84,7 +82,7 @@ BOOST_AUTO_TEST_CASE(first_error_cancels_the_rest_at_once) {
 
 BOOST_AUTO_TEST_CASE(timeouts_compose_with_try_join) {
   // timeout() outputs result<T>: a timed-out child fails the whole try_join.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto r = co_await zokio::try_join(zokio::timeout(zokio::test::never{}, 10ms),
                                       zokio::timeout(zokio::sleep(1s), 2s));

@@ -43,9 +43,7 @@ using namespace std::chrono_literals;
 #endif
 
 namespace {
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 boost::test_tools::assertion_result not_under_tsan(utf::test_unit_id) {
   boost::test_tools::assertion_result r(!ZOKIO_TEST_TSAN);
@@ -62,7 +60,7 @@ zokio::task<int> add_later(int a, int b) {
 BOOST_AUTO_TEST_SUITE(fiber_suite, *utf::precondition(not_under_tsan))
 
 BOOST_AUTO_TEST_CASE(awaits_zokio_futures_and_tasks, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn_fiber([] {
     int a = zokio::this_fiber::await(add_later(1, 2));                     // a coroutine
     int b = zokio::this_fiber::await(zokio::spawn(add_later(a, 4)));       // a join handle
@@ -80,7 +78,7 @@ BOOST_AUTO_TEST_CASE(awaits_zokio_futures_and_tasks, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(awaits_asio_timer_and_socket_ops, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn_fiber([ex] {
     namespace tf = zokio::this_fiber;
@@ -113,7 +111,7 @@ BOOST_AUTO_TEST_CASE(awaits_asio_timer_and_socket_ops, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(yield_lets_other_tasks_run, *utf::timeout(60)) {
-  auto rt = make_rt(1);  // one worker: only yielding lets the other task in
+  auto rt = make_runtime(1);  // one worker: only yielding lets the other task in
   std::atomic<int> other_ran{0};
   auto h = rt.spawn_fiber([&] {
     zokio::spawn(zokio::co_invoke([&]() -> zokio::task<> {
@@ -127,7 +125,7 @@ BOOST_AUTO_TEST_CASE(yield_lets_other_tasks_run, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(many_fibers_reuse_pooled_stacks, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   zokio::trim_fiber_stacks();
   const auto before = zokio::fiber_stacks();
   constexpr int waves = 10, per_wave = 100;
@@ -152,7 +150,7 @@ BOOST_AUTO_TEST_CASE(many_fibers_reuse_pooled_stacks, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(custom_stack_size, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn_fiber(
       [] {
         std::vector<char> v(1000);  // heap, but the frame below uses the big stack
@@ -167,7 +165,7 @@ BOOST_AUTO_TEST_CASE(custom_stack_size, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(exceptions_propagate_to_the_join, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn_fiber([]() -> int {
     zokio::this_fiber::yield();
     throw std::runtime_error("fiber failed");
@@ -191,7 +189,7 @@ BOOST_AUTO_TEST_CASE(exceptions_propagate_to_the_join, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(abort_unwinds_the_fiber_stack, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long live0 = zokio::test::tracked::live.load();
   std::atomic<bool> waiting{false}, after_await{false};
   zokio::test::event never;
@@ -221,7 +219,7 @@ BOOST_AUTO_TEST_CASE(runtime_shutdown_unwinds_suspended_fibers, *utf::timeout(60
   zokio::test::event never;
   std::vector<zokio::join_handle<void>> hs;
   {
-    auto rt = make_rt();
+    auto rt = make_runtime(2);
     for (int i = 0; i < 20; ++i)
       hs.push_back(rt.spawn_fiber([&] {
         zokio::test::tracked on_stack;

@@ -17,16 +17,12 @@
 namespace bdata = boost::unit_test::data;
 using namespace std::chrono_literals;
 
-namespace {
-zokio::runtime make_rt(unsigned workers) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-}  // namespace
+using zokio::test::make_runtime;
 
 BOOST_AUTO_TEST_SUITE(join_handle_suite)
 
 BOOST_DATA_TEST_CASE(abort_pending_task, bdata::make({1u, 2u}), workers) {
-  auto rt = make_rt(workers);
+  auto rt = make_runtime(workers);
   zokio::test::tracked::live = 0;
   auto h = rt.spawn(zokio::test::never{});
   BOOST_TEST(!h.is_finished());
@@ -44,7 +40,7 @@ BOOST_DATA_TEST_CASE(abort_pending_task, bdata::make({1u, 2u}), workers) {
 
 BOOST_DATA_TEST_CASE(abort_running_self_waking_task, bdata::make({1u, 2u}), workers) {
   // A task that keeps yielding is always NOTIFIED or RUNNING when abort arrives.
-  auto rt = make_rt(workers);
+  auto rt = make_runtime(workers);
   std::atomic<long> polls{0};
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
     for (;;) {
@@ -61,7 +57,7 @@ BOOST_DATA_TEST_CASE(abort_running_self_waking_task, bdata::make({1u, 2u}), work
 }
 
 BOOST_AUTO_TEST_CASE(abort_finished_task_keeps_result) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::ready_future<int>(3));
   BOOST_REQUIRE(zokio::test::wait_until([&] { return h.is_finished(); }));
   h.abort();
@@ -69,7 +65,7 @@ BOOST_AUTO_TEST_CASE(abort_finished_task_keeps_result) {
 }
 
 BOOST_DATA_TEST_CASE(exception_rethrows_at_join, bdata::make({1u, 2u}), workers) {
-  auto rt = make_rt(workers);
+  auto rt = make_runtime(workers);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     co_await zokio::yield_now{};
     throw std::runtime_error("task failed");
@@ -88,12 +84,12 @@ BOOST_AUTO_TEST_CASE(exception_in_hand_written_future) {
     using output = void;
     zokio::poll<void> poll(zokio::context&) { throw std::out_of_range("range"); }
   };
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   BOOST_CHECK_THROW(rt.block_on(rt.spawn(thrower{})), std::out_of_range);
 }
 
 BOOST_AUTO_TEST_CASE(join_from_another_task) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     auto inner = zokio::spawn([]() -> zokio::task<std::string> {
       for (int i = 0; i < 10; ++i) co_await zokio::yield_now{};
@@ -106,7 +102,7 @@ BOOST_AUTO_TEST_CASE(join_from_another_task) {
 }
 
 BOOST_AUTO_TEST_CASE(detach_keeps_running) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   zokio::test::event ev;
   std::atomic<bool> ran{false};
   auto* evp = &ev;
@@ -119,7 +115,7 @@ BOOST_AUTO_TEST_CASE(detach_keeps_running) {
 }
 
 BOOST_AUTO_TEST_CASE(dropping_handle_drops_output_once) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   zokio::test::tracked::live = 0;
   struct make_tracked {
     using output = zokio::test::tracked;
@@ -139,7 +135,7 @@ BOOST_AUTO_TEST_CASE(dropping_handle_drops_output_once) {
 BOOST_AUTO_TEST_CASE(join_waker_replaced_when_polled_from_new_task) {
   // Poll a join handle by hand with one waker, then join it with another: the second must be
   // the one woken.
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   zokio::test::event ev;
   auto* evp = &ev;
   auto h = rt.spawn(zokio::co_invoke([evp]() -> zokio::task<int> {

@@ -22,9 +22,7 @@ using zokio::test::stress_divisor;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 // Marks its own slot once and counts completions: a task lost or run twice shows.
 struct bump {
@@ -49,7 +47,7 @@ double process_cpu_seconds() {
 BOOST_AUTO_TEST_SUITE(runtime_suite)
 
 BOOST_DATA_TEST_CASE(spawn_and_block_on, bdata::make({1u, 2u, 4u}), workers) {
-  auto rt = make_rt(workers);
+  auto rt = make_runtime(workers);
   BOOST_TEST(rt.num_workers() == workers);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     co_await zokio::yield_now{};
@@ -64,7 +62,7 @@ BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make({2u, 4u}),
   auto runs = std::make_unique<std::atomic<std::uint8_t>[]>(n);
   std::atomic<int> done{0};
   {
-    auto rt = make_rt(workers);
+    auto rt = make_runtime(workers);
     // Half spawned from outside (injector), half from inside a task (local queues).
     for (int i = 0; i < n / 2; ++i) rt.spawn(bump{&runs[i], &done}).detach();
     rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
@@ -96,7 +94,7 @@ BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
       return zokio::ready();
     }
   };
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   for (int r = 1; r <= rounds; ++r) {
     rt.spawn(burst{runs.get(), n, &done}).detach();
     BOOST_REQUIRE(zokio::test::wait_until([&] { return done.load() >= r * n; }, 60s));
@@ -115,7 +113,7 @@ BOOST_AUTO_TEST_CASE(destroyed_with_pending_tasks_frees_everything) {
   const int n = 100'000 / stress_divisor;
   zokio::test::tracked::live = 0;
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     std::vector<zokio::join_handle<int>> handles;
     handles.reserve(n / 2);
     for (int i = 0; i < n / 2; ++i) handles.push_back(rt.spawn(zokio::test::never{}));
@@ -134,7 +132,7 @@ BOOST_AUTO_TEST_CASE(destroyed_with_pending_tasks_frees_everything) {
 BOOST_AUTO_TEST_CASE(join_after_destruction_reports_shutdown) {
   zokio::join_handle<int> h;
   {
-    auto rt = make_rt(2);
+    auto rt = make_runtime(2);
     h = rt.spawn(zokio::test::never{});
   }
   BOOST_TEST(h.is_finished());
@@ -148,7 +146,7 @@ BOOST_AUTO_TEST_CASE(join_after_destruction_reports_shutdown) {
 }
 
 BOOST_AUTO_TEST_CASE(spawn_after_shutdown_fails_cleanly) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   rt.shutdown();
   zokio::test::tracked::live = 0;
   auto h = rt.spawn(zokio::test::never{});
@@ -157,7 +155,7 @@ BOOST_AUTO_TEST_CASE(spawn_after_shutdown_fails_cleanly) {
 }
 
 BOOST_AUTO_TEST_CASE(stop_from_a_task_then_destroy) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   zokio::test::tracked::live = 0;
   rt.spawn(zokio::test::never{}).detach();
   auto* rtp = &rt;
@@ -180,7 +178,7 @@ BOOST_AUTO_TEST_CASE(zokio_spawn_outside_runtime_throws) {
 }
 
 BOOST_AUTO_TEST_CASE(block_on_inside_worker_throws) {
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   auto* rtp = &rt;
   auto h = rt.spawn(zokio::co_invoke([rtp]() -> zokio::task<bool> {
     try {
@@ -213,7 +211,7 @@ BOOST_AUTO_TEST_CASE(compile_time_config_and_builder) {
 BOOST_AUTO_TEST_CASE(idle_runtime_does_not_spin) {
   // Parked workers block inside their io_context: over 1 s, 4 idle workers must burn far
   // less than 1% of one cpu each. A spinning worker would burn ~1 s.
-  auto rt = make_rt(4);
+  auto rt = make_runtime(4);
   rt.block_on(rt.spawn(zokio::yield_now{}));  // workers started and settled
   std::this_thread::sleep_for(100ms);
   double before = process_cpu_seconds();

@@ -24,7 +24,7 @@ namespace {
 
 using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
 
-metrics_rt make_rt(unsigned workers) { return metrics_rt::builder().worker_threads(workers).build(); }
+using zokio::test::make_runtime;
 
 // Woken from a foreign thread: records its waker, checks it is never polled concurrently,
 // completes once it has seen all wakes.
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_SUITE(scheduler_suite)
 
 BOOST_DATA_TEST_CASE(foreign_thread_wakes, bdata::make({1u, 2u, 4u}), workers) {
   const long wakes = 100'000 / stress_divisor;
-  auto rt = make_rt(workers);
+  auto rt = make_runtime<metrics_rt>(workers);
   foreign_woken::shared s;
   auto h = rt.spawn(foreign_woken{&s, wakes});
   std::thread waker_thread([&] {
@@ -93,7 +93,7 @@ BOOST_DATA_TEST_CASE(foreign_thread_wakes, bdata::make({1u, 2u, 4u}), workers) {
 BOOST_AUTO_TEST_CASE(stealing_happens) {
   // One task spawns every task into its own worker's deque, in rounds smaller than the deque
   // (so nothing overflows to the injector): the other worker only gets work by stealing.
-  auto rt = make_rt(2);
+  auto rt = make_runtime<metrics_rt>(2);
   const int rounds = 50 / stress_divisor + 1, per_round = 200;
   std::atomic<int> done{0};
   struct busy {
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(stealing_happens) {
 
 BOOST_AUTO_TEST_CASE(yielding_tasks_share_one_worker) {
   // Two yielding tasks on one worker must interleave (yield goes behind queued work).
-  auto rt = make_rt(1);
+  auto rt = make_runtime<metrics_rt>(1);
   std::vector<int> order;
   std::mutex m;
   auto body = [&](int id) -> zokio::task<void> {
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(yielding_tasks_share_one_worker) {
 BOOST_AUTO_TEST_CASE(ping_pong_never_starves_queue) {
   // Two tasks waking each other through the LIFO slot forever must not starve a third task
   // queued on the same worker (max_lifo_polls bounds the LIFO streak).
-  auto rt = make_rt(1);
+  auto rt = make_runtime<metrics_rt>(1);
   std::atomic<bool> stop{false};
   struct bouncer {
     using output = void;
@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(tasks_of_a_blocked_worker_are_stolen) {
   // sibling) and then blocks its worker. The sibling must run both: it steals the deque entry,
   // then the LIFO slot. (A lone task in the LIFO slot wakes nobody, as in Tokio: see
   // doc/architecture.md.)
-  auto rt = make_rt(2);
+  auto rt = make_runtime<metrics_rt>(2);
   std::atomic<int> ran{0};
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
     for (int i = 0; i < 2; ++i)
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(metrics_compiled_out_by_default) {
 }
 
 BOOST_AUTO_TEST_CASE(metrics_count_polls) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime<metrics_rt>(2);
   const int n = 1000;
   std::atomic<int> done{0};
   rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {

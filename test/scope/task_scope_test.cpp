@@ -20,9 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 // Waits for `e`, then adds `v` to `out` (a borrowed reference).
 zokio::task<void> add_when(zokio::test::event& e, int& out, int v) {
@@ -49,7 +47,7 @@ zokio::task<void> forever() {
 BOOST_AUTO_TEST_SUITE(task_scope_suite)
 
 BOOST_AUTO_TEST_CASE(waits_for_every_child, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   zokio::test::event e1, e2;
   std::thread notifier([&] {
     std::this_thread::sleep_for(20ms);
@@ -72,7 +70,7 @@ BOOST_AUTO_TEST_CASE(waits_for_every_child, *boost::unit_test::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(returns_the_body_value, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     int x = 0;
     int r = co_await zokio::task_scope::run([&](zokio::task_scope& s) -> zokio::task<int> {
@@ -85,7 +83,7 @@ BOOST_AUTO_TEST_CASE(returns_the_body_value, *boost::unit_test::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(throwing_child_cancels_siblings_and_rethrows, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long before = tracked::live.load();
   std::atomic<long> live_while_running{0};
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
@@ -109,7 +107,7 @@ BOOST_AUTO_TEST_CASE(throwing_child_cancels_siblings_and_rethrows, *boost::unit_
 }
 
 BOOST_AUTO_TEST_CASE(throwing_body_cancels_children, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long before = tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<bool> {
     try {
@@ -128,7 +126,7 @@ BOOST_AUTO_TEST_CASE(throwing_body_cancels_children, *boost::unit_test::timeout(
 }
 
 BOOST_AUTO_TEST_CASE(first_exception_wins, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
     try {
       co_await zokio::task_scope::run([&](zokio::task_scope& s) -> zokio::task<void> {
@@ -169,7 +167,7 @@ BOOST_AUTO_TEST_CASE(dropping_the_scope_destroys_children_synchronously, *boost:
 }
 
 BOOST_AUTO_TEST_CASE(children_spawn_children_and_join_in_body, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     co_return co_await zokio::task_scope::run([](zokio::task_scope& s) -> zokio::task<int> {
       int local = 0;  // a body local: safe to lend because the body joins before returning
@@ -187,7 +185,7 @@ BOOST_AUTO_TEST_CASE(children_spawn_children_and_join_in_body, *boost::unit_test
 }
 
 BOOST_AUTO_TEST_CASE(spawn_task_runs_in_parallel_and_propagates, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(4);
+  auto rt = make_runtime(4);
   auto ok = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     auto sum = std::make_shared<std::atomic<int>>(0);
     co_await zokio::task_scope::run([sum](zokio::task_scope& s) -> zokio::task<void> {
@@ -221,7 +219,7 @@ BOOST_AUTO_TEST_CASE(spawn_task_runs_in_parallel_and_propagates, *boost::unit_te
 }
 
 BOOST_AUTO_TEST_CASE(scopes_on_four_workers_stress, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(4);
+  auto rt = make_runtime(4);
   const int tasks = 64, children = 50 / zokio::test::stress_divisor + 5;
   std::vector<zokio::join_handle<int>> hs;
   for (int t = 0; t < tasks; ++t)

@@ -1,4 +1,5 @@
-// Helpers shared by the tests: lifetime tracking, counting wakers, sanitizer-aware sizes.
+// Helpers shared by the tests: lifetime tracking, counting wakers, sanitizer-aware sizes,
+// runtimes and timed tasks.
 #ifndef ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
 #define ZOKIO_TEST_SUPPORT_TEST_UTIL_HPP
 
@@ -8,10 +9,14 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <zokio/future.hpp>
+#include <zokio/runtime.hpp>
+#include <zokio/sleep.hpp>
+#include <zokio/task.hpp>
 
 #include <zokio/detail/config.hpp>
 #include <zokio/waker.hpp>
@@ -61,6 +66,34 @@ inline constexpr int stress_divisor = 10;
 #else
 inline constexpr int stress_divisor = 1;
 #endif
+
+/// A runtime with exactly `workers` workers, every other option at its default. Runtime is
+/// zokio::runtime or a basic_runtime<Config> for compile-time options (e.g. enable_metrics).
+template <class Runtime = zokio::runtime>
+Runtime make_runtime(unsigned workers) {
+  return typename Runtime::builder().worker_threads(workers).build();
+}
+
+/// The same, with the workers named "<thread_name>-<i>" (tests that tell workers apart).
+template <class Runtime = zokio::runtime>
+Runtime make_runtime(unsigned workers, std::string thread_name) {
+  return typename Runtime::builder()
+      .worker_threads(workers)
+      .thread_name(std::move(thread_name))
+      .build();
+}
+
+/// Sleeps `d`, then returns `v`.
+inline zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
+  co_await zokio::sleep(d);
+  co_return v;
+}
+
+/// Sleeps `d`, then throws std::runtime_error: value_after's failing twin.
+inline zokio::task<int> error_after(std::chrono::milliseconds d) {
+  co_await zokio::sleep(d);
+  throw std::runtime_error("error_after");
+}
 
 /// Counts live instances (Tokio's Track trick): a leak or double destroy shows in `live`.
 struct tracked {

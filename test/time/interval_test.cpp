@@ -21,9 +21,7 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 1) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 struct tick_log {
   sclock::time_point start;
@@ -52,7 +50,7 @@ zokio::task<tick_log> stalled(zokio::missed_tick_behavior b, std::chrono::millis
 BOOST_AUTO_TEST_SUITE(interval_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(first_tick_is_immediate_then_one_per_period) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<tick_log> {
     tick_log log;
     log.start = sclock::now();
@@ -75,7 +73,7 @@ BOOST_AUTO_TEST_CASE(first_tick_is_immediate_then_one_per_period) {
 }
 
 BOOST_AUTO_TEST_CASE(burst_fires_missed_ticks_back_to_back) {
-  auto rt = make_rt();
+  auto rt = make_runtime(1);
   tick_log log = rt.block_on(rt.spawn(stalled(zokio::missed_tick_behavior::burst, 10ms, 55ms, 7)));
   // Missed: +10 .. +50 come at once, in order, on their original schedule.
   for (std::size_t i = 1; i < log.scheduled.size(); ++i)
@@ -87,7 +85,7 @@ BOOST_AUTO_TEST_CASE(burst_fires_missed_ticks_back_to_back) {
 }
 
 BOOST_AUTO_TEST_CASE(skip_drops_missed_ticks_and_stays_aligned) {
-  auto rt = make_rt();
+  auto rt = make_runtime(1);
   tick_log log = rt.block_on(rt.spawn(stalled(zokio::missed_tick_behavior::skip, 10ms, 55ms, 3)));
   // The first late tick is delivered at once (its scheduled time was +10) ...
   BOOST_TEST((log.scheduled[1] - log.scheduled[0]) == 10ms);
@@ -103,7 +101,7 @@ BOOST_AUTO_TEST_CASE(skip_drops_missed_ticks_and_stays_aligned) {
 }
 
 BOOST_AUTO_TEST_CASE(delay_restarts_the_schedule_from_now) {
-  auto rt = make_rt();
+  auto rt = make_runtime(1);
   tick_log log = rt.block_on(rt.spawn(stalled(zokio::missed_tick_behavior::delay, 10ms, 55ms, 3)));
   BOOST_TEST((log.scheduled[1] - log.scheduled[0]) == 10ms);  // the late tick, at once
   // Next: one full period after the late tick was seen, whatever the old alignment.
@@ -115,7 +113,7 @@ BOOST_AUTO_TEST_CASE(delay_restarts_the_schedule_from_now) {
 
 BOOST_AUTO_TEST_CASE(dropped_tick_future_loses_no_tick) {
   // tick() loses against a short sleep in select; the next tick() returns that same tick.
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto t0 = sclock::now();
     zokio::interval iv(t0, 40ms);
@@ -130,7 +128,7 @@ BOOST_AUTO_TEST_CASE(dropped_tick_future_loses_no_tick) {
 
 BOOST_AUTO_TEST_CASE(reset_and_invalid_period) {
   BOOST_CHECK_THROW(zokio::interval(0ms), std::invalid_argument);
-  auto rt = make_rt();
+  auto rt = make_runtime(1);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     zokio::interval iv(30ms);
     co_await iv.tick();

@@ -24,9 +24,7 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 // Counts the runtime allocator's timer-category blocks (the sleep's shared block): the block
 // is freed only when both the future and the Asio handler are done with it, so "freed" means
@@ -66,7 +64,7 @@ struct poll_once_then_drop {
 BOOST_AUTO_TEST_SUITE(sleep_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(fires_after_the_duration_and_not_much_later) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<long> {
     auto t0 = sclock::now();
     co_await zokio::sleep(30ms);
@@ -78,7 +76,7 @@ BOOST_AUTO_TEST_CASE(fires_after_the_duration_and_not_much_later) {
 }
 
 BOOST_AUTO_TEST_CASE(sleep_until_and_deadline) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     auto deadline = sclock::now() + 20ms;
     auto s = zokio::sleep_until(deadline);
@@ -91,7 +89,7 @@ BOOST_AUTO_TEST_CASE(sleep_until_and_deadline) {
 
 BOOST_AUTO_TEST_CASE(from_block_on_thread) {
   // Not on a worker: the timer goes to a worker picked round-robin.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto t0 = sclock::now();
   rt.block_on(zokio::sleep(15ms));
   BOOST_TEST((sclock::now() - t0) >= 15ms);
@@ -118,7 +116,7 @@ BOOST_AUTO_TEST_CASE(huge_duration_does_not_overflow) {
 }
 
 BOOST_AUTO_TEST_CASE(reset_moves_the_deadline) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<long> {
     auto t0 = sclock::now();
     auto s = zokio::sleep(10s);
@@ -138,7 +136,7 @@ BOOST_AUTO_TEST_CASE(reset_moves_the_deadline) {
 }
 
 BOOST_AUTO_TEST_CASE(many_random_sleeps_all_fire_no_earlier_than_their_deadline) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const int n = 2000 / zokio::test::stress_divisor;
   std::atomic<int> early{0}, done{0};
   std::vector<zokio::join_handle<void>> hs;
@@ -161,7 +159,7 @@ BOOST_AUTO_TEST_CASE(destroying_a_pending_sleep_cancels_the_asio_wait) {
   // A 30 s sleep is polled once and destroyed. The task's waker must not be woken or kept,
   // and the shared block must be freed within seconds: it is freed only after the Asio
   // handler ran (with operation_aborted), so without a real timer.cancel() this takes 30 s.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   timer_hook_scope hook;
   zokio::test::counting_waker cw;
   std::optional<zokio::sleep_future> s(zokio::sleep(30s));
@@ -181,7 +179,7 @@ BOOST_AUTO_TEST_CASE(runtime_destroyed_with_pending_sleeps_frees_everything) {
   timer_hook_scope hook;
   std::atomic<int> started{0};
   {
-    auto rt = make_rt();
+    auto rt = make_runtime(2);
     for (int i = 0; i < 100; ++i)
       rt.spawn(zokio::co_invoke([&started]() -> zokio::task<void> {
           started.fetch_add(1);
@@ -197,7 +195,7 @@ BOOST_AUTO_TEST_CASE(cancel_races_with_firing_across_workers) {
   // For TSan: sleeps of 0-300 us raced against each other in select, on 2 workers; the loser
   // is cancelled on whichever thread runs the task while its timer may be firing on the
   // other worker's io_context.
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   const int tasks = 64, rounds = 200 / zokio::test::stress_divisor;
   timer_hook_scope hook;
   std::atomic<long> wins[2] = {0, 0};

@@ -20,14 +20,8 @@ using sclock = std::chrono::steady_clock;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
-
-zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
-  co_await zokio::sleep(d);
-  co_return v;
-}
+using zokio::test::make_runtime;
+using zokio::test::value_after;
 
 struct throws_on_poll {
   using output = int;
@@ -46,7 +40,7 @@ void timer_hook(const zokio::alloc_event& e) noexcept {
 BOOST_AUTO_TEST_SUITE(timeout_suite, *boost::unit_test::timeout(60))
 
 BOOST_AUTO_TEST_CASE(inner_completes_first) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     boost::system::result<int> r = co_await zokio::timeout(value_after(5ms, 7), 2s);
     co_return r ? *r : -1;
@@ -55,7 +49,7 @@ BOOST_AUTO_TEST_CASE(inner_completes_first) {
 }
 
 BOOST_AUTO_TEST_CASE(deadline_first_destroys_the_inner_future_at_once) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   const long base = zokio::test::tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([base]() -> zokio::task<bool> {
     auto t0 = sclock::now();
@@ -74,7 +68,7 @@ BOOST_AUTO_TEST_CASE(deadline_first_destroys_the_inner_future_at_once) {
 
 BOOST_AUTO_TEST_CASE(ready_inner_wins_even_with_a_past_deadline) {
   // The inner future is polled first; no timer is armed at all.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto prev = zokio::set_alloc_hook(&timer_hook);
   g_timer_allocs = 0;
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
@@ -88,7 +82,7 @@ BOOST_AUTO_TEST_CASE(ready_inner_wins_even_with_a_past_deadline) {
 }
 
 BOOST_AUTO_TEST_CASE(void_inner_gives_result_void) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     boost::system::result<void> ok = co_await zokio::timeout(zokio::sleep(1ms), 2s);
     boost::system::result<void> late = co_await zokio::timeout(zokio::sleep(2s), 5ms);
@@ -100,7 +94,7 @@ BOOST_AUTO_TEST_CASE(void_inner_gives_result_void) {
 BOOST_AUTO_TEST_CASE(winning_inner_cancels_the_timer_wait) {
   // A 30 s deadline around a 5 ms sleep: the timeout's timer block is freed (its Asio
   // handler ran with operation_aborted) long before 30 s.
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   g_timer_allocs = 0;
   g_timer_frees = 0;
   auto prev = zokio::set_alloc_hook(&timer_hook);
@@ -116,7 +110,7 @@ BOOST_AUTO_TEST_CASE(winning_inner_cancels_the_timer_wait) {
 }
 
 BOOST_AUTO_TEST_CASE(inner_exceptions_propagate) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     try {
       (void)co_await zokio::timeout(throws_on_poll{}, 1s);
