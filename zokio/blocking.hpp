@@ -89,6 +89,10 @@ struct blocking_cell final : blocking_state<T> {
     auto* c = static_cast<blocking_cell*>(j);
     unsigned char expected = base::queued;
     if (c->ph.compare_exchange_strong(expected, base::started, std::memory_order_acq_rel)) {
+      // An exception completes the handle only after the catch block has ended: leaving it
+      // drops this thread's reference to the exception object, which must happen before the
+      // waiter may rethrow or free it (libstdc++'s count is invisible to TSan otherwise).
+      std::exception_ptr error;
       try {
         if constexpr (std::is_void_v<T>) {
           std::invoke(*c->f);
@@ -102,8 +106,11 @@ struct blocking_cell final : blocking_state<T> {
           c->template complete<1>(std::move(v));
         }
       } catch (...) {
+        error = std::current_exception();
+      }
+      if (error) {
         c->f.reset();
-        c->template complete<2>(std::current_exception());
+        c->template complete<2>(std::move(error));
       }
     } else {  // aborted before it started: the handle already reported task_aborted
       c->f.reset();

@@ -2,6 +2,7 @@
 #ifndef ZOKIO_RUNTIME_HPP
 #define ZOKIO_RUNTIME_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -35,7 +36,8 @@ namespace zokio {
  * @par Destruction
  * The destructor stops the workers, joins them, then cancels every task that has not
  * finished: each future is destroyed (on the destroying thread), join handles report
- * `errc::runtime_shutdown`, and all task memory is freed.
+ * `errc::runtime_shutdown`, and all task memory is freed. Then it waits for the running
+ * blocking jobs (spawn_blocking), without limit: see shutdown_timeout() for a bound.
  *
  * @par Thread Safety
  * spawn, block_on, metrics and stop may be called from any thread. Destroying the runtime
@@ -169,8 +171,42 @@ class basic_runtime {
   /// cancelled by shutdown() or the destructor.
   void stop() noexcept { sched_->request_stop(); }
 
-  /// Stops, joins the workers and cancels the remaining tasks. Idempotent.
+  /// Stops, joins the workers, cancels the remaining tasks, drops the blocking jobs not
+  /// started and waits for the running ones. Idempotent (a later call waits for jobs left
+  /// running by a shutdown_timeout).
   void shutdown() { sched_->shutdown(); }
+
+  /**
+   * shutdown(), waiting at most `timeout` (from the call) for everything to stop, as Tokio's
+   * Runtime::shutdown_timeout. Returns true when all work finished in time.
+   *
+   * Workers and tasks stop as in shutdown() (a task is never cut short inside its poll, so a
+   * poll that blocks delays this call past `timeout`). Blocking jobs (spawn_blocking) not
+   * started are dropped; those still running when the time is up are left to finish on their
+   * own threads, and false is returned. Such a job's result goes to its blocking_handle if
+   * one is still held (tasks' handles are gone: the tasks were cancelled), else is dropped.
+   * Inside the job, zokio::spawn and spawn_blocking still work and report
+   * errc::runtime_shutdown.
+   *
+   * The destructor then does not wait for those jobs: the runtime's internals stay alive
+   * until the last of them ends, and are freed on its thread. A job must not use the
+   * runtime object itself (`rt.block_on`) once it is destroyed, and one still running when
+   * the process exits is cut off like any detached thread. Idempotent; shutdown() after a
+   * false result waits for the jobs left.
+   */
+  bool shutdown_timeout(std::chrono::nanoseconds timeout) {
+    return sched_->shutdown(std::max(timeout, std::chrono::nanoseconds::zero()));
+  }
+  /// Any duration (`2s`, `duration<double>(0.5)`); one too long for nanoseconds waits
+  /// without limit.
+  template <class Rep, class Period>
+  bool shutdown_timeout(std::chrono::duration<Rep, Period> timeout) {
+    using ns = std::chrono::nanoseconds;
+    const double n = std::chrono::duration<double, std::nano>(timeout).count();
+    if (!(n > 0)) return shutdown_timeout(ns::zero());
+    if (n >= static_cast<double>(ns::max().count())) return shutdown_timeout(ns::max());
+    return shutdown_timeout(std::chrono::ceil<ns>(timeout));
+  }
 
   /// Per-worker counters (all zero unless Config.enable_metrics) and queue depths.
   runtime_metrics metrics() const { return sched_->metrics(); }
@@ -194,7 +230,7 @@ class basic_runtime {
 
  private:
   explicit basic_runtime(const detail::scheduler_options& o)
-      : sched_(std::make_unique<detail::scheduler>(checked(o))) {}
+      : sched_(new detail::scheduler(checked(o))) {}
 
   static detail::scheduler_options default_options() {
     detail::scheduler_options o;
@@ -220,7 +256,7 @@ class basic_runtime {
     return o;
   }
 
-  std::unique_ptr<detail::scheduler> sched_;
+  std::unique_ptr<detail::scheduler, detail::scheduler::deleter> sched_;
 };
 
 using runtime = basic_runtime<>;

@@ -48,7 +48,8 @@ struct blocking_pool_stats {
  * so zokio::spawn and spawn_blocking work from a blocking job.
  *
  * The state lives in a shared block that each thread co-owns, so a thread that outlives a
- * bounded shutdown (timeout) never touches freed memory.
+ * bounded shutdown (timeout) never touches freed memory. Such a thread still has the owner
+ * as scheduler::current(), so the owner must outlive it too: see adopt_owner().
  */
 class blocking_pool {
  public:
@@ -65,8 +66,15 @@ class blocking_pool {
 
   /// Refuses new jobs, drops the queued ones (their drop() runs on this thread), then waits
   /// for running jobs to finish, at most `timeout`; threads still busy then are detached.
-  /// Idempotent. Returns false when the timeout expired with jobs still running.
+  /// Idempotent: a later call waits again (at most its own timeout) for the jobs left.
+  /// Returns false when the timeout expired with jobs still running.
   ZOKIO_DECL bool shutdown(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+
+  /// For the owner's destruction after a shutdown that timed out: when threads are still
+  /// running jobs, the last of them to finish deletes the owner (`delete owner`, on that
+  /// thread, after it left the runtime) and this returns true; the caller must then not
+  /// destroy it. False (nothing running, or not shut down): the caller destroys it as usual.
+  ZOKIO_DECL bool adopt_owner() noexcept;
 
   ZOKIO_DECL blocking_pool_stats stats() const;
   const blocking_pool_options& options() const noexcept { return opts_; }

@@ -56,13 +56,22 @@ class scheduler {
   scheduler& operator=(const scheduler&) = delete;
 
   /// Allocates the task, registers it and schedules its first poll. Never fails silently:
-  /// after shutdown the task is completed at once with errc::runtime_shutdown.
+  /// after shutdown the task is completed at once with errc::runtime_shutdown (and
+  /// `*refused`, when given, is set). A `join_waker`, when given, is installed before the
+  /// task can run, so that its completion wakes it without a first poll of the handle
+  /// (join_set); it is dropped when the spawn is refused.
   template <future F>
-  task_core<future_output_t<F>>* spawn(F&& f) {
+  task_core<future_output_t<F>>* spawn(F&& f, waker* join_waker = nullptr,
+                                       bool* refused = nullptr) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
-    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f));
-    if (!bind(t)) {
+    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE,
+                           this, std::move(f));
+    if (join_waker) t->join_waker = std::move(*join_waker);  // published by bind and schedule
+    const bool bound = bind(t);
+    if (refused) *refused = !bound;
+    if (!bound) {
+      if (join_waker) t->join_waker.reset();
       cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
       t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
       return t;
@@ -75,9 +84,13 @@ class scheduler {
   /// our workers, the injector otherwise.
   ZOKIO_DECL void schedule(task_header* t) noexcept;
 
-  /// Stops the workers, joins them, cancels every task left and frees it. Idempotent.
+  /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
+  /// blocking pool down: queued jobs are dropped, running ones waited for, at most until
+  /// `timeout` after the call (the workers and tasks themselves are never cut short). False
+  /// when jobs were still running then: they are left to finish on their own threads.
+  /// Idempotent: a later call only waits again (at most its timeout) for the jobs left.
   /// Must not be called from one of this scheduler's workers.
-  ZOKIO_DECL void shutdown();
+  ZOKIO_DECL bool shutdown(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
   /// Asks the workers to stop; does not wait.
   ZOKIO_DECL void request_stop() noexcept;
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
@@ -108,6 +121,14 @@ class scheduler {
   /// Completion: unlinks from the owned lists. True: the caller drops the list's reference
   /// (false: handed back to the owning worker, see owned_tasks.hpp).
   ZOKIO_DECL bool release_owned(task_header* t) noexcept;
+
+  /// The owner's deleter (basic_runtime): a plain delete, whose shutdown waits for every
+  /// blocking job, unless a shutdown timed out with jobs still running; the scheduler is then
+  /// deleted by the last of their threads when its job ends (they still use it as
+  /// scheduler::current(), to spawn, for instance, which it then refuses).
+  struct deleter {
+    ZOKIO_DECL void operator()(scheduler* s) const noexcept;
+  };
 
   /// RAII: marks the calling (non-worker) thread as inside this runtime, for zokio::spawn.
   class enter_guard {

@@ -70,8 +70,6 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // Set by unpark() before its io.stop(): the owner checks it before it sleeps (a sibling's
   // poll may have swallowed the stop), instead of relying on run_one() returning.
   std::atomic<bool> unpark_flag{false};
-  // Set by unpark() after its io.stop(): the next thread to take `io` restarts it.
-  std::atomic<bool> io_restart{false};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
   // Owner-only loop state.

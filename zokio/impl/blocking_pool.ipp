@@ -28,6 +28,7 @@ struct blocking_pool::shared {
   // thread claims it (idle--, notify++) instead of starting a new one (Tokio's protocol).
   std::size_t notify = 0;
   bool closed = false;
+  bool owner_adopted = false;  // adopt_owner(): the last thread to exit deletes `owner`
   std::unordered_map<std::size_t, std::thread> running;  // handles of live threads
   std::vector<std::thread> exited;                        // finished, not yet joined
 
@@ -113,42 +114,59 @@ void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
     std::snprintf(name, sizeof name, "%.11s-blk", s->opts.thread_name.c_str());
     pthread_setname_np(pthread_self(), name);
   }
-  scheduler::enter_guard entered(s->owner);
-  std::unique_lock lk(s->m);
-  for (;;) {
-    if (blocking_job* j = s->pop()) {
-      lk.unlock();
-      j->run(j);  // noexcept: the job stores its own exception
-      lk.lock();
-      continue;
-    }
-    if (s->closed) break;
-    ++s->idle;
-    const auto deadline = std::chrono::steady_clock::now() + s->opts.keep_alive;
-    bool expired = false;
+  scheduler* reclaim = nullptr;  // the owner, handed over (adopt_owner) to the last thread
+  {
+    scheduler::enter_guard entered(s->owner);
+    std::unique_lock lk(s->m);
     for (;;) {
-      if (s->notify > 0) {  // a submitter claimed us (already took us off `idle`)
-        --s->notify;
-        break;
+      if (blocking_job* j = s->pop()) {
+        lk.unlock();
+        j->run(j);  // noexcept: the job stores its own exception
+        lk.lock();
+        continue;
       }
-      if (s->closed) {
-        --s->idle;
-        break;
+      if (s->closed) break;
+      ++s->idle;
+      const auto deadline = std::chrono::steady_clock::now() + s->opts.keep_alive;
+      bool expired = false;
+      for (;;) {
+        if (s->notify > 0) {  // a submitter claimed us (already took us off `idle`)
+          --s->notify;
+          break;
+        }
+        if (s->closed) {
+          --s->idle;
+          break;
+        }
+        if (s->work_cv.wait_until(lk, deadline) == std::cv_status::timeout && s->notify == 0 &&
+            !s->closed) {
+          --s->idle;
+          expired = true;
+          break;
+        }
       }
-      if (s->work_cv.wait_until(lk, deadline) == std::cv_status::timeout && s->notify == 0 &&
-          !s->closed) {
-        --s->idle;
-        expired = true;
-        break;
-      }
+      if (expired) break;
     }
-    if (expired) break;
-  }
-  --s->threads;
-  auto it = s->running.find(id);
-  s->exited.push_back(std::move(it->second));
-  s->running.erase(it);
-  if (s->threads == 0) s->done_cv.notify_all();
+    --s->threads;
+    auto it = s->running.find(id);
+    s->exited.push_back(std::move(it->second));  // empty when shutdown detached it
+    s->running.erase(it);
+    if (s->threads == 0) {
+      if (s->owner_adopted) reclaim = s->owner;
+      s->done_cv.notify_all();
+    }
+  }  // past this point the thread touches neither the owner nor the pool (but `s`)
+  // The runtime was destroyed while this thread's job ran past a shutdown timeout: the owner
+  // was kept alive for the jobs (scheduler::current() of their threads) and goes now. Its
+  // pool's shutdown finds no thread left; `s` outlives it here.
+  if (reclaim) delete reclaim;
+}
+
+bool blocking_pool::adopt_owner() noexcept {
+  std::lock_guard lk(s_->m);
+  if (!s_->closed || s_->threads == 0) return false;
+  s_->owner_adopted = true;
+  return true;
 }
 
 bool blocking_pool::shutdown(std::chrono::nanoseconds timeout) {
@@ -180,9 +198,11 @@ bool blocking_pool::shutdown(std::chrono::nanoseconds timeout) {
     all_done = done();
     to_join.swap(s_->exited);
     if (!all_done)
-      for (auto& [id, t] : s_->running) to_detach.push_back(std::move(t));
+      for (auto& [id, t] : s_->running)
+        if (t.joinable()) to_detach.push_back(std::move(t));  // not by an earlier call
   }
-  for (auto& t : to_join) t.join();
+  for (auto& t : to_join)
+    if (t.joinable()) t.join();  // a detached thread leaves an empty handle there
   for (auto& t : to_detach) t.detach();  // still running a job: they co-own `shared`
   return all_done;
 }

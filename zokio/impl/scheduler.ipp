@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +161,9 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
 scheduler::~scheduler() {
   if (workers_.empty()) return;  // the constructor failed and cleaned up
   shutdown();
+  // After a shutdown that timed out, jobs finished since may have woken tasks (a waker kept
+  // by the job): their queue entries hold references.
+  drain_queues();
   for (worker* w : workers_) delete w;
   workers_.clear();
 }
@@ -325,19 +329,20 @@ void scheduler::notify_parked() noexcept {
 void scheduler::unpark(unsigned i) {
   // The flag first (see worker::unpark_flag), then io_context::stop(), which interrupts the
   // owner's run_one() (eventfd or condition variable) and allocates nothing; a posted no-op
-  // handler would cost an allocation per wake. io_restart is set after stop() returns, so
-  // whoever sees it (restart_io) restarts an io_context that is really stopped.
+  // handler would cost an allocation per wake. The next thread to take the io_context
+  // restarts it (restart_io).
   worker& w = *workers_[i];
   w.unpark_flag.store(true, std::memory_order_release);
   w.io.stop();
-  w.io_restart.store(true, std::memory_order_release);
 }
 
 void scheduler::restart_io(worker& v) noexcept {
-  // Called with v.io_state held (no thread is inside v.io), as restart() requires.
-  if (v.io_restart.load(std::memory_order_relaxed) &&
-      v.io_restart.exchange(false, std::memory_order_acquire))
-    v.io.restart();
+  // Called with v.io_state held (no thread is inside v.io), as restart() requires. Asks the
+  // io_context itself: a flag set by unpark() after its stop() left a window in which the
+  // woken worker ran on a stopped io_context (no completions, no timers) for as long as the
+  // waker was preempted between the two. A stop() by request_stop() may be undone here too:
+  // park() re-checks shutdown_ after this, and poll() never blocks.
+  if (v.io.stopped()) v.io.restart();
 }
 
 bool scheduler::has_visible_work() const noexcept {
@@ -636,9 +641,25 @@ void scheduler::drain_queues() noexcept {
   }
 }
 
-void scheduler::shutdown() {
+void scheduler::deleter::operator()(scheduler* s) const noexcept {
+  if (s->blocking_.adopt_owner()) return;  // the last job left running deletes it
+  delete s;
+}
+
+bool scheduler::shutdown(std::chrono::nanoseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  const bool bounded = timeout != std::chrono::nanoseconds::max();
+  const auto start = clock::now();
+  // What is left of `timeout` for the pool: the workers and tasks are not bounded, but they
+  // count against it.
+  auto left = [&] {
+    if (!bounded) return timeout;
+    const auto spent = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
+    return timeout > spent ? timeout - spent : std::chrono::nanoseconds::zero();
+  };
   request_stop();
-  if (joined_.exchange(true, std::memory_order_acq_rel)) return;
+  // Done before (or under way on another thread): only the jobs still running are waited for.
+  if (joined_.exchange(true, std::memory_order_acq_rel)) return blocking_.shutdown(left());
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   // Workers are gone: this thread is the only one touching the queues now.
@@ -648,7 +669,8 @@ void scheduler::shutdown() {
   // ones are waited for. After the tasks are cancelled, so that a job waiting on a task's
   // output sees it end; before the queues are drained, so that a job's wakes land in the
   // injector while it is still drained (and its spawns are refused: the list is closed).
-  blocking_.shutdown();
+  // Jobs still running after `timeout` keep their threads (detached): see deleter.
+  const bool all_done = blocking_.shutdown(left());
   // This thread is no worker: those completions were handed back to the owners' stacks.
   for (unsigned i = 0; i < workers_.size(); ++i) owned_.drain_returned(i);
   // Dropping futures may have woken other tasks: their queue entries hold references.
@@ -656,6 +678,7 @@ void scheduler::shutdown() {
   for (task_header* t : pinned) t->ref_dec();
   drain_queues();
   for (auto& w : workers_) w->guard.reset();
+  return all_done;
 }
 
 runtime_metrics scheduler::metrics() const {
