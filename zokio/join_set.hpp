@@ -4,9 +4,9 @@
 #define ZOKIO_JOIN_SET_HPP
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -16,81 +16,125 @@
 #include <boost/system/system_error.hpp>
 
 #include <zokio/allocator.hpp>
+#include <zokio/detail/atomic_waker.hpp>
 #include <zokio/detail/scheduler.hpp>
-#include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/task_cell.hpp>
+#include <zokio/detail/task_header.hpp>
 #include <zokio/future.hpp>
 #include <zokio/join_handle.hpp>
-#include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
 namespace zokio {
 
 namespace detail {
 
-// Shared between a join_set and its tasks: the indices of the tasks whose future is gone
-// (finished, failed, aborted or shut down), in that order, and the waker of join_next.
-// Reference counted: the set holds one reference, each task's wrapper one.
-struct join_set_shared {
-  std::atomic<std::size_t> refs{1};
-  spin_mutex m;
-  std::vector<std::uint32_t> ready;  // guarded by m
-  waker joiner;                      // guarded by m
+struct join_set_shared;
 
+// One per index of a set: the data of the join waker of the child at that index. `shared`
+// and `idx` never change; `next` links the slot into the completed stack (written by the one
+// push per child, read by the set after it took the stack). Lives as long as the shared
+// state, in a chunk that never moves, so the wakers can point at it.
+struct join_set_slot {
+  join_set_shared* shared;
+  join_set_slot* next;
+  std::uint32_t idx;
+};
+
+// Shared between a join_set and its children's join wakers: a lock-free stack of the slots of
+// the children that completed (finished, failed, aborted or shut down) and the waker of
+// join_next. Reference counted: the set holds one (plus the credits it took in advance for
+// its next children), each child's join waker one.
+struct join_set_shared {
+  // Own cache line: taken by the set in batches, dropped by each child when it is freed.
+  alignas(64) std::atomic<std::size_t> refs{1};
+  alignas(64) std::atomic<join_set_slot*> completed{nullptr};  // newest first
+  atomic_waker joiner;
+  // Slots in chunks: chunk c holds 16 << c slots (O(log n) chunks for n indices). Made by
+  // the set only; a waker reads its own slot, never this array.
+  static constexpr std::size_t chunk_count = 29;  // 16 * (2^29 - 1) > 2^32 indices
+  join_set_slot* chunks[chunk_count] = {};
+
+  ~join_set_shared() {
+    for (std::size_t c = 0; c < chunk_count; ++c)
+      if (chunks[c]) deallocate(chunks[c], chunk_bytes(c), alloc_category::other);
+  }
+  static std::size_t chunk_bytes(std::size_t c) noexcept {
+    return (std::size_t{16} << c) * sizeof(join_set_slot);
+  }
   static join_set_shared* create() {
     void* p = allocate(sizeof(join_set_shared), alloc_category::other, alignof(join_set_shared));
     return ::new (p) join_set_shared();
   }
-  void ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
-  void unref() noexcept {
+  void ref(std::size_t n = 1) noexcept { refs.fetch_add(n, std::memory_order_relaxed); }
+  void unref(std::size_t n = 1) noexcept {
     // acq_rel: everything done through other references happens-before the free.
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (refs.fetch_sub(n, std::memory_order_acq_rel) == n) {
       this->~join_set_shared();
       deallocate(this, sizeof(join_set_shared), alloc_category::other, alignof(join_set_shared));
     }
   }
-  void push(std::uint32_t idx) noexcept {
-    waker w;
-    {
-      std::lock_guard lk(m);
-      try {
-        ready.push_back(idx);
-      } catch (...) {
-        std::terminate();  // out of memory in a destructor: nothing sensible to do
-      }
-      w = std::move(joiner);
-    }
-    w.wake();  // outside the lock
-  }
-};
 
-// Wraps a child's future: when the future is destroyed (after it finished, or because the
-// task was aborted or the runtime shut down) it reports its index to the set. Destruction
-// happens inside the task before it is marked complete, so join_next may find the handle
-// still pending for a moment; the handle's own join waker covers that.
-template <future F>
-class join_set_child {
- public:
-  using output = future_output_t<F>;
-  join_set_child(F f, join_set_shared* s, std::uint32_t idx)
-      : f_(std::move(f)), s_(s), idx_(idx) {
-    s_->ref();
+  static std::size_t chunk_of(std::uint32_t idx, std::size_t& first) noexcept {
+    const std::size_t c = std::bit_width(std::uint64_t{idx} / 16 + 1) - 1;
+    first = 16 * ((std::size_t{1} << c) - 1);
+    return c;
   }
-  join_set_child(join_set_child&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
-      : f_(std::move(o.f_)), s_(std::exchange(o.s_, nullptr)), idx_(o.idx_) {}
-  join_set_child& operator=(join_set_child&&) = delete;
-  ~join_set_child() {
-    if (s_) {
-      s_->push(idx_);
-      s_->unref();
-    }
+  join_set_slot& slot(std::uint32_t idx) noexcept {
+    std::size_t first;
+    const std::size_t c = chunk_of(idx, first);
+    return chunks[c][idx - first];
   }
-  zokio::poll<output> poll(context& cx) { return f_.poll(cx); }
+  /// Makes slot `idx` (the set makes them in index order; may throw bad_alloc).
+  void add_slot(std::uint32_t idx) {
+    std::size_t first;
+    const std::size_t c = chunk_of(idx, first);
+    if (!chunks[c])
+      chunks[c] = static_cast<join_set_slot*>(allocate(chunk_bytes(c), alloc_category::other));
+    ::new (&chunks[c][idx - first]) join_set_slot{this, nullptr, idx};
+  }
 
- private:
-  F f_;
-  join_set_shared* s_;
-  std::uint32_t idx_;
+  /// A child completed: push its slot (once per child) and wake join_next.
+  void push(join_set_slot* s) noexcept {
+    auto* head = completed.load(std::memory_order_relaxed);
+    do {
+      s->next = head;
+      // Ordering: release publishes `next` (and the task's completion) to take_completed.
+    } while (!completed.compare_exchange_weak(head, s, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed));
+    // Only a push onto an empty stack wakes: the set takes the whole stack at once, and
+    // sleeps only after it registered its waker and then found the stack empty. (The RMWs
+    // on the atomic_waker's state order the two sides: either this wake finds the
+    // registration, or the registration sees this push.)
+    if (!head) joiner.wake();
+  }
+  /// The slots pushed so far, oldest first (the set's side).
+  join_set_slot* take_completed() noexcept {
+    if (!completed.load(std::memory_order_relaxed)) return nullptr;
+    join_set_slot* s = completed.exchange(nullptr, std::memory_order_acquire);
+    join_set_slot* oldest_first = nullptr;
+    while (s) {
+      join_set_slot* next = s->next;
+      s->next = oldest_first;
+      oldest_first = s;
+      s = next;
+    }
+    return oldest_first;
+  }
+
+  static void child_clone(void* p) noexcept { static_cast<join_set_slot*>(p)->shared->ref(); }
+  static void child_wake(void* p) noexcept {
+    auto* s = static_cast<join_set_slot*>(p);
+    join_set_shared* shared = s->shared;
+    shared->push(s);
+    shared->unref();
+  }
+  static void child_wake_by_ref(void* p) noexcept {
+    auto* s = static_cast<join_set_slot*>(p);
+    s->shared->push(s);
+  }
+  static void child_drop(void* p) noexcept { static_cast<join_set_slot*>(p)->shared->unref(); }
+  static constexpr waker_vtable child_waker_vtable{&child_clone, &child_wake,
+                                                   &child_wake_by_ref, &child_drop};
 };
 
 }  // namespace detail
@@ -110,9 +154,11 @@ class join_set_child {
  * `zokio::join_error` (`errc::task_aborted`). Either way that task has left the set, so the
  * next `join_next` goes on with the others: errors are reported one per task.
  *
- * Completion order without rescans: each task's future is wrapped so that its destruction
- * pushes the task's index to a ready list shared with the set and wakes `join_next`; a
- * `join_next` looks at that list only (O(1) per task, one short spin lock per completion).
+ * Each task is spawned as is, so a coroutine child costs one allocation, its frame (the task
+ * cell lives in the frame's prefix, as with zokio::spawn). Completion order without rescans:
+ * the set puts its own join waker in each task; the task wakes it once complete, which pushes
+ * the task's slot on a lock-free stack shared with the set and wakes `join_next`. A
+ * `join_next` takes the whole stack at once and joins those tasks only (O(1) per task).
  *
  * Dropping the set aborts every task in it (Tokio semantics); abort is asynchronous, the
  * tasks are cancelled on their workers. Tasks own what they use (as with zokio::spawn).
@@ -134,38 +180,52 @@ class join_set {
   join_set& operator=(const join_set&) = delete;
   ~join_set() {
     abort_all();
-    handles_.clear();  // detaches: the aborted tasks finish on their own
-    waker w;  // do not keep our task alive until the last child is gone; dropped outside the lock
-    {
-      std::lock_guard lk(shared_->m);
-      w = std::move(shared_->joiner);
-    }
-    shared_->unref();
+    handles_.clear();  // detaches (and drops our join wakers): the aborted tasks finish alone
+    waker w = shared_->joiner.take();  // do not keep our task alive until the last child is gone
+    shared_->unref(1 + credits_);
   }
 
   /// Spawns `f` on the current runtime (throws system_error(errc::no_runtime) outside one).
   template <future F>
     requires std::is_same_v<future_output_t<F>, T>
   void spawn(F f) {
-    if (!detail::scheduler::current())
-      throw boost::system::system_error(make_error_code(errc::no_runtime));
-    std::uint32_t idx;
-    if (!free_.empty()) {
-      idx = free_.back();
-      free_.pop_back();
+    auto* sched = detail::scheduler::current();
+    if (!sched) throw boost::system::system_error(make_error_code(errc::no_runtime));
+    detail::join_set_slot* slot = free_;
+    if (slot) {
+      free_ = slot->next;
     } else {
-      idx = static_cast<std::uint32_t>(handles_.size());
+      const auto n = static_cast<std::uint32_t>(handles_.size());
+      if (slots_ == n) {
+        shared_->add_slot(n);
+        ++slots_;
+      }
       handles_.emplace_back();
+      slot = &shared_->slot(n);
     }
-    free_.reserve(handles_.size());  // so that releasing an index never allocates
+    const std::uint32_t idx = slot->idx;
+    // The child's join waker holds a reference on shared_, taken from credits_: references
+    // added in batches, so that a spawn does not touch the count the children's workers drop.
+    if (credits_ == 0) {
+      shared_->ref(credit_batch);
+      credits_ = credit_batch;
+    }
+    --credits_;
+    waker jw = waker::from_raw({slot, &detail::join_set_shared::child_waker_vtable});
+    detail::task_core<T>* t;
+    bool done;
     try {
-      handles_[idx] = zokio::spawn(detail::join_set_child<F>(std::move(f), shared_, idx));
+      // Spawned as is, not wrapped: a task<T> is then its own cell (one allocation).
+      // The join waker goes in before any other thread can see the task: no CAS on a task
+      // another worker may already be running. `done`: refused after shutdown, complete.
+      t = sched->spawn(std::move(f), &jw, &done);
     } catch (...) {
-      // The wrapper, if it was made, reported idx while being destroyed: join_next skips an
-      // index whose handle is empty. Nothing to do here.
-      throw;
+      release(slot);
+      throw;  // jw, unless moved into the task, dropped its reference
     }
+    handles_[idx] = join_handle<T>(t);
     ++size_;
+    if (done) shared_->push(slot);  // spawned after shutdown: complete already, no wake to come
   }
 
   /// Tasks spawned and not yet joined.
@@ -210,27 +270,27 @@ class join_set {
     for (;;) {
       if (current_ == none) {
         if (size_ == 0) return out();
-        {
-          std::lock_guard lk(shared_->m);
-          if (pos_ == batch_.size()) {
-            batch_.clear();
-            pos_ = 0;
-            batch_.swap(shared_->ready);  // take them all in one lock
-          }
-          if (batch_.empty()) {
-            if (!shared_->joiner.will_wake(cx.waker())) shared_->joiner = cx.waker();
+        if (!ready_) ready_ = shared_->take_completed();  // all completed so far, in one swap
+        if (!ready_) {
+          if (!yielded_) {
+            // Nothing finished: yield once before sleeping. The children queued on this
+            // worker then run first and we come back for all their results at once, rather
+            // than being woken (into the LIFO slot, ahead of them) by each completion in turn.
+            yielded_ = true;
+            cx.waker().wake_by_ref();
             return pending;
           }
+          shared_->joiner.register_waker(cx.waker());
+          ready_ = shared_->take_completed();  // pushed before the registration
+          if (!ready_) return pending;
         }
-        current_ = batch_[pos_++];
+        yielded_ = false;
+        current_ = ready_->idx;
+        ready_ = ready_->next;  // read before the index can be reused
       }
       auto& h = handles_[current_];
-      if (!h.valid()) {  // its spawn failed
-        release(current_);
-        continue;
-      }
-      // The future is gone; completion is marked right after, so this is rarely pending (and
-      // then the handle's join waker wakes us).
+      // Reported by its join waker, which runs once the task is complete: ready at once. (Were
+      // it pending, this poll would put our waker in its join-waker slot.)
       auto r = [&] {
         try {
           return h.poll(cx);
@@ -249,21 +309,28 @@ class join_set {
   }
   void release_joined(std::uint32_t& idx) noexcept {
     --size_;
-    release(idx);
-  }
-  void release(std::uint32_t& idx) noexcept {
     handles_[idx] = join_handle<T>();
-    free_.push_back(idx);  // capacity reserved in spawn
+    release(&shared_->slot(idx));
     idx = none;
+  }
+  void release(detail::join_set_slot* slot) noexcept {
+    slot->next = free_;
+    free_ = slot;
   }
 
   static constexpr std::uint32_t none = ~std::uint32_t{0};
   detail::join_set_shared* shared_;
-  std::vector<join_handle<T>> handles_;  // by index; empty handle = free slot
-  std::vector<std::uint32_t> free_;
-  std::vector<std::uint32_t> batch_;  // indices taken from shared_->ready, consumed from pos_
-  std::size_t pos_ = 0;
+  // By index; empty handle = free index. The runtime's allocator: a set that grows and is
+  // dropped again and again then reuses cached blocks instead of faulting in fresh pages.
+  std::vector<join_handle<T>, allocator<join_handle<T>, alloc_category::other>> handles_;
+  std::uint32_t slots_ = 0;              // slots made in shared_ (handles_.size() or one more)
+  // Free indices: their slots, linked through `next` (no child of theirs will push them).
+  detail::join_set_slot* free_ = nullptr;
+  detail::join_set_slot* ready_ = nullptr;  // taken from shared_, not joined yet, oldest first
+  static constexpr std::size_t credit_batch = 64;
+  std::size_t credits_ = 0;  // references on shared_ held for the next children's join wakers
   std::uint32_t current_ = none;  // index being joined (kept across join_next futures)
+  bool yielded_ = false;          // the last poll found nothing and yielded
   std::size_t size_ = 0;
 };
 

@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <zokio/allocation.hpp>
 #include <zokio/error.hpp>
 #include <zokio/runtime.hpp>
 #include <zokio/task.hpp>
@@ -38,6 +39,27 @@ zokio::task<int> forever() {
 }
 
 bool is_aborted(const zokio::join_error& e) { return e.code() == zokio::errc::task_aborted; }
+
+// Runtime allocations made on the counting thread while tl_counting is set (the hook is
+// global; workers running other tasks meanwhile are not counted).
+thread_local bool tl_counting = false;
+thread_local long tl_allocs = 0;
+void count_on_this_thread(const zokio::alloc_event& e) noexcept {
+  if (tl_counting && !e.deallocate) ++tl_allocs;
+}
+
+zokio::task<int> yield_then(int v) {
+  co_await zokio::yield_now{};
+  co_return v;
+}
+
+// A plain (non-coroutine) future: its cell is its only allocation.
+struct ready_int {
+  using output = int;
+  int v;
+  explicit ready_int(int x) noexcept : v(x) {}
+  zokio::poll<int> poll(zokio::context&) { return zokio::poll<int>(v); }
+};
 
 }  // namespace
 
@@ -210,6 +232,75 @@ BOOST_AUTO_TEST_CASE(stress_many_tasks_on_four_workers, *boost::unit_test::timeo
   }));
   const long quarter = n / 4;
   BOOST_TEST(rt.block_on(std::move(h)) == 4 * quarter * (quarter - 1) / 2);
+}
+
+BOOST_AUTO_TEST_CASE(dropped_while_children_complete, *boost::unit_test::timeout(60)) {
+  // The children's join wakers outlive the set: completing after it is gone must touch only
+  // the shared state they keep alive (ASan/TSan runs check it).
+  auto rt = make_rt(4);
+  const long before = tracked::live.load();
+  const int rounds = 200 / zokio::test::stress_divisor;
+  auto h = rt.spawn(zokio::co_invoke([rounds]() -> zokio::task<long> {
+    long joined = 0;
+    for (int round = 0; round < rounds; ++round) {
+      zokio::join_set<int> set;
+      for (int i = 0; i < 50; ++i) set.spawn(yield_then(i));
+      for (int i = 0; i < 3; ++i) set.spawn(forever());
+      for (int i = 0; i < round % 5; ++i) joined += *co_await set.join_next() >= 0;
+    }  // dropped with children running, finishing, or aborted
+    co_return joined;
+  }));
+  long expect = 0;
+  for (int round = 0; round < rounds; ++round) expect += round % 5;
+  BOOST_TEST(rt.block_on(std::move(h)) == expect);
+  BOOST_TEST(zokio::test::wait_until([&] { return tracked::live.load() == before; }));
+}
+
+BOOST_AUTO_TEST_CASE(one_allocation_per_child, *boost::unit_test::timeout(60)) {
+  // A coroutine child is its frame, with the task cell in the frame's prefix (as with
+  // zokio::spawn); a plain future child is its cell. Nothing else is allocated per child: the
+  // set's own storage (handle vector, slot chunks) grows geometrically, O(log n) blocks, and
+  // is reused once indices are freed.
+  auto rt = make_rt(2);
+  struct hook_guard {
+    zokio::alloc_hook prev = zokio::set_alloc_hook(&count_on_this_thread);
+    ~hook_guard() { zokio::set_alloc_hook(prev); }
+  } guard;
+  auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<std::vector<long>> {
+    constexpr int n = 64;  // well under the local queue's capacity: no overflow batches
+    zokio::join_set<int> set;
+    // A new set: the children, plus the set's storage growing to 2n indices.
+    tl_allocs = 0;
+    tl_counting = true;  // no co_await until it is cleared: all on this thread
+    for (int i = 0; i < 2 * n; ++i) set.spawn(yield_then(i));
+    tl_counting = false;
+    const long cold = tl_allocs;
+    long sum = 0;
+    while (auto r = co_await set.join_next()) sum += *r;
+    // Its indices reused: the children alone.
+    tl_allocs = 0;
+    tl_counting = true;
+    for (int i = 1; i <= n; ++i) set.spawn(yield_then(i));
+    tl_counting = false;
+    const long coroutine_children = tl_allocs;
+    tl_allocs = 0;
+    tl_counting = true;
+    for (int i = 1; i <= n; ++i) set.spawn(ready_int(i));
+    tl_counting = false;
+    const long plain_children = tl_allocs;
+    while (auto r = co_await set.join_next()) sum += *r;
+    co_return std::vector<long>{coroutine_children, plain_children, sum, cold};
+  }));
+  auto r = rt.block_on(std::move(h));
+  BOOST_TEST_MESSAGE("allocations: cold set " << r.at(3) << " for 128 children, warm set "
+                                              << r.at(0) << " + " << r.at(1) << " for 64 + 64");
+  BOOST_TEST(r.at(0) == 64);  // exactly one per coroutine child
+  BOOST_TEST(r.at(1) == 64);  // exactly one per plain future child
+  BOOST_TEST(r.at(2) == 128 * 127 / 2 + 2 * (64 * 65 / 2));
+  // Cold: 128 children, 4 slot chunks (16, 32, 64, 128 slots), the handle vector growing
+  // (8 sizes, 1 to 128, with libstdc++; some slack for another growth policy).
+  BOOST_TEST(r.at(3) >= 128);
+  BOOST_TEST(r.at(3) <= 128 + 16);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
