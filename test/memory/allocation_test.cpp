@@ -5,7 +5,10 @@
 //   - zokio's allocation hook (zokio::set_alloc_hook): every runtime allocation and free, by
 //     category and by whether the recycling cache served it (upstream == false) or not;
 //   - the global operator new, replaced in this file (every overload): any heap allocation made
-//     by anything (Zokio, Asio, the standard library) on any thread.
+//     by anything (Zokio, Asio, the standard library).
+// Both count only on the measured threads: the runtime under test's workers, and the test
+// thread where it enrolls (alloc_counting.hpp, measured_thread()); other threads are tallied
+// apart and reported.
 // (The counters and helpers are in alloc_counting.hpp, shared with
 // combinator_allocation_test.cpp; the replacements below feed them.)
 // Each scenario runs a warm-up first (caches, free lists and Asio's recycling slots fill), then
@@ -259,9 +262,9 @@ BOOST_AUTO_TEST_CASE(spawn_from_a_worker_is_one_allocation_per_task) {
     BOOST_TEST_CONTEXT("workers " << workers) {
       auto rt = make_rt(workers);
       std::atomic<long> ran{0};
-      counts coro = wait_for(rt, rt.spawn(spawn_join_rounds(
+      counts coro = wait_for(rt, spawn_outside(rt, spawn_join_rounds(
           [&ran] { return trivial_coro(ran); }, kWarm, kIters)));
-      counts hand = wait_for(rt, rt.spawn(spawn_join_rounds(
+      counts hand = wait_for(rt, spawn_outside(rt, spawn_join_rounds(
           [&ran] { return trivial_future(ran); }, kWarm, kIters)));
       BOOST_TEST(ran.load() == 2L * (kWarm + kIters));
       report(workers == 1 ? "spawn on a worker, coroutines, 1 worker"
@@ -300,8 +303,10 @@ BOOST_AUTO_TEST_CASE(spawn_from_a_worker_is_one_allocation_per_task) {
 
 BOOST_AUTO_TEST_CASE(spawn_from_outside_is_one_allocation_per_task) {
   // rt.spawn from the test thread; the tasks are detached and run (and are freed) on the
-  // worker. Counted: the spawns and the wait for all of them to have run.
+  // worker. Counted: the spawns and the wait for all of them to have run, on the test thread
+  // (enrolled) and the worker.
   auto rt = make_rt(1);
+  enroll_this_thread();
   std::atomic<long> ran{0};
   auto run_batch = [&](int n, bool coro) {
     const long target = ran.load() + n;
@@ -338,7 +343,7 @@ BOOST_AUTO_TEST_CASE(spawn_from_outside_is_one_allocation_per_task) {
 BOOST_AUTO_TEST_CASE(awaited_coroutine_is_one_frame_allocation) {
   // Not spawned: co_await sub() allocates its frame (category frame), recycled on the worker.
   auto rt = make_rt(1);
-  counts c = wait_for(rt, rt.spawn(zokio::co_invoke([]() -> zokio::task<counts> {
+  counts c = wait_for(rt, spawn_outside(rt, zokio::co_invoke([]() -> zokio::task<counts> {
     std::atomic<long> ran{0};
     for (int i = 0; i < kWarm; ++i) co_await trivial_coro(ran);
     counting::start();
@@ -359,13 +364,13 @@ BOOST_AUTO_TEST_CASE(awaited_coroutine_is_one_frame_allocation) {
 
 BOOST_AUTO_TEST_CASE(self_wakes_and_yields_allocate_nothing) {
   auto rt = make_rt(1);
-  counts hand = wait_for(rt, rt.spawn(zokio::co_invoke([]() -> zokio::task<counts> {
+  counts hand = wait_for(rt, spawn_outside(rt, zokio::co_invoke([]() -> zokio::task<counts> {
     co_await self_waking(kWarm);
     counting::start();
     co_await self_waking(kIters);  // kIters wake_by_ref + requeue + poll
     co_return counting::stop();
   })));
-  counts yields = wait_for(rt, rt.spawn(zokio::co_invoke([]() -> zokio::task<counts> {
+  counts yields = wait_for(rt, spawn_outside(rt, zokio::co_invoke([]() -> zokio::task<counts> {
     for (int i = 0; i < kWarm; ++i) co_await zokio::yield_now{};
     counting::start();
     for (int i = 0; i < kIters; ++i) co_await zokio::yield_now{};
@@ -391,7 +396,7 @@ BOOST_AUTO_TEST_CASE(ping_pong_wakes_between_tasks_allocate_nothing) {
       counts c;
       // kIters counted rounds; one more after the count, so that B finishes (and frees its
       // frame) outside the counted region.
-      auto a = rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+      auto a = spawn_outside(rt, zokio::co_invoke([&]() -> zokio::task<void> {
         for (int i = 0; i < kWarm + kIters + 1; ++i) {
           if (i == kWarm) counting::start();
           if (i == kWarm + kIters) c = counting::stop();
@@ -399,7 +404,7 @@ BOOST_AUTO_TEST_CASE(ping_pong_wakes_between_tasks_allocate_nothing) {
           co_await to_a.wait();
         }
       }));
-      auto b = rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+      auto b = spawn_outside(rt, zokio::co_invoke([&]() -> zokio::task<void> {
         for (int i = 0; i < kWarm + kIters + 1; ++i) {
           co_await to_b.wait();
           to_a.notify();
@@ -420,13 +425,14 @@ BOOST_AUTO_TEST_CASE(ping_pong_wakes_between_tasks_allocate_nothing) {
 
 BOOST_AUTO_TEST_CASE(wakes_from_a_foreign_thread_allocate_nothing) {
   // The test thread wakes a task (injector path, and the parked worker's unpark) and spins
-  // until the task has seen it.
+  // until the task has seen it. Counted: the test thread (enrolled) and the worker.
   auto rt = make_rt(1);
+  enroll_this_thread();
   wake_signal to_task;
   std::atomic<long> seen{0};
   // kIters counted rounds, then one more, so that the task finishes (and frees its frame)
   // after the count.
-  auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+  auto h = spawn_outside(rt, zokio::co_invoke([&]() -> zokio::task<void> {
     for (int i = 0; i < kWarm + kIters + 1; ++i) {
       co_await to_task.wait();
       seen.fetch_add(1, std::memory_order_release);
@@ -455,7 +461,7 @@ BOOST_AUTO_TEST_CASE(use_future_timer_in_a_task) {
   auto rt = make_rt(1);
   auto ex = rt.get_executor();
   std::atomic<long> errors{0};
-  counts c = wait_for(rt, rt.spawn(zokio::co_invoke([ex, &errors]() -> zokio::task<counts> {
+  auto scenario = [ex, &errors]() -> zokio::task<counts> {
     asio::steady_timer t(ex);
     for (int i = 0; i < kWarm + kIters; ++i) {
       if (i == kWarm) counting::start();
@@ -464,7 +470,8 @@ BOOST_AUTO_TEST_CASE(use_future_timer_in_a_task) {
       if (!r) errors.fetch_add(1);
     }
     co_return counting::stop();
-  })));
+  };
+  counts c = wait_for(rt, spawn_outside(rt, zokio::co_invoke(std::move(scenario))));
   report("asio: use_future steady_timer wait in a task", c, kIters);
   BOOST_TEST(errors.load() == 0);
   // The operation state (allocate_shared) and Asio's wait_op come from the handler allocator;
@@ -478,7 +485,7 @@ BOOST_AUTO_TEST_CASE(use_future_post_in_a_task) {
   // co_await asio::post(ex, zokio::use_future): the post becomes a Zokio task.
   auto rt = make_rt(1);
   auto ex = rt.get_executor();
-  counts c = wait_for(rt, rt.spawn(zokio::co_invoke([ex]() -> zokio::task<counts> {
+  counts c = wait_for(rt, spawn_outside(rt, zokio::co_invoke([ex]() -> zokio::task<counts> {
     for (int i = 0; i < kWarm + kIters; ++i) {
       if (i == kWarm) counting::start();
       co_await asio::post(ex, zokio::use_future);
@@ -502,6 +509,10 @@ struct chain {
 
   /// Called at the start of every handler; false when the chain is complete.
   bool step() {
+    if (i == 0) {
+      wait_outside_calls();  // the post that started the chain has returned
+      prime_cache();
+    }
     if (i == warm) counting::start();
     if (i == warm + n) {
       out = counting::stop();
@@ -564,7 +575,10 @@ BOOST_AUTO_TEST_CASE(asio_callbacks_bound_to_the_zokio_executor) {
 
   chain bound;
   bound.warm = kWarm, bound.n = kIters;
-  asio::post(rt.worker_io_context(0), asio::bind_executor(ex, bound_step{&bound, &rt.worker_io_context(0), ex}));
+  from_outside([&] {
+    asio::post(rt.worker_io_context(0),
+               asio::bind_executor(ex, bound_step{&bound, &rt.worker_io_context(0), ex}));
+  });
   BOOST_TEST_REQUIRE(bound.wait());
   report("asio: io_context post chain bound to zokio::executor", bound.out, kIters);
   BOOST_TEST(bound.out.upstream_allocs() == expected_upstream(bound.out.allocs()));
@@ -573,7 +587,7 @@ BOOST_AUTO_TEST_CASE(asio_callbacks_bound_to_the_zokio_executor) {
 
   chain posted;
   posted.warm = kWarm, posted.n = kIters;
-  asio::post(ex, zokio_post_step{&posted, ex});
+  from_outside([&] { asio::post(ex, zokio_post_step{&posted, ex}); });
   BOOST_TEST_REQUIRE(posted.wait());
   report("asio: post chain on zokio::executor (one task per handler)", posted.out, kIters);
   BOOST_TEST(posted.out.allocs(zokio::alloc_category::task) == kIters);
@@ -584,7 +598,9 @@ BOOST_AUTO_TEST_CASE(asio_callbacks_bound_to_the_zokio_executor) {
   chain timed;
   timed.warm = kWarm, timed.n = kIters;
   asio::steady_timer t(ex);
-  asio::post(ex, [&] { timer_step{&timed, &t}(boost::system::error_code{}); });
+  from_outside([&] {
+    asio::post(ex, [&] { timer_step{&timed, &t}(boost::system::error_code{}); });
+  });
   BOOST_TEST_REQUIRE(timed.wait());
   report("asio: steady_timer callback chain on zokio::executor", timed.out, kIters);
   BOOST_TEST(timed.out.upstream_allocs() == expected_upstream(timed.out.allocs()));
@@ -593,7 +609,10 @@ BOOST_AUTO_TEST_CASE(asio_callbacks_bound_to_the_zokio_executor) {
 }
 
 BOOST_AUTO_TEST_CASE(plain_asio_recycling_reaches_zero) {
-  // The yardstick: the same chains on a plain io_context run by one thread.
+  // The yardstick: the same chains on a plain io_context run by one thread, this one (the
+  // only one counted: no runtime is under test).
+  new_epoch();
+  enroll_this_thread();
   asio::io_context io(1);
   chain posted;
   posted.warm = kWarm, posted.n = kIters;
