@@ -26,9 +26,7 @@ using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
 
 namespace {
-zokio::runtime make_rt(unsigned workers = 2) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 /// Tracks how many jobs run at once.
 struct concurrency_probe {
@@ -46,7 +44,7 @@ struct concurrency_probe {
 BOOST_AUTO_TEST_SUITE(spawn_blocking_suite)
 
 BOOST_AUTO_TEST_CASE(result_reaches_the_awaiting_task, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<std::string> {
     auto worker = std::this_thread::get_id();
     auto r = co_await zokio::spawn_blocking([worker] {
@@ -60,7 +58,7 @@ BOOST_AUTO_TEST_CASE(result_reaches_the_awaiting_task, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(from_outside_and_block_on, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn_blocking([] { return 6 * 7; });
   BOOST_TEST(rt.block_on(std::move(h)) == 42);
   // Outside any runtime the free function refuses.
@@ -68,7 +66,7 @@ BOOST_AUTO_TEST_CASE(from_outside_and_block_on, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(exceptions_rethrow_at_the_await, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     try {
       co_await zokio::spawn_blocking([]() -> int { throw std::runtime_error("disk on fire"); });
@@ -81,7 +79,7 @@ BOOST_AUTO_TEST_CASE(exceptions_rethrow_at_the_await, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(jobs_are_inside_the_runtime, *utf::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(2);
   // A blocking job can spawn tasks and more blocking jobs, and wait for them synchronously.
   auto h = rt.spawn_blocking([&rt] {
     auto inner = zokio::spawn_blocking([] { return 2; });
@@ -156,7 +154,7 @@ zokio::task<long> worst_timer_lateness(zokio::executor ex, std::chrono::millisec
 // ASan on a loaded 2-cpu VM). Were the calls run on the workers, the timers would be ~100 ms
 // late.
 BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(120)) {
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   long worst_us = 0, noise_us = 0;
   for (int iteration = 0; iteration < 3; ++iteration) {
     auto ex = rt.get_executor();
@@ -219,7 +217,7 @@ BOOST_AUTO_TEST_CASE(shutdown_drops_queued_jobs_and_waits_for_running_ones, *utf
 }
 
 BOOST_AUTO_TEST_CASE(spawn_after_shutdown_reports_runtime_shutdown, *utf::timeout(60)) {
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   rt.shutdown();
   auto h = rt.spawn_blocking([] { return 1; });
   BOOST_CHECK_THROW((void)zokio::block_on(std::move(h)), zokio::join_error);
@@ -246,7 +244,7 @@ BOOST_AUTO_TEST_CASE(abort_prevents_a_queued_job, *utf::timeout(60)) {
 BOOST_AUTO_TEST_CASE(dropped_handle_detaches_and_frees, *utf::timeout(60)) {
   std::atomic<int> ran{0};
   {
-    auto rt = make_rt(1);
+    auto rt = make_runtime(1);
     for (int i = 0; i < 100; ++i) (void)rt.spawn_blocking([&ran, t = zokio::test::tracked{}] {
       ran.fetch_add(1);
     });

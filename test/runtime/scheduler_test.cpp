@@ -20,7 +20,9 @@ namespace bdata = boost::unit_test::data;
 using namespace std::chrono_literals;
 using zokio::test::stress_divisor;
 
-namespace {
+// A named namespace: the data test cases below are templates whose lambdas capture these
+// types, and g++ warns (-Wsubobject-linkage) when those come from an anonymous namespace.
+namespace scheduler_test {
 
 using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
 
@@ -59,7 +61,9 @@ struct foreign_woken {
   }
 };
 
-}  // namespace
+}  // namespace scheduler_test
+
+using namespace scheduler_test;
 
 BOOST_AUTO_TEST_SUITE(scheduler_suite)
 

@@ -20,9 +20,7 @@ using zokio::test::tracked;
 
 namespace {
 
-zokio::runtime make_rt(unsigned workers = 4) {
-  return zokio::runtime::builder().worker_threads(workers).build();
-}
+using zokio::test::make_runtime;
 
 zokio::task<int> after(std::shared_ptr<zokio::test::event> e, int v) {
   co_await e->wait();
@@ -66,7 +64,7 @@ struct ready_int {
 BOOST_AUTO_TEST_SUITE(join_set_suite)
 
 BOOST_AUTO_TEST_CASE(joins_in_completion_order, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   std::vector<std::shared_ptr<zokio::test::event>> ev;
   for (int i = 0; i < 5; ++i) ev.push_back(std::make_shared<zokio::test::event>());
   auto h = rt.spawn(zokio::co_invoke([ev]() -> zokio::task<std::vector<int>> {
@@ -88,7 +86,7 @@ BOOST_AUTO_TEST_CASE(joins_in_completion_order, *boost::unit_test::timeout(60)) 
 }
 
 BOOST_AUTO_TEST_CASE(empty_set_joins_nullopt, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(1);
+  auto rt = make_runtime(1);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     zokio::join_set<int> set;
     auto r = co_await set.join_next();
@@ -98,7 +96,7 @@ BOOST_AUTO_TEST_CASE(empty_set_joins_nullopt, *boost::unit_test::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(exceptions_are_reported_per_task, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     auto go = std::make_shared<zokio::test::event>();
     go->notify();
@@ -125,7 +123,7 @@ BOOST_AUTO_TEST_CASE(exceptions_are_reported_per_task, *boost::unit_test::timeou
 }
 
 BOOST_AUTO_TEST_CASE(abort_all_reports_aborted_tasks, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   const long before = tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     auto go = std::make_shared<zokio::test::event>();
@@ -151,7 +149,7 @@ BOOST_AUTO_TEST_CASE(abort_all_reports_aborted_tasks, *boost::unit_test::timeout
 }
 
 BOOST_AUTO_TEST_CASE(dropping_the_set_aborts_its_tasks, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   const long before = tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<std::size_t> {
     zokio::join_set<int> set;
@@ -164,7 +162,7 @@ BOOST_AUTO_TEST_CASE(dropping_the_set_aborts_its_tasks, *boost::unit_test::timeo
 }
 
 BOOST_AUTO_TEST_CASE(join_next_is_cancellation_safe, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   auto go = std::make_shared<zokio::test::event>();
   auto h = rt.spawn(zokio::co_invoke([go]() -> zokio::task<int> {
     zokio::join_set<int> set;
@@ -182,7 +180,7 @@ BOOST_AUTO_TEST_CASE(join_next_is_cancellation_safe, *boost::unit_test::timeout(
 }
 
 BOOST_AUTO_TEST_CASE(void_tasks_and_shutdown, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt();
+  auto rt = make_runtime(4);
   const long before = tracked::live.load();
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     std::atomic<int> ran{0};
@@ -211,7 +209,7 @@ BOOST_AUTO_TEST_CASE(outside_a_runtime_spawn_throws, *boost::unit_test::timeout(
 }
 
 BOOST_AUTO_TEST_CASE(stress_many_tasks_on_four_workers, *boost::unit_test::timeout(60)) {
-  auto rt = make_rt(4);
+  auto rt = make_runtime(4);
   const int n = 4000 / zokio::test::stress_divisor;
   auto h = rt.spawn(zokio::co_invoke([n]() -> zokio::task<long> {
     zokio::join_set<long> set;
@@ -237,7 +235,7 @@ BOOST_AUTO_TEST_CASE(stress_many_tasks_on_four_workers, *boost::unit_test::timeo
 BOOST_AUTO_TEST_CASE(dropped_while_children_complete, *boost::unit_test::timeout(60)) {
   // The children's join wakers outlive the set: completing after it is gone must touch only
   // the shared state they keep alive (ASan/TSan runs check it).
-  auto rt = make_rt(4);
+  auto rt = make_runtime(4);
   const long before = tracked::live.load();
   const int rounds = 200 / zokio::test::stress_divisor;
   auto h = rt.spawn(zokio::co_invoke([rounds]() -> zokio::task<long> {
@@ -261,7 +259,7 @@ BOOST_AUTO_TEST_CASE(one_allocation_per_child, *boost::unit_test::timeout(60)) {
   // zokio::spawn); a plain future child is its cell. Nothing else is allocated per child: the
   // set's own storage (handle vector, slot chunks) grows geometrically, O(log n) blocks, and
   // is reused once indices are freed.
-  auto rt = make_rt(2);
+  auto rt = make_runtime(2);
   struct hook_guard {
     zokio::alloc_hook prev = zokio::set_alloc_hook(&count_on_this_thread);
     ~hook_guard() { zokio::set_alloc_hook(prev); }
