@@ -2,6 +2,7 @@
 // fairness of yields, metrics.
 #include <zokio/detail/scheduler.hpp>  // self-contained header check
 #include <zokio/runtime.hpp>
+#include <zokio/sleep.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
@@ -61,6 +62,13 @@ struct foreign_woken {
   }
 };
 
+// Stops its worker's io_context the way unpark() does, then waits for a timer on it.
+zokio::task<void> stop_io_then_sleep(boost::asio::io_context& io, std::atomic<bool>& fired) {
+  io.stop();
+  co_await zokio::sleep(std::chrono::milliseconds(2));
+  fired.store(true);
+}
+
 }  // namespace scheduler_test
 
 using namespace scheduler_test;
@@ -92,6 +100,23 @@ BOOST_DATA_TEST_CASE(foreign_thread_wakes, bdata::make({1u, 2u, 4u}), workers) {
   BOOST_TEST(polls >= 2);               // woken and re-polled
   BOOST_TEST(polls <= wakes + 1);       // a poll per wake at most (wakes coalesce)
   BOOST_TEST_MESSAGE(workers << " workers: " << polls << " polls for " << wakes << " wakes");
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_io_context_is_restarted_by_its_next_user) {
+  // unpark() is a flag plus io_context::stop(). Restarting used to wait for a second flag the
+  // waker set after its stop(): a stop not (yet) followed by that flag, as when the waker was
+  // preempted between the two, left the worker on a stopped io_context, its timers and I/O
+  // dead. Here the stop comes with no flag at all, from the task itself; nobody else wakes
+  // the worker, so only a restart by the worker's own next poll can fire the timer.
+  auto rt = make_runtime(1);
+  boost::asio::io_context& io = rt.scheduler().worker_io_context(0);
+  for (int round = 0; round < 5; ++round) {
+    std::atomic<bool> fired{false};
+    rt.spawn(stop_io_then_sleep(io, fired)).detach();
+    BOOST_TEST_REQUIRE(zokio::test::wait_until([&] { return fired.load(); },
+                                               std::chrono::milliseconds(3000)),
+                       "round " << round << ": the timer never fired on the stopped io_context");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(stealing_happens) {
