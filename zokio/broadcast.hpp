@@ -275,7 +275,8 @@ class receiver {
 
 /**
  * A sender (copyable: every copy sends into the same ring). send() never waits: with no
- * receiver it fails and hands the value back (receiver_count() tells how many will see it). When the last sender is destroyed, receivers read what is left, then get
+ * receiver it fails and hands the value back (receiver_count() tells how many will see it).
+ * When the last sender is destroyed, receivers read what is left, then get
  * recv_error{closed}.
  */
 template <class T>

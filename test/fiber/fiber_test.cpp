@@ -30,17 +30,7 @@ using namespace std::chrono_literals;
 // Boost.Context): a fiber resumed on another thread unbalances TSan's shadow call stack
 // ("SEGV in __tsan_func_entry"), as with plain asio::spawn (see test/asio/executor_test.cpp).
 // The fiber tests are therefore skipped under TSan; ASan runs them (zokio/fiber.hpp
-// annotates every switch for ASan).
-#if defined(__SANITIZE_THREAD__)
-#  define ZOKIO_TEST_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define ZOKIO_TEST_TSAN 1
-#  endif
-#endif
-#ifndef ZOKIO_TEST_TSAN
-#  define ZOKIO_TEST_TSAN 0
-#endif
+// annotates every switch for ASan). ZOKIO_TEST_TSAN comes from test_util.hpp.
 
 namespace {
 using zokio::test::make_runtime;

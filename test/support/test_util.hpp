@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include <zokio/context.hpp>
 #include <zokio/future.hpp>
 #include <zokio/runtime.hpp>
 #include <zokio/sleep.hpp>
@@ -119,6 +120,23 @@ struct counting_waker {
   static void wake_by_ref_fn(void* p) noexcept { static_cast<counting_waker*>(p)->wakes_by_ref++; }
   static void drop_fn(void* p) noexcept { static_cast<counting_waker*>(p)->drops++; }
   static constexpr zokio::waker_vtable vtable{&clone_fn, &wake_fn, &wake_by_ref_fn, &drop_fn};
+};
+
+/// Wakes `cw` has seen, by value or by reference.
+inline int woken(const counting_waker& cw) { return cw.wakes.load() + cw.wakes_by_ref.load(); }
+
+/// Polls a future once by hand with `w`.
+template <class F>
+auto poll_once(F& f, const zokio::waker& w) {
+  zokio::context cx(w);
+  return f.poll(cx);
+}
+
+/// A counting waker and a context for polling futures by hand (`f.poll(h.cx)`).
+struct hand {
+  counting_waker cw;
+  zokio::waker w = cw.make();
+  zokio::context cx{w};
 };
 
 /// Spins until pred() or the deadline; returns pred().

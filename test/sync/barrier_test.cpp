@@ -13,13 +13,7 @@
 
 #include "../support/test_util.hpp"
 
-namespace {
-struct hand {
-  zokio::test::counting_waker cw;
-  zokio::waker w = cw.make();
-  zokio::context cx{w};
-};
-}  // namespace
+using zokio::test::hand;
 
 BOOST_AUTO_TEST_SUITE(barrier_suite, *boost::unit_test::timeout(60))
 

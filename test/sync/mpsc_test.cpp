@@ -21,15 +21,9 @@
 
 namespace {
 using zokio::test::counting_waker;
+using zokio::test::poll_once;
+using zokio::test::woken;
 using zokio::test::tracked;
-
-template <class F>
-auto poll_once(F& f, const zokio::waker& w) {
-  zokio::context cx(w);
-  return f.poll(cx);
-}
-
-int woken(const counting_waker& cw) { return cw.wakes.load() + cw.wakes_by_ref.load(); }
 
 std::atomic<long> g_channel_allocs{0};
 void count_channel(const zokio::alloc_event& e) noexcept {

@@ -16,13 +16,8 @@
 
 namespace {
 using zokio::test::counting_waker;
+using zokio::test::poll_once;
 using zokio::test::tracked;
-
-template <class F>
-auto poll_once(F& f, const zokio::waker& w) {
-  zokio::context cx(w);
-  return f.poll(cx);
-}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(oneshot_suite)

@@ -14,11 +14,7 @@
 #include "../support/test_util.hpp"
 
 namespace {
-struct hand {
-  zokio::test::counting_waker cw;
-  zokio::waker w = cw.make();
-  zokio::context cx{w};
-};
+using zokio::test::hand;
 struct pair_value {
   long a = 0, b = 0;
 };

@@ -15,14 +15,7 @@
 
 #include "../support/test_util.hpp"
 
-namespace {
-// A waker and a context for polling futures by hand.
-struct hand {
-  zokio::test::counting_waker cw;
-  zokio::waker w = cw.make();
-  zokio::context cx{w};
-};
-}  // namespace
+using zokio::test::hand;
 
 BOOST_AUTO_TEST_SUITE(semaphore_suite, *boost::unit_test::timeout(60))
 

@@ -16,13 +16,8 @@
 
 namespace {
 using zokio::test::counting_waker;
-
-template <class F>
-auto poll_once(F& f, const zokio::waker& w) {
-  zokio::context cx(w);
-  return f.poll(cx);
-}
-int woken(const counting_waker& cw) { return cw.wakes.load() + cw.wakes_by_ref.load(); }
+using zokio::test::poll_once;
+using zokio::test::woken;
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(watch_suite)
