@@ -117,20 +117,10 @@ class barrier {
     // arrivals queue meanwhile on waiters_.
     detail::wait_list<node> woken;
     waiters_.move_all_to(woken);
-    for (;;) {
-      detail::wake_batch wakers;
-      while (!wakers.full()) {
-        node* w = woken.pop_back();
-        if (!w) break;
-        wakers.push(std::move(w->waker_));
-        w->released.store(true, std::memory_order_release);  // last access to the node
-      }
-      bool more = !woken.empty();
-      mu_.unlock();
-      wakers.wake_all();
-      if (!more) return true;
-      mu_.lock();
-    }
+    detail::wake_all_unlocking(woken, mu_, [](node& w) {
+      w.released.store(true, std::memory_order_release);  // last access to the node
+    });
+    return true;
   }
 
   bool poll_waiting(node& me, context& cx) {

@@ -121,20 +121,9 @@ class notify {
     // Take the current waiters aside (later ones wait for the next call), wake in batches.
     detail::wait_list<node> woken;
     waiters_.move_all_to(woken);
-    for (;;) {
-      detail::wake_batch wakers;
-      while (!wakers.full()) {
-        node* w = woken.pop_back();
-        if (!w) break;
-        wakers.push(std::move(w->waker_));
-        w->notification.store(by_all, std::memory_order_release);  // last access
-      }
-      bool more = !woken.empty();
-      mu_.unlock();
-      wakers.wake_all();
-      if (!more) return;
-      mu_.lock();
-    }
+    detail::wake_all_unlocking(woken, mu_, [](node& w) {
+      w.notification.store(by_all, std::memory_order_release);  // last access
+    });
   }
 
  private:

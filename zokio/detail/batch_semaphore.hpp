@@ -92,21 +92,10 @@ class batch_semaphore {
     }
     // Move the waiters aside first: permits released while we wake them in batches then go
     // to the count, not to a waiter that is being told "closed".
+    // A node unlinked with permits still missing reads as "closed".
     wait_list<node> closing;
     waiters_.move_all_to(closing);
-    for (;;) {
-      wake_batch wakers;
-      while (!wakers.full()) {
-        node* w = closing.pop_back();
-        if (!w) break;
-        wakers.push(std::move(w->waker_));  // unlinked with permits missing: "closed"
-      }
-      bool more = !closing.empty();
-      mu_.unlock();
-      wakers.wake_all();
-      if (!more) return;
-      mu_.lock();
-    }
+    wake_all_unlocking(closing, mu_, [](node&) {});
   }
 
   struct node : wait_link {

@@ -100,6 +100,29 @@ class wake_batch {
   int n_ = 0;
 };
 
+/// Wakes every node of `taken` (waiters already moved out of the shared list, so that later
+/// arrivals queue meanwhile) in batches of wake_batch::capacity. Called with `mu` locked,
+/// returns with it unlocked: wakes run outside it, and it is retaken between batches.
+/// `last_access(node&)` runs under the lock after the node's waker is taken; the node may be
+/// freed by its owner right after it.
+template <class Node, class Mutex, class LastAccess>
+void wake_all_unlocking(wait_list<Node>& taken, Mutex& mu, LastAccess last_access) noexcept {
+  for (;;) {
+    wake_batch wakers;
+    while (!wakers.full()) {
+      Node* w = taken.pop_back();
+      if (!w) break;
+      wakers.push(std::move(w->waker_));
+      last_access(*w);
+    }
+    const bool more = !taken.empty();
+    mu.unlock();
+    wakers.wake_all();
+    if (!more) return;
+    mu.lock();
+  }
+}
+
 }  // namespace zokio::detail
 
 #endif
