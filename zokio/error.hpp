@@ -15,6 +15,7 @@ enum class errc {
   runtime_shutdown,      ///< the runtime was stopped or destroyed before the task finished
   nested_block_on,       ///< block_on called from a worker thread of a runtime
   no_runtime,            ///< zokio::spawn called outside any runtime worker
+  shutdown_from_inside,  ///< shutdown() called on one of the runtime's own threads
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -41,6 +42,10 @@ class zokio_category final : public boost::system::error_category {
       case errc::nested_block_on:
         return "block_on called from a runtime worker thread; co_await the future instead";
       case errc::no_runtime: return "zokio::spawn called outside a runtime worker thread";
+      case errc::shutdown_from_inside:
+        return "shutdown() called on one of the runtime's own threads (a worker or a blocking "
+               "job), which it would have to wait for; call stop() there, or destroy the "
+               "runtime, which then stops it without waiting";
     }
     return "unknown zokio error";
   }

@@ -21,19 +21,19 @@ namespace zokio {
 namespace detail {
 
 /// Runs an Asio function object once as a Zokio task. An exception escaping it has no
-/// join_handle to go to: it is reported on stderr (Asio would have thrown it out of run()).
+/// join_handle to go to: it goes to the runtime's unhandled-exception policy (by default
+/// rethrown from block_on, as Asio would throw it out of io_context::run()).
 template <class F>
 struct handler_future {
   using output = void;
   F f;
+  scheduler* sched;
   zokio::poll<void> poll(context&) {
     try {
       std::move(f)();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "zokio: exception escaped a handler run by zokio::executor: %s\n",
-                   e.what());
     } catch (...) {
-      std::fprintf(stderr, "zokio: unknown exception escaped a handler run by zokio::executor\n");
+      sched->report_unhandled(std::current_exception(),
+                              "a function posted to zokio::executor");
     }
     return zokio::ready();
   }
@@ -151,7 +151,8 @@ class executor {
       return;
     }
     using F = std::decay_t<Function>;
-    join_handle<void>(sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f))}))
+    join_handle<void>(
+        sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f)), sched_}))
         .detach();
   }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include <zokio/join_handle.hpp>
 #include <zokio/metrics.hpp>
 #include <zokio/runtime_config.hpp>
+#include <zokio/unhandled_exception.hpp>
 
 namespace zokio {
 
@@ -39,9 +41,14 @@ namespace zokio {
  * `errc::runtime_shutdown`, and all task memory is freed. Then it waits for the running
  * blocking jobs (spawn_blocking), without limit: see shutdown_timeout() for a bound.
  *
+ * Destroyed on one of its own threads (a task or handler holding the last owner, a blocking
+ * job), the destructor cannot wait for itself: it stops the runtime and returns at once; the
+ * teardown above then runs on the last worker to leave its loop (or, from a blocking job,
+ * on the last job's thread). See doc/reliability.md, "Shutdown".
+ *
  * @par Thread Safety
- * spawn, block_on, metrics and stop may be called from any thread. Destroying the runtime
- * from one of its own workers is not allowed.
+ * spawn, block_on, metrics and stop may be called from any thread, shutdown from any thread
+ * but the runtime's own.
  */
 template <runtime_config Config = runtime_config{}>
 class basic_runtime {
@@ -117,6 +124,13 @@ class basic_runtime {
       opts_.blocking_keep_alive = d;
       return *this;
     }
+    /// Where an exception that no join_handle sees goes: a detached task's, a function's
+    /// posted through the executor, an Asio completion handler's (default: Config's,
+    /// propagate: rethrown by block_on; see zokio/unhandled_exception.hpp).
+    builder& unhandled_exception(unhandled_exception_policy p) {
+      opts_.unhandled_exception = p;
+      return *this;
+    }
     /// Throws std::invalid_argument for a configuration that cannot work (0 workers, absent
     /// NUMA nodes or cpus, ...), with a message saying which.
     basic_runtime build() const {
@@ -159,12 +173,31 @@ class basic_runtime {
   /// Runs `f` on the calling thread until it is ready, with this runtime entered (so
   /// zokio::spawn inside it spawns here). Throws system_error(errc::nested_block_on) on a
   /// worker thread.
+  ///
+  /// This is the call that drives the runtime, as io_context::run() is for Asio: with the
+  /// default unhandled_exception_policy::propagate, an exception that no join_handle can see
+  /// (a detached task's, a posted function's, an Asio completion handler's) is rethrown here,
+  /// on this thread, whether it was thrown before or during the call; `f` is then left as it
+  /// is (not polled again: call block_on again to go on). The runtime keeps working.
   template <future F>
   future_output_t<F> block_on(F f) {
     if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
       throw boost::system::system_error(make_error_code(errc::nested_block_on));
     detail::scheduler::enter_guard g(sched_.get());
-    return zokio::block_on(f);
+    struct parker_ref {
+      detail::thread_parker* p = detail::thread_parker::create();
+      ~parker_ref() { p->release(); }
+    } parker;
+    waker w = parker.p->make_waker();
+    detail::scheduler::driver_guard driving(*sched_, w);  // woken by report_unhandled
+    context cx(w);
+    for (;;) {
+      if (sched_->has_unhandled())
+        if (std::exception_ptr e = sched_->take_unhandled()) std::rethrow_exception(e);
+      auto r = f.poll(cx);
+      if (r.is_ready()) return std::move(r).take();
+      parker.p->park();
+    }
   }
 
   /// Asks the workers to stop after their current poll; returns at once. Tasks left are
@@ -172,16 +205,23 @@ class basic_runtime {
   void stop() noexcept { sched_->request_stop(); }
 
   /// Stops, joins the workers, cancels the remaining tasks, drops the blocking jobs not
-  /// started and waits for the running ones. Idempotent (a later call waits for jobs left
-  /// running by a shutdown_timeout).
+  /// started and waits for the running ones. Idempotent (a later call waits for what a
+  /// shutdown_timeout left running); a concurrent call returns when the first is over.
+  /// On one of this runtime's own threads (a task, a handler, a blocking job) it would wait
+  /// for itself: it throws system_error(errc::shutdown_from_inside) and changes nothing; use
+  /// stop() there (or destroy the runtime: see the destructor).
   void shutdown() { sched_->shutdown(); }
 
   /**
    * shutdown(), waiting at most `timeout` (from the call) for everything to stop, as Tokio's
    * Runtime::shutdown_timeout. Returns true when all work finished in time.
    *
-   * Workers and tasks stop as in shutdown() (a task is never cut short inside its poll, so a
-   * poll that blocks delays this call past `timeout`). Blocking jobs (spawn_blocking) not
+   * Workers and tasks stop as in shutdown(). A task is never cut short inside its poll: when
+   * a worker is still inside one at the deadline, this returns false at the deadline with
+   * nothing torn down yet; a later shutdown() finishes the job, and so does the destructor,
+   * without waiting: the last worker to leave its poll then tears the runtime down on its own
+   * thread. Throws errc::shutdown_from_inside on the runtime's own threads, as shutdown().
+   * Blocking jobs (spawn_blocking) not
    * started are dropped; those still running when the time is up are left to finish on their
    * own threads, and false is returned. Such a job's result goes to its blocking_handle if
    * one is still held (tasks' handles are gone: the tasks were cancelled), else is dropped.
@@ -246,6 +286,7 @@ class basic_runtime {
     o.event_interval = Config.event_interval;
     o.max_lifo_polls = Config.max_lifo_polls;
     o.enable_io_uring = Config.enable_io_uring;
+    o.unhandled_exception = Config.unhandled_exception;
     return o;
   }
   static const detail::scheduler_options& checked(const detail::scheduler_options& o) {

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include <zokio/unhandled_exception.hpp>
+
 namespace zokio {
 
 /**
@@ -26,6 +28,9 @@ struct runtime_config {
   unsigned global_queue_interval = 61;     ///< busy worker checks the injector every N polls
   unsigned event_interval = 61;            ///< busy worker polls its io_context every N polls
   unsigned max_lifo_polls = 3;             ///< LIFO hand-offs in a row before the deque
+  /// Where an exception no join_handle sees goes (default: rethrown by block_on, like
+  /// io_context::run(); see zokio/unhandled_exception.hpp).
+  unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
 };
 
 }  // namespace zokio

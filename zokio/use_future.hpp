@@ -105,10 +105,21 @@ struct op_state {
   std::optional<stored> value;
   std::exception_ptr error;  // co_spawn's exception
   waker w;
+  // Cancellation: Asio's signal and slot are not thread-safe, so every change of the slot's
+  // handler (the operation installs one, a composed operation re-installs one per step, on
+  // whichever thread runs it) and every emit are made under slot_mu (locked_slot below). The
+  // future then emits synchronously, on its own thread, while the I/O object is alive: a
+  // cancellation posted for later could reach an operation whose socket or timer the caller
+  // has destroyed in the meantime (the reactor's per-object state is freed with it).
+  spin_mutex slot_mu;
   boost::asio::cancellation_signal cancel;
-  // Where cancellation must be emitted: the io_context that runs the operation (cancellation
-  // slots are not thread-safe; that io_context is run by one thread at a time in Zokio).
-  boost::asio::io_context* io = nullptr;
+
+  void emit_cancel() noexcept {
+    std::lock_guard lk(slot_mu);
+    // Asio's cancellation handlers only queue the cancelled operation's completion (posted,
+    // never run inline), so nothing here calls back into this state.
+    cancel.emit(boost::asio::cancellation_type::all);
+  }
 
   void complete(Args... args) {
     waker to_wake;
@@ -132,6 +143,43 @@ struct op_state {
     }
     to_wake.wake();
   }
+};
+
+/// The cancellation slot an operation started with use_future sees: the op_state's slot,
+/// with each change of its handler made under op_state::slot_mu (see op_state).
+class locked_slot {
+ public:
+  locked_slot(boost::asio::cancellation_slot s, spin_mutex& mu) noexcept : s_(s), mu_(&mu) {}
+
+  template <class Handler, class... Args>
+  Handler& emplace(Args&&... args) {
+    std::lock_guard lk(*mu_);
+    return s_.template emplace<Handler>(std::forward<Args>(args)...);
+  }
+  template <class Handler>
+  std::decay_t<Handler>& assign(Handler&& h) {
+    std::lock_guard lk(*mu_);
+    return s_.assign(std::forward<Handler>(h));
+  }
+  void clear() {
+    std::lock_guard lk(*mu_);
+    s_.clear();
+  }
+  bool is_connected() const noexcept { return s_.is_connected(); }
+  bool has_handler() const noexcept {
+    std::lock_guard lk(*mu_);
+    return s_.has_handler();
+  }
+  friend bool operator==(const locked_slot& a, const locked_slot& b) noexcept {
+    return a.s_ == b.s_;
+  }
+  friend bool operator!=(const locked_slot& a, const locked_slot& b) noexcept {
+    return a.s_ != b.s_;
+  }
+
+ private:
+  boost::asio::cancellation_slot s_;
+  spin_mutex* mu_;
 };
 
 /// The executor of op_handler: runs the completion inline, wherever Asio completes the
@@ -166,8 +214,10 @@ struct op_handler {
   using executor_type = inline_executor;
   executor_type get_executor() const noexcept { return {}; }
 
-  using cancellation_slot_type = boost::asio::cancellation_slot;
-  cancellation_slot_type get_cancellation_slot() const noexcept { return st->cancel.slot(); }
+  using cancellation_slot_type = locked_slot;
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return locked_slot(st->cancel.slot(), st->slot_mu);
+  }
 
   void operator()(Args... args) { st->complete(std::move(args)...); }
 };
@@ -181,8 +231,12 @@ struct op_handler {
  * coroutine ended with, which is rethrown.
  *
  * Dropping the future before the operation completed cancels it (cancellation type `all`
- * through the operation's cancellation slot): the operation finishes with
- * `operation_aborted` and its result is discarded.
+ * through the operation's cancellation slot), synchronously, on the dropping thread: the
+ * operation finishes with `operation_aborted` and its result is discarded. The I/O object
+ * may therefore be closed or destroyed right after the future is dropped (an aborted task
+ * that owned its socket, a select lost to a timeout): nothing reaches it afterwards. The
+ * I/O object must still be alive when the future is dropped (Asio's own rule for
+ * cancellation: destroy the operation's future first, then its socket or timer).
  */
 template <class... Args>
 class [[nodiscard]] op_future {
@@ -216,19 +270,15 @@ class [[nodiscard]] op_future {
       return zokio::poll<output>(std::move(*st_->value));
   }
 
-  /// Requests cancellation of the operation now (the future stays usable and reports
-  /// what the operation ends with, usually operation_aborted).
+  /// Requests cancellation of the operation now, from any thread (the future stays usable
+  /// and reports what the operation ends with, usually operation_aborted).
   void cancel() noexcept {
     if (!st_) return;
     {
       std::lock_guard lk(st_->mu);
       if (st_->done) return;
     }
-    auto emit = [st = st_] { st->cancel.emit(boost::asio::cancellation_type::all); };
-    if (st_->io)
-      boost::asio::post(*st_->io, std::move(emit));
-    else
-      emit();
+    st_->emit_cancel();
   }
 
   bool is_ready() const noexcept {
@@ -239,34 +289,6 @@ class [[nodiscard]] op_future {
  private:
   std::shared_ptr<state> st_;
 };
-
-namespace detail {
-template <class Executor>
-boost::asio::io_context* io_context_of_executor(const Executor& ex) noexcept {
-  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-    // I/O objects store their executor type-erased: recover the ones we know.
-    if (auto* z = ex.template target<zokio::executor>()) return io_context_of_executor(*z);
-    if (auto* i = ex.template target<boost::asio::io_context::executor_type>())
-      return &i->context();
-    return nullptr;
-  } else if constexpr (std::is_same_v<decltype(boost::asio::query(
-                                          ex, boost::asio::execution::context)),
-                                      boost::asio::io_context&>) {
-    return &boost::asio::query(ex, boost::asio::execution::context);
-  } else {
-    return nullptr;
-  }
-}
-
-/// The io_context running the operation `init` starts, when it can be known.
-template <class Initiation>
-boost::asio::io_context* io_context_of(const Initiation& init) noexcept {
-  if constexpr (requires { init.get_executor(); })
-    return io_context_of_executor(init.get_executor());
-  else
-    return nullptr;
-}
-}  // namespace detail
 
 }  // namespace zokio
 
@@ -280,7 +302,6 @@ struct boost::asio::async_result<zokio::use_future_t, R(Args...)> {
     // operation through use_future reaches no upstream allocator.
     using state = zokio::detail::op_state<std::decay_t<Args>...>;
     auto st = std::allocate_shared<state>(zokio::allocator<state>());
-    st->io = zokio::detail::io_context_of(init);
     std::forward<Initiation>(init)(zokio::detail::op_handler<std::decay_t<Args>...>{st},
                                    std::forward<InitArgs>(args)...);
     return return_type(std::move(st));

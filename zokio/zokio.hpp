@@ -19,6 +19,7 @@
 #include <zokio/metrics.hpp>
 #include <zokio/poll.hpp>
 #include <zokio/runtime.hpp>
+#include <zokio/unhandled_exception.hpp>
 #include <zokio/runtime_config.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/stream.hpp>

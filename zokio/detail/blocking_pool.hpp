@@ -76,6 +76,9 @@ class blocking_pool {
   /// destroy it. False (nothing running, or not shut down): the caller destroys it as usual.
   ZOKIO_DECL bool adopt_owner() noexcept;
 
+  /// True on one of this pool's threads (inside a blocking job).
+  ZOKIO_DECL bool on_pool_thread() const noexcept;
+
   ZOKIO_DECL blocking_pool_stats stats() const;
   const blocking_pool_options& options() const noexcept { return opts_; }
 

@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +23,7 @@
 #include <zokio/detail/task_cell.hpp>
 #include <zokio/detail/topology.hpp>
 #include <zokio/metrics.hpp>
+#include <zokio/unhandled_exception.hpp>
 
 namespace boost::asio {
 class io_context;
@@ -46,6 +51,8 @@ struct scheduler_options {
   // The blocking pool (spawn_blocking, zokio/blocking.hpp).
   std::size_t max_blocking_threads = 512;                            // Tokio's default
   std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);  // idle thread exit
+  // Where an exception no join_handle sees goes (zokio/unhandled_exception.hpp).
+  unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
 };
 
 class scheduler {
@@ -85,12 +92,46 @@ class scheduler {
   ZOKIO_DECL void schedule(task_header* t) noexcept;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
-  /// blocking pool down: queued jobs are dropped, running ones waited for, at most until
-  /// `timeout` after the call (the workers and tasks themselves are never cut short). False
-  /// when jobs were still running then: they are left to finish on their own threads.
-  /// Idempotent: a later call only waits again (at most its timeout) for the jobs left.
-  /// Must not be called from one of this scheduler's workers.
+  /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is
+  /// bounded by `timeout` from the call: false when the time ran out, with a worker still
+  /// inside a poll (the rest of the teardown is then done by a later shutdown, or when the
+  /// owner is destroyed, by the last worker to leave) or blocking jobs still running (left to
+  /// finish on their own threads). Idempotent; concurrent calls return once the first one's
+  /// teardown is over (or their own timeout ran out). On one of this scheduler's own threads
+  /// (worker, blocking job) it throws system_error(errc::shutdown_from_inside), changing
+  /// nothing: it would wait for itself.
   ZOKIO_DECL bool shutdown(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+  /// The owner's destruction (deleter), from any thread, never blocking on itself: outside
+  /// the runtime, a full shutdown then delete; on a worker (or after a shutdown that left a
+  /// worker stuck in a poll), a stop, the teardown and delete then done by the last worker to
+  /// leave its loop; on a blocking job, the teardown without waiting for the jobs, and the
+  /// delete by the last job to end.
+  ZOKIO_DECL void destroy() noexcept;
+
+  /// Hands an exception nobody can join to the unhandled-exception policy (`where` says what
+  /// threw it). Never throws (terminate policy: does not return).
+  ZOKIO_DECL void report_unhandled(std::exception_ptr e, const char* where) noexcept;
+  /// Prints `e` to stderr as an unhandled exception from `where`.
+  ZOKIO_DECL static void log_unhandled(const std::exception_ptr& e, const char* where) noexcept;
+  /// The oldest exception kept by the propagate policy (nullptr: none), for block_on.
+  ZOKIO_DECL std::exception_ptr take_unhandled() noexcept;
+  bool has_unhandled() const noexcept {
+    // Ordering: acquire, pairs with the release in report_unhandled (a hint; the deque is
+    // read under its mutex).
+    return unhandled_pending_.load(std::memory_order_acquire);
+  }
+  /// RAII: registers a block_on's waker, woken when an unhandled exception is reported.
+  class driver_guard {
+   public:
+    ZOKIO_DECL driver_guard(scheduler& s, const waker& w);
+    ZOKIO_DECL ~driver_guard();
+    driver_guard(const driver_guard&) = delete;
+    driver_guard& operator=(const driver_guard&) = delete;
+
+   private:
+    scheduler& s_;
+    const waker* w_;
+  };
   /// Asks the workers to stop; does not wait.
   ZOKIO_DECL void request_stop() noexcept;
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
@@ -127,7 +168,7 @@ class scheduler {
   /// deleted by the last of their threads when its job ends (they still use it as
   /// scheduler::current(), to spawn, for instance, which it then refuses).
   struct deleter {
-    ZOKIO_DECL void operator()(scheduler* s) const noexcept;
+    void operator()(scheduler* s) const noexcept { s->destroy(); }
   };
 
   /// RAII: marks the calling (non-worker) thread as inside this runtime, for zokio::spawn.
@@ -170,6 +211,10 @@ class scheduler {
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void restart_io(worker& v) noexcept;
   ZOKIO_DECL void drain_queues() noexcept;
+  ZOKIO_DECL bool shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) noexcept;
+  ZOKIO_DECL void worker_exited() noexcept;
+  ZOKIO_DECL void delete_or_adopt() noexcept;
+  ZOKIO_DECL std::size_t run_io(worker& v, bool block);
   ZOKIO_DECL bool poll_sibling_io(worker& w);
   /// The calling thread's worker when it is one of ours, else nullptr.
   ZOKIO_DECL worker* local_worker() const noexcept;
@@ -197,6 +242,19 @@ class scheduler {
   std::atomic<unsigned> next_home_{0};
   std::atomic<std::uint64_t> steal_seq_{0};  // metrics: orders the workers' first steals
   bool io_uring_active_ = false;
+  // Shutdown (shutdown_impl): one teardown at a time; the workers' exits counted under
+  // exit_mu_ (a timed shutdown waits for them with a deadline instead of join()).
+  std::timed_mutex shutdown_mu_;
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  unsigned running_workers_ = 0;    // worker loops not yet left (exit_mu_)
+  bool workers_abandoned_ = false;  // a timed shutdown gave up waiting for them (exit_mu_)
+  bool orphaned_ = false;           // destroyed while they ran: the last one deletes (exit_mu_)
+  // Unhandled exceptions kept for block_on (propagate policy), and the block_on wakers.
+  std::mutex unhandled_mu_;
+  std::deque<std::exception_ptr> unhandled_;
+  std::vector<const waker*> drivers_;
+  std::atomic<bool> unhandled_pending_{false};
   ZOKIO_DECL void setup_io_uring();
   // Shut down in shutdown() after the tasks are cancelled (see there); threads on demand.
   blocking_pool blocking_;

@@ -109,8 +109,12 @@ struct task_cell final : task_core<future_output_t<F>> {
     self->drop_future();
     self->result.template emplace<3>(static_cast<errc>(e));
   }
-  static void drop_output_fn(task_header* h) {
-    static_cast<task_cell*>(h)->result.template emplace<0>();
+  static std::exception_ptr drop_output_fn(task_header* h) {
+    auto* self = static_cast<task_cell*>(h);
+    std::exception_ptr e;
+    if (self->result.index() == 2) e = std::move(std::get<2>(self->result));
+    self->result.template emplace<0>();
+    return e;
   }
   static void dealloc_fn(task_header* h) {
     auto* self = static_cast<task_cell*>(h);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 
 #include <zokio/allocation.hpp>
 #include <zokio/context.hpp>
@@ -22,8 +23,9 @@ struct task_vtable {
   bool (*poll)(task_header*, context&);
   /// Destroys the future and stores `errc` as the result (abort or shutdown).
   void (*cancel)(task_header*, int errc);
-  /// Destroys a stored result nobody will read.
-  void (*drop_output)(task_header*);
+  /// Destroys a stored result nobody will read; returns the exception it held, if any (the
+  /// caller hands it to the runtime's unhandled-exception policy).
+  std::exception_ptr (*drop_output)(task_header*);
   /// Destroys whatever is left and frees the memory.
   void (*dealloc)(task_header*);
 };

@@ -108,7 +108,15 @@ bool blocking_pool::submit(blocking_job* j) {
   return true;
 }
 
+namespace {
+// The pool whose thread this is (on_pool_thread), or nullptr.
+thread_local const void* tl_pool = nullptr;
+}  // namespace
+
+bool blocking_pool::on_pool_thread() const noexcept { return tl_pool == s_.get(); }
+
 void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
+  tl_pool = s.get();
   {
     char name[16];  // the kernel's limit, terminator included
     std::snprintf(name, sizeof name, "%.11s-blk", s->opts.thread_name.c_str());
@@ -159,6 +167,7 @@ void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
   // The runtime was destroyed while this thread's job ran past a shutdown timeout: the owner
   // was kept alive for the jobs (scheduler::current() of their threads) and goes now. Its
   // pool's shutdown finds no thread left; `s` outlives it here.
+  tl_pool = nullptr;  // the owner's destructor below runs as from outside the pool
   if (reclaim) delete reclaim;
 }
 

@@ -19,6 +19,7 @@
 #include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/detail/thread_info_base.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
 #include <boost/version.hpp>
 #if defined(BOOST_ASIO_HAS_IO_URING)
 #include <liburing.h>
@@ -27,7 +28,9 @@
 #endif
 
 #include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/wake_gate.hpp>
 #include <zokio/detail/worker.hpp>
+#include <zokio/error.hpp>
 
 namespace zokio::detail {
 
@@ -112,17 +115,20 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
       pthread_setname_np(pthread_self(), name);
       tl_worker = w;
-      // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
-      // outside io_context::poll (an operation started in a task, a cancellation slot) is
-      // recycled here instead of reaching malloc every time (doc/performance.md).
-      boost::asio::detail::thread_info_base asio_info;
-      asio_call_stack_key key;
-      asio_call_stack::context asio_ctx(&key, asio_info);
-      if (opts_.enable_metrics)
-        run_worker<true>(*w);
-      else
-        run_worker<false>(*w);
+      {
+        // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
+        // outside io_context::poll (an operation started in a task, a cancellation slot) is
+        // recycled here instead of reaching malloc every time (doc/performance.md).
+        boost::asio::detail::thread_info_base asio_info;
+        asio_call_stack_key key;
+        asio_call_stack::context asio_ctx(&key, asio_info);
+        if (opts_.enable_metrics)
+          run_worker<true>(*w);
+        else
+          run_worker<false>(*w);
+      }
       tl_worker = nullptr;
+      worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
     });
   }
   {
@@ -140,6 +146,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
     }
     if (opts_.enable_io_uring) setup_io_uring();
   }
+  if (!failed) running_workers_ = n;  // before `go`: the workers count down after it
   {
     std::unique_lock lk(m);
     go = !failed;
@@ -160,12 +167,15 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
 
 scheduler::~scheduler() {
   if (workers_.empty()) return;  // the constructor failed and cleaned up
-  shutdown();
+  shutdown_impl(std::chrono::nanoseconds::max(), false);
   // After a shutdown that timed out, jobs finished since may have woken tasks (a waker kept
   // by the job): their queue entries hold references.
   drain_queues();
   for (worker* w : workers_) delete w;
   workers_.clear();
+  // Never silent: what the propagate policy kept for a block_on that never came.
+  for (auto& e : unhandled_)
+    log_unhandled(e, "the runtime (never rethrown: no block_on ran after it)");
 }
 
 scheduler::live_token::live_token() noexcept {
@@ -386,6 +396,38 @@ void scheduler::run_worker(worker& w) {
   }
 }
 
+std::size_t scheduler::run_io(worker& v, bool block) {
+  // Called with v.io_state held. Handlers run inline here (Asio completions, functions
+  // dispatched through zokio::executor); one that throws leaves run_one()/poll() as it would
+  // leave io_context::run(), and goes to the unhandled-exception policy. The io_context stays
+  // usable (Asio's contract): the handlers left run on the next call.
+  try {
+    if (!block) return v.io.poll();
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // Sockets on Asio 1.81's io_uring backend (BOOST_ASIO_DISABLE_EPOLL, not our default):
+    // never a timed wait. io_uring_service::run(usec > 0) (a) submits an IORING_OP_TIMEOUT_
+    // REMOVE without io_uring_sqe_set_data, so its completion carries a stale user_data that
+    // is then completed as some other operation's io_queue (fixed upstream in Asio 1.27 /
+    // Boost 1.82: get_sqe clears it), and (b) labels its timeout with &ts, a local, whose
+    // completion can arrive in a later call and write into a dead frame (still in Asio
+    // master). run_one_for() here corrupted the heap in perf_tcp_echo_uring 6/6; a plain-Asio
+    // repro crashes the same way with one thread (doc/asio_bridge.md). Such builds sleep
+    // without the I/O watch: a blocked worker's I/O waits for it.
+    return v.io.run_one();
+#else
+    // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
+    // io_context would wait until it finishes its current poll, however long. While any
+    // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
+    // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
+    if (idle_.num_sleeping() < workers_.size()) return v.io.run_one_for(io_watch_interval);
+    return v.io.run_one();
+#endif
+  } catch (...) {
+    report_unhandled(std::current_exception(), "an Asio completion handler run by a worker");
+    return 1;  // it ran something: the caller looks for more work before sleeping
+  }
+}
+
 std::size_t scheduler::poll_io(worker& v) {
   // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
   // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
@@ -394,7 +436,7 @@ std::size_t scheduler::poll_io(worker& v) {
                                           std::memory_order_relaxed))
     return 0;
   restart_io(v);
-  std::size_t ran = v.io.poll();
+  std::size_t ran = run_io(v, false);
   if (opts_.enable_metrics && ran != 0) count_io(v, ran);
   v.io_state.store(0, std::memory_order_release);
   return ran;
@@ -576,29 +618,8 @@ void scheduler::park(worker& w) {
   // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
   // sets shutdown_ before its stop()).
   if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
-      !shutdown_.load(std::memory_order_acquire)) {
-    // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
-    // io_context would wait until it finishes its current poll, however long. While any
-    // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
-    // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-    // Sockets on Asio 1.81's io_uring backend (BOOST_ASIO_DISABLE_EPOLL, not our default):
-    // never a timed wait. io_uring_service::run(usec > 0) (a) submits an IORING_OP_TIMEOUT_
-    // REMOVE without io_uring_sqe_set_data, so its completion carries a stale user_data that
-    // is then completed as some other operation's io_queue (fixed upstream in Asio 1.27 /
-    // Boost 1.82: get_sqe clears it), and (b) labels its timeout with &ts, a local, whose
-    // completion can arrive in a later call and write into a dead frame (still in Asio
-    // master). run_one_for() here corrupted the heap in perf_tcp_echo_uring 6/6; a plain-Asio
-    // repro crashes the same way with one thread (doc/asio_bridge.md). Such builds sleep
-    // without the I/O watch: a blocked worker's I/O waits for it.
-    ran = w.io.run_one();
-#else
-    if (idle_.num_sleeping() < workers_.size())
-      ran = w.io.run_one_for(io_watch_interval);
-    else
-      ran = w.io.run_one();
-#endif
-  }
+      !shutdown_.load(std::memory_order_acquire))
+    ran = run_io(w, true);
   if constexpr (Metrics)
     if (ran != 0) count_io(w, ran);
   w.io_state.store(0, std::memory_order_release);
@@ -641,27 +662,105 @@ void scheduler::drain_queues() noexcept {
   }
 }
 
-void scheduler::deleter::operator()(scheduler* s) const noexcept {
-  if (s->blocking_.adopt_owner()) return;  // the last job left running deletes it
-  delete s;
+void scheduler::delete_or_adopt() noexcept {
+  if (blocking_.adopt_owner()) return;  // the last job left running deletes it
+  delete this;
+}
+
+void scheduler::destroy() noexcept {
+  if (blocking_.on_pool_thread()) {
+    // A blocking job destroys its runtime: the full teardown but for waiting for the jobs
+    // (itself among them); the last job to end deletes the scheduler.
+    shutdown_impl(std::chrono::nanoseconds::max(), true);
+    delete_or_adopt();
+    return;
+  }
+  if (on_worker_thread()) {
+    // A worker cannot join itself, and its loop still uses the scheduler after this poll:
+    // stop, and let the last worker to leave its loop tear down and delete (worker_exited).
+    request_stop();
+    std::lock_guard lk(exit_mu_);
+    orphaned_ = true;  // this worker's own loop has not left: running_workers_ > 0
+    return;
+  }
+  {
+    std::lock_guard lk(exit_mu_);
+    if (workers_abandoned_ && running_workers_ != 0) {
+      // A timed shutdown left a worker inside a poll: do not wait for it here either.
+      orphaned_ = true;
+      return;
+    }
+  }
+  delete_or_adopt();
+}
+
+void scheduler::worker_exited() noexcept {
+  bool finish;
+  {
+    std::lock_guard lk(exit_mu_);
+    finish = --running_workers_ == 0 && orphaned_;
+    // Under the lock: once it is released, a waiting shutdown may free exit_cv_.
+    exit_cv_.notify_all();
+  }
+  if (!finish) return;
+  // The runtime was destroyed while this worker ran (from inside, or after a timed shutdown):
+  // this thread, no longer a worker (tl_worker is clear), tears it down like a destructor
+  // would, without joining itself.
+  for (auto& t : threads_)
+    if (t.get_id() == std::this_thread::get_id()) t.detach();
+  delete_or_adopt();
 }
 
 bool scheduler::shutdown(std::chrono::nanoseconds timeout) {
+  if (on_worker_thread() || blocking_.on_pool_thread())
+    throw boost::system::system_error(make_error_code(errc::shutdown_from_inside));
+  return shutdown_impl(timeout, false);
+}
+
+bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) noexcept {
   using clock = std::chrono::steady_clock;
-  const bool bounded = timeout != std::chrono::nanoseconds::max();
   const auto start = clock::now();
-  // What is left of `timeout` for the pool: the workers and tasks are not bounded, but they
-  // count against it.
+  // Bounded when the deadline is representable.
+  const bool bounded = timeout != std::chrono::nanoseconds::max() &&
+                       timeout < clock::time_point::max() - start;
+  const auto deadline = bounded ? start + timeout : clock::time_point::max();
   auto left = [&] {
-    if (!bounded) return timeout;
-    const auto spent = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
-    return timeout > spent ? timeout - spent : std::chrono::nanoseconds::zero();
+    if (!bounded) return std::chrono::nanoseconds::max();
+    const auto now = clock::now();
+    return now < deadline ? std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now)
+                          : std::chrono::nanoseconds::zero();
   };
+  // The pool's wait: none from one of its own jobs (it would wait for itself).
+  auto pool_wait = [&] { return from_pool ? std::chrono::nanoseconds::zero() : left(); };
   request_stop();
-  // Done before (or under way on another thread): only the jobs still running are waited for.
-  if (joined_.exchange(true, std::memory_order_acq_rel)) return blocking_.shutdown(left());
+  // One teardown at a time: a concurrent call returns when the first is over.
+  std::unique_lock<std::timed_mutex> lk(shutdown_mu_, std::defer_lock);
+  if (!bounded)
+    lk.lock();
+  else if (!lk.try_lock_until(deadline))
+    return false;
+  // Done before: only the jobs still running are waited for.
+  if (joined_.load(std::memory_order_acquire)) return blocking_.shutdown(pool_wait());
+  {
+    // A worker leaves its loop after its current poll; a poll that blocks past the deadline
+    // makes a timed call give up here (nothing torn down yet; destroy() then hands the
+    // teardown to the last worker to leave).
+    std::unique_lock el(exit_mu_);
+    auto gone = [&] { return running_workers_ == 0; };
+    if (!bounded) {
+      exit_cv_.wait(el, gone);
+    } else if (!exit_cv_.wait_until(el, deadline, gone)) {
+      workers_abandoned_ = true;
+      return false;
+    }
+  }
   for (auto& t : threads_)
-    if (t.joinable()) t.join();
+    if (t.joinable()) t.join();  // out of their loops: returns at once
+  joined_.store(true, std::memory_order_release);
+  // Futures are destroyed on this thread from here on: it counts as inside the runtime, so
+  // zokio::spawn in a destructor is refused like rt.spawn (a handle that reports
+  // runtime_shutdown) instead of throwing no_runtime.
+  enter_guard entered(this);
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
   for (task_header* t : pinned) task_shutdown(t);
@@ -669,16 +768,66 @@ bool scheduler::shutdown(std::chrono::nanoseconds timeout) {
   // ones are waited for. After the tasks are cancelled, so that a job waiting on a task's
   // output sees it end; before the queues are drained, so that a job's wakes land in the
   // injector while it is still drained (and its spawns are refused: the list is closed).
-  // Jobs still running after `timeout` keep their threads (detached): see deleter.
-  const bool all_done = blocking_.shutdown(left());
+  // Jobs still running after `timeout` keep their threads (detached): see delete_or_adopt.
+  const bool all_done = blocking_.shutdown(pool_wait());
   // This thread is no worker: those completions were handed back to the owners' stacks.
   for (unsigned i = 0; i < workers_.size(); ++i) owned_.drain_returned(i);
-  // Dropping futures may have woken other tasks: their queue entries hold references.
+  // Every task is COMPLETE now; a wake from another thread that saw one before may still be
+  // pushing its queue entry: wait for it (wake_gate.hpp), then drop the entries.
+  wake_gate::wait_idle(this);
   drain_queues();
   for (task_header* t : pinned) t->ref_dec();
   drain_queues();
   for (auto& w : workers_) w->guard.reset();
   return all_done;
+}
+
+void scheduler::log_unhandled(const std::exception_ptr& e, const char* where) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    std::fprintf(stderr, "zokio: unhandled exception from %s: %s\n", where, x.what());
+  } catch (...) {
+    std::fprintf(stderr, "zokio: unhandled exception from %s (not a std::exception)\n", where);
+  }
+}
+
+void scheduler::report_unhandled(std::exception_ptr e, const char* where) noexcept {
+  switch (opts_.unhandled_exception) {
+    case unhandled_exception_policy::log:
+      log_unhandled(e, where);
+      return;
+    case unhandled_exception_policy::terminate:
+      log_unhandled(e, where);
+      std::fprintf(stderr, "zokio: terminating (unhandled_exception_policy::terminate)\n");
+      std::terminate();
+    case unhandled_exception_policy::propagate:
+      break;
+  }
+  std::lock_guard lk(unhandled_mu_);
+  unhandled_.push_back(std::move(e));
+  // Ordering: release, pairs with has_unhandled()'s acquire.
+  unhandled_pending_.store(true, std::memory_order_release);
+  for (const waker* w : drivers_) w->wake_by_ref();  // a thread_parker: never calls back
+}
+
+std::exception_ptr scheduler::take_unhandled() noexcept {
+  std::lock_guard lk(unhandled_mu_);
+  if (unhandled_.empty()) return nullptr;
+  std::exception_ptr e = std::move(unhandled_.front());
+  unhandled_.pop_front();
+  unhandled_pending_.store(!unhandled_.empty(), std::memory_order_relaxed);
+  return e;
+}
+
+scheduler::driver_guard::driver_guard(scheduler& s, const waker& w) : s_(s), w_(&w) {
+  std::lock_guard lk(s_.unhandled_mu_);
+  s_.drivers_.push_back(w_);
+}
+
+scheduler::driver_guard::~driver_guard() {
+  std::lock_guard lk(s_.unhandled_mu_);
+  std::erase(s_.drivers_, w_);
 }
 
 runtime_metrics scheduler::metrics() const {

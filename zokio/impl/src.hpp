@@ -10,5 +10,6 @@
 #include <zokio/impl/scheduler.ipp>
 #include <zokio/impl/task_header.ipp>
 #include <zokio/impl/topology.ipp>
+#include <zokio/impl/wake_gate.ipp>
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/task_header.hpp>
+#include <zokio/detail/wake_gate.hpp>
 
 namespace zokio::detail {
 
@@ -28,11 +29,21 @@ unsigned complete(task_header* t) noexcept {
     next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
   } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                            std::memory_order_acquire));
-  if (!(s & JOIN_INTEREST))
-    t->vtable->drop_output(t);  // the handle is gone: nobody else touches the result
-  else if (s & JOIN_WAKER)
+  if (!(s & JOIN_INTEREST)) {
+    // The handle is gone (detached or dropped): nobody else touches the result, and an
+    // exception in it would otherwise vanish.
+    if (std::exception_ptr e = t->vtable->drop_output(t))
+      t->sched->report_unhandled(std::move(e), "a detached task (or one whose join_handle was dropped)");
+  } else if (s & JOIN_WAKER)
     t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
   return t->sched->release_owned(t) ? 1u : 0u;
+}
+
+// A wake or abort from a thread that is not one of the task's workers may race the runtime's
+// teardown: it goes through the wake gate (wake_gate.hpp), which keeps the scheduler alive
+// from the state check to the end of schedule(). Nothing in that section wakes another task.
+const void* gate_key(const task_header* t) noexcept {
+  return t->sched->on_worker_thread() ? nullptr : t->sched;
 }
 
 void drop_refs(task_header* t, unsigned n) noexcept {
@@ -44,6 +55,7 @@ void drop_refs(task_header* t, unsigned n) noexcept {
 }  // namespace
 
 void task_wake_by_ref(task_header* t) noexcept {
+  wake_gate_guard gate(gate_key(t));
   auto s = t->state.load(std::memory_order_acquire);
   for (;;) {
     if (s & (COMPLETE | NOTIFIED)) return;  // finished, or a wake is already pending
@@ -64,9 +76,11 @@ void task_wake_by_ref(task_header* t) noexcept {
 }
 
 void task_wake_by_val(task_header* t) noexcept {
+  wake_gate_guard gate(gate_key(t));
   auto s = t->state.load(std::memory_order_acquire);
   for (;;) {
     if (s & (COMPLETE | NOTIFIED)) {
+      gate.release();  // dropping the last reference may run destructors that wake
       t->ref_dec();
       return;
     }
@@ -135,6 +149,7 @@ bool task_run(task_header* t) noexcept {
 }
 
 void task_abort(task_header* t) noexcept {
+  wake_gate_guard gate(gate_key(t));
   auto s = t->state.load(std::memory_order_acquire);
   for (;;) {
     if (s & (COMPLETE | CANCELLED)) return;
@@ -199,8 +214,12 @@ void task_drop_join_handle(task_header* t) noexcept {
     next = (s & COMPLETE) ? (s & ~JOIN_INTEREST) : (s & ~(JOIN_INTEREST | JOIN_WAKER));
   } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                            std::memory_order_acquire));
-  if (s & COMPLETE)
-    t->vtable->drop_output(t);  // the task side no longer touches the result
+  if (s & COMPLETE) {
+    // The task side no longer touches the result. An exception never joined is printed: the
+    // runtime may be gone by now (a handle can outlive it), so it cannot be propagated.
+    if (std::exception_ptr e = t->vtable->drop_output(t))
+      scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
+  }
   else if (s & JOIN_WAKER)
     t->join_waker.reset();  // we cleared JOIN_WAKER before COMPLETE: the slot is ours
   t->ref_dec();
