@@ -13,6 +13,8 @@
 
 #if ZOKIO_USE_TBB_ALLOCATOR
 #include <oneapi/tbb/scalable_allocator.h>
+#elif defined(__GLIBC__) && !defined(ZOKIO_SANITIZER_BUILD)
+#include <malloc.h>
 #endif
 
 namespace zokio::detail {
@@ -39,22 +41,72 @@ inline void upstream_deallocate(void* p, std::size_t align) noexcept {
 #endif
 }
 
-inline recycling_cache::~recycling_cache() {
+inline void recycling_cache::clear() noexcept {
   for (std::size_t c = 0; c < classes; ++c)
     while (void* p = pop(c)) upstream_deallocate(p, granule);
 }
 
+inline recycling_cache::~recycling_cache() { clear(); }
+
+/// oneTBB only: asks it to give back what the calling thread's own heap keeps, the empty
+/// slabs among its bins (after collecting the blocks other threads freed into them), its
+/// free-slab pool and its large-object cache (TBBMALLOC_CLEAN_THREAD_BUFFERS). oneTBB's own
+/// thread-exit cleanup skips the slabs that only other threads emptied: it orphans them.
+inline void release_upstream_thread_caches() noexcept {
+#if ZOKIO_USE_TBB_ALLOCATOR
+  (void)scalable_allocation_command(TBBMALLOC_CLEAN_THREAD_BUFFERS, nullptr);
+#endif
+}
+
 #if ZOKIO_RECYCLING
-// The calling thread's cache. Once it is destroyed (thread exit), frees go upstream.
+// The calling thread's cache. Once it is destroyed (thread exit), frees go upstream. Every
+// cached block is then given back, and so are oneTBB's caches of this thread: a worker or
+// blocking-pool thread that exits after a burst keeps nothing (doc/performance.md, "Giving
+// memory back").
 inline thread_local bool tl_cache_gone = false;
 struct thread_cache : recycling_cache {
-  ~thread_cache() { tl_cache_gone = true; }
+  ~thread_cache() {
+    tl_cache_gone = true;
+    clear();
+    release_upstream_thread_caches();
+  }
 };
 inline thread_local thread_cache tl_cache;
 inline recycling_cache* this_thread_cache() noexcept {
   return tl_cache_gone ? nullptr : &tl_cache;
 }
 #endif
+
+/**
+ * Gives back to the system what the allocators keep for reuse, process-wide. Called when a
+ * runtime is destroyed, after all its members; off every hot path.
+ *
+ *  - the calling thread's recycling cache, every block upstream: the destroying thread
+ *    collects the frames of the tasks it cancels, and a cached block pins oneTBB memory far
+ *    beyond its size (its 16 KiB slab, and through it the slab's whole 1 MiB region): 515
+ *    cached blocks held 40 MB after a 1M-task burst;
+ *  - oneTBB (TBBMALLOC_CLEAN_ALL_BUFFERS): every thread's free-slab pool and large-object
+ *    cache, the calling thread's bins, the slabs orphaned by exited threads (a worker that
+ *    exits while other threads still hold its blocks leaves its slabs to oneTBB, which
+ *    otherwise only reuses them for new allocations: hundreds of MB after 1M sleeps), the
+ *    global large-object cache and the backend's free regions;
+ *  - with the std allocator (ZOKIO_USE_TBB_ALLOCATOR=0) outside sanitizer builds, glibc's
+ *    malloc_trim(0): the workers' arenas keep what was freed in them.
+ *
+ * The oneTBB clean takes about 150 us on a small heap, up to a millisecond after a burst;
+ * then the next runtime maps again the regions it released, and the threads of any other
+ * live runtime refill their oneTBB caches.
+ */
+inline void release_memory() noexcept {
+#if ZOKIO_RECYCLING
+  if (recycling_cache* c = this_thread_cache()) c->clear();
+#endif
+#if ZOKIO_USE_TBB_ALLOCATOR
+  (void)scalable_allocation_command(TBBMALLOC_CLEAN_ALL_BUFFERS, nullptr);
+#elif defined(__GLIBC__) && !defined(ZOKIO_SANITIZER_BUILD)
+  (void)::malloc_trim(0);
+#endif
+}
 
 /// Allocates `size` bytes for `c`. Small blocks (<= 1 KiB, alignment <= 64) come from the
 /// calling thread's recycling cache when it has one of their class.

@@ -17,8 +17,12 @@ namespace zokio::detail {
  * Why on top of oneTBB's own thread caches: a hit here is a thread-local pointer pop with no
  * size lookup and no call; scalable_malloc still served 11% of spawn_many's profile.
  * Each list is bounded (max_bytes_per_class), so a burst freed on one thread goes back
- * upstream instead of being hoarded. Blocks may move between threads (freed where the task
- * completed): they are plain upstream blocks, so any thread may free them.
+ * upstream instead of being hoarded. Bounded is not enough to give a burst back: a few
+ * hundred cached blocks scattered over a burst's memory keep whole oneTBB regions alive, so
+ * a thread's cache is emptied when the thread exits, and the destroying thread's when a
+ * runtime is destroyed (release_memory, allocator.hpp). Blocks may move between threads
+ * (freed where the task completed): they are plain upstream blocks, so any thread may free
+ * them.
  */
 class recycling_cache {
  public:
@@ -38,7 +42,10 @@ class recycling_cache {
   recycling_cache() noexcept = default;
   recycling_cache(const recycling_cache&) = delete;
   recycling_cache& operator=(const recycling_cache&) = delete;
-  ~recycling_cache();  // returns every cached block upstream (allocator.hpp)
+  ~recycling_cache();  // clear()
+
+  /// Returns every cached block upstream (allocator.hpp).
+  void clear() noexcept;
 
   void* pop(std::size_t cls) noexcept {
     node* n = heads_[cls];

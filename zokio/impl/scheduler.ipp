@@ -183,6 +183,10 @@ scheduler::live_token::live_token() noexcept {
 }
 
 scheduler::live_token::~live_token() {
+  // Every member is freed (the worker threads empty their own caches when they exit,
+  // allocator.hpp): give back what this thread and the allocators still keep of the
+  // runtime's bursts (release_memory; doc/performance.md, "Giving memory back").
+  release_memory();
   // ZOKIO_DEBUG_ALLOC: once the last runtime is gone (every member of it freed, this is the
   // first member), whatever the runtime allocator still counts as live was leaked: a waker
   // never dropped, a task never joined nor detached...
