@@ -244,7 +244,9 @@ class scheduler {
   bool io_uring_active_ = false;
   // Shutdown (shutdown_impl): one teardown at a time; the workers' exits counted under
   // exit_mu_ (a timed shutdown waits for them with a deadline instead of join()).
-  std::timed_mutex shutdown_mu_;
+  std::mutex shutdown_mu_;
+  std::condition_variable shutdown_cv_;
+  bool shutdown_busy_ = false;  // a shutdown_impl is under way (shutdown_mu_)
   std::mutex exit_mu_;
   std::condition_variable exit_cv_;
   unsigned running_workers_ = 0;    // worker loops not yet left (exit_mu_)

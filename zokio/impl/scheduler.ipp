@@ -737,12 +737,26 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   // The pool's wait: none from one of its own jobs (it would wait for itself).
   auto pool_wait = [&] { return from_pool ? std::chrono::nanoseconds::zero() : left(); };
   request_stop();
-  // One teardown at a time: a concurrent call returns when the first is over.
-  std::unique_lock<std::timed_mutex> lk(shutdown_mu_, std::defer_lock);
-  if (!bounded)
-    lk.lock();
-  else if (!lk.try_lock_until(deadline))
-    return false;
+  // One teardown at a time: a concurrent call returns when the first is over. (A flag and a
+  // condition variable rather than std::timed_mutex, whose try_lock_until goes through
+  // pthread_mutex_clocklock, which ThreadSanitizer does not intercept.)
+  {
+    std::unique_lock sl(shutdown_mu_);
+    auto free = [&] { return !shutdown_busy_; };
+    if (!bounded)
+      shutdown_cv_.wait(sl, free);
+    else if (!shutdown_cv_.wait_until(sl, deadline, free))
+      return false;
+    shutdown_busy_ = true;
+  }
+  struct busy_release {
+    scheduler* s;
+    ~busy_release() {
+      std::lock_guard sl(s->shutdown_mu_);
+      s->shutdown_busy_ = false;
+      s->shutdown_cv_.notify_all();
+    }
+  } busy{this};
   // Done before: only the jobs still running are waited for.
   if (joined_.load(std::memory_order_acquire)) return blocking_.shutdown(pool_wait());
   {
