@@ -186,38 +186,86 @@ BOOST_AUTO_TEST_CASE(yielding_tasks_share_one_worker) {
 }
 
 BOOST_AUTO_TEST_CASE(ping_pong_never_starves_queue) {
-  // Two tasks waking each other through the LIFO slot forever must not starve a third task
-  // queued on the same worker (max_lifo_polls bounds the LIFO streak).
-  auto rt = make_runtime<metrics_rt>(1);
-  std::atomic<bool> stop{false};
+  // Two tasks waking each other keep their worker's LIFO slot full: each wake puts the peer in
+  // the slot, which runs next. A task queued in that worker's deque meanwhile must still get a
+  // turn while they bounce: max_lifo_polls bounds a LIFO streak, then the slot's task goes to
+  // the back of the deque. Without that bound the queued task waits until the pair stops.
+  //
+  // The third task has to be queued behind a pair that is already bouncing, in the deque: one
+  // bouncer spawns it mid-bounce on the worker (it takes the LIFO slot), then wakes its peer,
+  // which takes the slot back and pushes the third task into the deque. (Spawned before the
+  // bouncing, or from outside the runtime, it would run from the LIFO slot or get the
+  // injector's turn, with or without the bound.) The pair gives up after `limit` bounces, so
+  // that a starved third task makes the test fail instead of hang.
+  constexpr long spawn_at = 100;
+  const long limit = 100'000 / stress_divisor;
+  // The bound's streak, and then some: a LIFO streak cap that is off, or far larger, fails.
+  const long allowed_delay = 4 * (metrics_rt::config.max_lifo_polls + 1);
+  struct shared {
+    long limit = 0;
+    long bounces = 0;           // polls of either bouncer (all on the one worker)
+    long third_spawned_at = -1;
+    long third_ran_at = -1;
+    bool stop = false;
+    bool stopped_by_limit = false;
+    zokio::waker wa, wb;
+  };
+  struct third_task {
+    using output = void;
+    shared* st;
+    zokio::poll<void> poll(zokio::context&) {
+      st->third_ran_at = st->bounces;
+      st->stop = true;
+      return zokio::ready();
+    }
+  };
   struct bouncer {
     using output = void;
-    std::atomic<bool>* stop;
-    std::shared_ptr<zokio::waker> peer, self;
+    shared* st;
+    zokio::waker* self;
+    zokio::waker* peer;
+    bool spawner;
     zokio::poll<void> poll(zokio::context& cx) {
-      if (stop->load()) {
+      const long n = ++st->bounces;
+      if (!st->stop && n >= st->limit) {
+        st->stop = true;
+        st->stopped_by_limit = true;
+      }
+      if (st->stop) {
         peer->wake_by_ref();
         return zokio::ready();
       }
-      *self = cx.waker();
-      peer->wake_by_ref();
+      if (!self->will_wake(cx.waker())) *self = cx.waker();
+      if (spawner && n >= spawn_at && st->third_spawned_at < 0) {
+        st->third_spawned_at = n;
+        zokio::spawn(third_task{st}).detach();  // into the LIFO slot, ...
+      }
+      peer->wake_by_ref();  // ... which the peer takes: the third task goes to the deque
       return zokio::pending;
     }
   };
-  auto wa = std::make_shared<zokio::waker>(), wb = std::make_shared<zokio::waker>();
-  auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
-    auto a = zokio::spawn(bouncer{&stop, wb, wa});
-    auto b = zokio::spawn(bouncer{&stop, wa, wb});
-    auto third = zokio::spawn(zokio::ready_future<int>(5));
-    int v = co_await std::move(third);  // must finish while the pair bounces
-    stop = true;
+  shared st;  // outlives the runtime
+  st.limit = limit;
+  auto rt = make_runtime<metrics_rt>(1);
+  rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+    auto a = zokio::spawn(bouncer{&st, &st.wa, &st.wb, true});
+    auto b = zokio::spawn(bouncer{&st, &st.wb, &st.wa, false});
     co_await std::move(a);
     co_await std::move(b);
-    co_return v;
-  }));
-  BOOST_TEST(rt.block_on(std::move(h)) == 5);
-  wa->reset();
-  wb->reset();
+  })));
+  st.wa.reset();
+  st.wb.reset();
+  BOOST_TEST_REQUIRE(st.third_spawned_at >= spawn_at);
+  BOOST_TEST_REQUIRE(st.third_ran_at >= 0, "the third task never ran");
+  const long delay = st.third_ran_at - st.third_spawned_at;
+  BOOST_TEST_MESSAGE("third task spawned at bounce " << st.third_spawned_at << ", ran at "
+                                                     << st.third_ran_at << " (limit " << limit
+                                                     << ")");
+  BOOST_TEST(!st.stopped_by_limit,
+             "the third task was starved until the pair gave up after " << limit << " bounces");
+  BOOST_TEST(delay <= allowed_delay, "the third task waited " << delay << " bounces (max "
+                                                              << allowed_delay << ")");
+  BOOST_TEST(rt.metrics().workers[0].lifo_polls > 0u);  // the pair did bounce through the slot
 }
 
 BOOST_AUTO_TEST_CASE(tasks_of_a_blocked_worker_are_stolen) {
