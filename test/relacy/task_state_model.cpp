@@ -1,0 +1,659 @@
+// Relacy model of the task state word (see doc/relacy.md).
+//
+// Mirrors, with the same memory orders, as of commit e89a87b:
+//   zokio/detail/task_state.hpp       the bit layout (lines 20-30);
+//   zokio/detail/task_header.hpp      ref_inc / ref_dec (lines 50-58);
+//   zokio/impl/task_header.ipp        complete (24-40), drop_refs (49-53), task_wake_by_ref
+//                                     (57-76), task_wake_by_val (78-101), task_run (103-149),
+//                                     task_abort (151-170), task_set_join_waker (172-198),
+//                                     task_drop_join_handle (200-226);
+//   zokio/detail/scheduler.hpp        spawn's initial state (NOTIFIED | JOIN_INTEREST, three
+//                                     references: handle, queue entry, owned list);
+//   zokio/join_handle.hpp             poll: task_set_join_waker, then take_result.
+// A change to any of those needs the same change here. (The wake gate and the
+// unhandled-exception reporting around these functions do not touch the state word.)
+//
+// One task; one or two workers pop its queue entries and run task_run; a waker thread sends
+// events and wakes the task (by value, by reference, self-wakes from inside the poll); a join
+// thread polls the join_handle (re-registering another waker), aborts, detaches or drops it.
+// Two one-worker configurations are searched exhaustively (context bound 1), the others with
+// the random scheduler. Checked:
+//   - never polled twice at once (the future is an rl::var: two polls race; plus a counter);
+//   - a wake is never lost: a wake during a poll causes another poll, so the future sees its
+//     last event and the task completes (else the join thread sleeps forever: "deadlock", or
+//     the task is never freed: "memory leak");
+//   - at most one queue entry exists at a time (NOTIFIED: the task sits in exactly one queue);
+//   - freed exactly once, after its last use (Relacy tracks new/delete: leak, double free,
+//     access to freed memory);
+//   - the join waker slot and the result are read only after their publication (rl::var:
+//     a read not ordered after the write is a data race);
+//   - the join side gets the value, or the cancellation when it aborted first.
+//
+// Differences from the real code: the scheduler's queues are one mutex-guarded queue (any
+// real queue orders a push before the pop); release_owned always hands the owned list's
+// reference back to the caller (complete returns 1); the waker thread's references are made
+// at spawn (a clone is a relaxed increment from a live reference, wherever it happens).
+//
+// Event source. The future waits for the waker thread's events; the sender publishes one
+// and then wakes, the poll checks how many arrived. Both are acq_rel RMWs here, as with
+// Zokio's atomic_waker (register is an RMW) or a mutex-guarded wait list. Not checked by
+// default: a source whose poll only loads (-DZOKIO_RELACY_LOAD_ONLY_SOURCE=1) loses a wake
+// under the C++ memory model: the wake that finds NOTIFIED already set returns after a plain
+// load, and nothing orders the sender's event before the pending poll's read of it (store
+// buffering; doc/relacy.md, "Finding"). -DZOKIO_RELACY_RMW_COALESCE=1 models the proposed
+// fix (that decision made by an RMW on the state), which passes with either source.
+//
+// Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
+//   1  a wake that finds the task RUNNING does not set NOTIFIED: the wake is lost.
+//   2  task_set_join_waker publishes JOIN_WAKER before writing the slot: complete() reads
+//      the slot while the join side writes it.
+//   3  an idle wake_by_ref queues the task without taking a reference for the queue entry:
+//      the task is freed while still queued.
+#include <cstdint>
+
+#include "model_common.hpp"
+
+namespace {
+
+// zokio/detail/task_state.hpp
+constexpr std::uint64_t RUNNING = 1u << 0;
+constexpr std::uint64_t NOTIFIED = 1u << 1;
+constexpr std::uint64_t COMPLETE = 1u << 2;
+constexpr std::uint64_t CANCELLED = 1u << 3;
+constexpr std::uint64_t JOIN_INTEREST = 1u << 4;
+constexpr std::uint64_t JOIN_WAKER = 1u << 5;
+constexpr std::uint64_t REF_SHIFT = 6;
+constexpr std::uint64_t REF_ONE = std::uint64_t{1} << REF_SHIFT;
+constexpr std::uint64_t ref_count(std::uint64_t s) { return s >> REF_SHIFT; }
+
+constexpr int OUT_NONE = 0, OUT_VALUE = 1, OUT_ABORTED = 2, OUT_GONE = 3;
+
+struct model;
+
+// How often each interesting path ran (summed over all iterations; printed per run), so that a
+// model change that stops reaching a path shows up in the log.
+struct path_counts {
+  unsigned long wake_coalesced, wake_while_running, requeued, abort_idle, abort_running,
+      cancelled_after_poll, waker_taken_back, waker_reset_complete, handle_cleared_waker,
+      joiner_woken, output_dropped_by_task;
+};
+path_counts paths;
+
+struct task {
+  rl::atomic<std::uint64_t> state;
+  model* m;
+  // The future: how many polls it has had (written by each poll: two polls at once race).
+  rl::var<int> polls;
+  rl::var<bool> fut_alive;
+  rl::var<int> output;      // OUT_*: the cell's result variant
+  rl::var<int> join_waker;  // 0: empty, else the id of the joiner's waker
+
+  void ref_dec();
+};
+
+// Outcome bookkeeping, outside the model (plain ints: no added synchronization).
+struct ledger {
+  int polling;  // polls in progress
+  int freed;
+  int completed;
+  int queued;   // queue entries (at most one)
+  int joined;   // what the join side got (OUT_*), 0 if it did not join
+};
+
+// Which operations each non-worker thread runs, in order.
+//   waker thread:  'v' event + wake_by_val, 'r' event + wake_by_ref, 'd' drop a waker,
+//                  'a' abort
+//   join thread:   'p' poll the handle with waker 1, 'q' poll with waker 2, 'w' wait for the
+//                  join waker and poll until ready, 'a' abort, 'x' drop the handle (last)
+//   yields: how many of the first polls wake the task themselves (yield_now) and return
+//           pending.
+struct task_config {
+  const char* waker_ops;
+  const char* join_ops;
+  int yields;
+  int workers;  // 1 or 2
+};
+
+struct model {
+  task* t;
+  int yields;
+  int events_total;
+  // The event source the future waits on (see "Event source" at the top).
+  rl::atomic<int> events;
+  void send_event() {
+#if ZOKIO_RELACY_LOAD_ONLY_SOURCE
+    events.fetch_add(1, rl::memory_order_release);
+#else
+    events.fetch_add(1, rl::memory_order_acq_rel);
+#endif
+  }
+  int check_events() {
+#if ZOKIO_RELACY_LOAD_ONLY_SOURCE
+    return events.load(rl::memory_order_acquire);
+#else
+    return events.fetch_add(0, rl::memory_order_acq_rel);
+#endif
+  }
+  // The scheduler: one queue, guarded by mu (as any real queue, a push happens-before the
+  // pop that takes it).
+  rl::mutex mu;
+  rl::condition_variable cv;
+  rl::var<int> queue_len;
+  rl::var<int> running;
+  rl::var<int> ext_done;
+  rl::var<bool> join_woken;
+  ledger led;
+
+  void schedule(task*) {
+    mu.lock($);
+    RL_ASSERT(led.queued == 0);  // a second queue entry: the task would run twice
+    led.queued += 1;
+    queue_len($) = queue_len($) + 1;
+    cv.notify_all($);
+    mu.unlock($);
+  }
+
+  // The join waker: wakes the join thread (its own task, in the real runtime).
+  void wake_joiner(int waker_id) {
+    RL_ASSERT(waker_id == 1 || waker_id == 2);
+    mu.lock($);
+    join_woken($) = true;
+    cv.notify_all($);
+    mu.unlock($);
+  }
+};
+
+// task_vtable, as task_cell implements it.
+bool vt_poll(task* t);  // below: needs task_wake_by_ref
+void vt_cancel(task* t) {
+  RL_ASSERT(t->fut_alive($));
+  t->fut_alive($) = false;
+  t->output($) = OUT_ABORTED;
+}
+void vt_drop_output(task* t) { t->output($) = OUT_GONE; }
+void vt_dealloc(task* t) {
+  model* m = t->m;
+  m->led.freed += 1;
+  RL_ASSERT(m->led.freed == 1);
+  RL_ASSERT(!t->fut_alive($));  // every path completes the task before its last reference
+  delete t;                     // Relacy: double free, use after free
+}
+
+void task::ref_dec() {
+  auto prev = state.fetch_sub(REF_ONE, rl::memory_order_acq_rel);
+  if (ref_count(prev) == 1) vt_dealloc(this);
+}
+
+// --- zokio/impl/task_header.ipp ---------------------------------------------------------
+
+unsigned complete(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  std::uint64_t next;
+  do {
+    RL_ASSERT(s & RUNNING);
+    next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
+  } while (!t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                           rl::memory_order_acquire));
+  t->m->led.completed += 1;
+  if (!(s & JOIN_INTEREST)) {
+    ++paths.output_dropped_by_task;
+    vt_drop_output(t);
+  } else if (s & JOIN_WAKER) {
+    ++paths.joiner_woken;
+    t->m->wake_joiner(t->join_waker($));  // join_waker.wake_by_ref()
+  }
+  return 1;                                // release_owned(t): the owned list's reference
+}
+
+void drop_refs(task* t, unsigned n) {
+  auto prev = t->state.fetch_sub(n * REF_ONE, rl::memory_order_acq_rel);
+  if (ref_count(prev) == n) vt_dealloc(t);
+}
+
+void task_wake_by_ref(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+#if ZOKIO_RELACY_RMW_COALESCE
+    if (s & COMPLETE) return;
+    if (s & NOTIFIED) {  // proposed: decide with an RMW, so a later poll acquires our event
+      if (t->state.compare_exchange_weak(s, s, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.wake_coalesced;
+        return;
+      }
+      continue;
+    }
+#else
+    if (s & (COMPLETE | NOTIFIED)) {
+      if (s & NOTIFIED) ++paths.wake_coalesced;
+      return;
+    }
+#endif
+    if (s & RUNNING) {
+#if ZOKIO_RELACY_SEED_BUG == 1
+      return;  // BUG: the poller is not told to poll again
+#endif
+      if (t->state.compare_exchange_weak(s, s | NOTIFIED, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.wake_while_running;
+        return;
+      }
+      continue;
+    }
+#if ZOKIO_RELACY_SEED_BUG == 3
+    const std::uint64_t queue_ref = 0;  // BUG: the queue entry owns no reference
+#else
+    const std::uint64_t queue_ref = REF_ONE;
+#endif
+    if (t->state.compare_exchange_weak(s, (s | NOTIFIED) + queue_ref, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire)) {
+      t->m->schedule(t);
+      return;
+    }
+  }
+}
+
+void task_wake_by_val(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+#if ZOKIO_RELACY_RMW_COALESCE
+    if ((s & NOTIFIED) && !(s & COMPLETE) && ref_count(s) > 1) {
+      // proposed: drop our reference in the CAS that saw NOTIFIED
+      if (t->state.compare_exchange_weak(s, s - REF_ONE, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.wake_coalesced;
+        return;
+      }
+      continue;
+    }
+#endif
+    if (s & (COMPLETE | NOTIFIED)) {
+      if (s & NOTIFIED) ++paths.wake_coalesced;
+      t->ref_dec();
+      return;
+    }
+    if (s & RUNNING) {
+#if ZOKIO_RELACY_SEED_BUG == 1
+      t->ref_dec();  // BUG: the poller is not told to poll again
+      return;
+#endif
+      if (t->state.compare_exchange_weak(s, (s | NOTIFIED) - REF_ONE, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.wake_while_running;
+        return;
+      }
+      continue;
+    }
+    if (t->state.compare_exchange_weak(s, s | NOTIFIED, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire)) {
+      t->m->schedule(t);
+      return;
+    }
+  }
+}
+
+bool task_run(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    RL_ASSERT(s & NOTIFIED);
+    RL_ASSERT(!(s & (RUNNING | COMPLETE)));
+    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      break;
+  }
+  bool done;
+  if (s & CANCELLED) {
+    vt_cancel(t);
+    done = true;
+  } else {
+    done = vt_poll(t);  // with a borrowed waker: no reference taken or dropped
+  }
+  if (!done) {
+    s = t->state.load(rl::memory_order_acquire);
+    for (;;) {
+      if (s & CANCELLED) {
+        ++paths.cancelled_after_poll;
+        vt_cancel(t);
+        done = true;
+        break;
+      }
+      if (s & NOTIFIED) {
+        if (t->state.compare_exchange_weak(s, s & ~RUNNING, rl::memory_order_acq_rel,
+                                           rl::memory_order_acquire)) {
+          ++paths.requeued;
+          return true;
+        }
+        continue;
+      }
+      auto next = (s & ~RUNNING) - REF_ONE;
+      if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        if (ref_count(next) == 0) vt_dealloc(t);
+        return false;
+      }
+    }
+  }
+  drop_refs(t, complete(t) + 1);
+  return false;
+}
+
+void task_abort(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if (s & (COMPLETE | CANCELLED)) return;
+    if (s & (RUNNING | NOTIFIED)) {
+      if (t->state.compare_exchange_weak(s, s | CANCELLED, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        if (s & RUNNING) ++paths.abort_running;
+        return;
+      }
+      continue;
+    }
+    if (t->state.compare_exchange_weak(s, (s | CANCELLED | NOTIFIED) + REF_ONE,
+                                       rl::memory_order_acq_rel, rl::memory_order_acquire)) {
+      ++paths.abort_idle;
+      t->m->schedule(t);
+      return;
+    }
+  }
+}
+
+bool task_set_join_waker(task* t, int w) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  if (s & COMPLETE) return true;
+  if (s & JOIN_WAKER) {
+    if (t->join_waker($) == w) return false;  // will_wake
+    for (;;) {
+      if (s & COMPLETE) return true;
+      if (t->state.compare_exchange_weak(s, s & ~JOIN_WAKER, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.waker_taken_back;
+        break;
+      }
+    }
+  }
+#if ZOKIO_RELACY_SEED_BUG == 2
+  // BUG: JOIN_WAKER is published before the slot is written.
+  s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if (s & COMPLETE) return true;
+    if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      break;
+  }
+  t->join_waker($) = w;
+  return false;
+#else
+  t->join_waker($) = w;
+  s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if (s & COMPLETE) {
+      ++paths.waker_reset_complete;
+      t->join_waker($) = 0;  // join_waker.reset()
+      return true;
+    }
+    if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      return false;
+  }
+#endif
+}
+
+void task_drop_join_handle(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  while (!(s & (COMPLETE | JOIN_WAKER))) {
+    auto next = (s & ~JOIN_INTEREST) - REF_ONE;
+    if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire)) {
+      if (ref_count(next) == 0) vt_dealloc(t);
+      return;
+    }
+  }
+  std::uint64_t next;
+  do {
+    next = (s & COMPLETE) ? (s & ~JOIN_INTEREST) : (s & ~(JOIN_INTEREST | JOIN_WAKER));
+  } while (!t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                           rl::memory_order_acquire));
+  if (s & COMPLETE)
+    vt_drop_output(t);
+  else if (s & JOIN_WAKER) {
+    ++paths.handle_cleared_waker;
+    t->join_waker($) = 0;  // join_waker.reset()
+  }
+  t->ref_dec();
+}
+
+// --- the future -----------------------------------------------------------------------------
+
+// Ready once it has seen every event the waker thread sends; the first `yields` polls wake
+// the task themselves first (yield_now) and return pending.
+bool vt_poll(task* t) {
+  model* m = t->m;
+  RL_ASSERT(m->led.polling == 0);  // two polls at once
+  m->led.polling += 1;
+  RL_ASSERT(t->fut_alive($));
+  int n = t->polls($) + 1;
+  t->polls($) = n;
+  bool ready = false;
+  if (n <= m->yields) {
+    task_wake_by_ref(t);
+  } else if (m->check_events() == m->events_total) {
+    t->output($) = OUT_VALUE;  // store the result, destroy the future
+    t->fut_alive($) = false;
+    ready = true;
+  }
+  m->led.polling -= 1;
+  return ready;
+}
+
+// --- the test -------------------------------------------------------------------------------
+
+template <const task_config& C>
+struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
+  // Threads 0 .. workers-1: workers; then the waker thread and the join thread.
+  model m;
+
+  void before() {
+    m.yields = C.yields;
+    int wakers = 0, events = 0;
+    for (const char* s = C.waker_ops; *s; ++s) {
+      wakers += *s == 'v' || *s == 'd';
+      events += *s == 'v' || *s == 'r';
+    }
+    m.events_total = events;
+    m.events.store(0, rl::memory_order_relaxed);
+    m.queue_len($) = 0;
+    m.running($) = 0;
+    m.ext_done($) = 0;
+    m.join_woken($) = false;
+    m.led = ledger{};
+    task* t = new task;
+    t->m = &m;
+    t->polls($) = 0;
+    t->fut_alive($) = true;
+    t->output($) = OUT_NONE;
+    t->join_waker($) = 0;
+    // scheduler::spawn: NOTIFIED | JOIN_INTEREST, handle + queue entry + owned list, plus the
+    // waker thread's wakers; then schedule.
+    t->state.store(NOTIFIED | JOIN_INTEREST | (3 + wakers) * REF_ONE, rl::memory_order_relaxed);
+    m.t = t;
+    m.queue_len($) = 1;
+    m.led.queued = 1;
+  }
+
+  void thread(unsigned index) {
+    const unsigned n = static_cast<unsigned>(C.workers);
+    if (index < n) return worker();
+    if (index == n) waker_thread();
+    if (index == n + 1) join_thread();
+    m.mu.lock($);
+    m.ext_done($) = m.ext_done($) + 1;
+    m.cv.notify_all($);
+    m.mu.unlock($);
+  }
+
+  void worker() {
+    for (;;) {
+      m.mu.lock($);
+      for (;;) {
+        if (m.queue_len($) > 0) {
+          m.queue_len($) = m.queue_len($) - 1;
+          m.led.queued -= 1;
+          m.running($) = m.running($) + 1;
+          break;
+        }
+        if (m.ext_done($) == 2 && m.running($) == 0) {  // quiescent: nothing can wake it
+          m.cv.notify_all($);
+          m.mu.unlock($);
+          return;
+        }
+        m.cv.wait(m.mu, $);
+      }
+      m.mu.unlock($);
+      bool requeue = task_run(m.t);  // scheduler::run_task
+      if (requeue) m.schedule(m.t);  // push_local
+      m.mu.lock($);
+      m.running($) = m.running($) - 1;
+      m.cv.notify_all($);
+      m.mu.unlock($);
+    }
+  }
+
+  void waker_thread() {
+    task* t = m.t;  // this thread's wakers keep it alive until the last one goes
+    int left = 0;
+    for (const char* s = C.waker_ops; *s; ++s) left += *s == 'v' || *s == 'd';
+    for (const char* s = C.waker_ops; *s; ++s) {
+      switch (*s) {
+        case 'v':
+          m.send_event();
+          task_wake_by_val(t);
+          --left;
+          break;
+        case 'r':
+          m.send_event();
+          task_wake_by_ref(t);
+          break;
+        case 'd':
+          t->ref_dec();
+          --left;
+          break;
+        case 'a':
+          RL_ASSERT(left > 0);  // abort needs a live reference
+          task_abort(t);
+          break;
+      }
+    }
+    RL_ASSERT(left == 0);
+  }
+
+  void join_thread() {
+    task* t = m.t;  // the handle's reference
+    auto poll = [&](int waker_id) {
+      if (!task_set_join_waker(t, waker_id)) return false;
+      int out = t->output($);  // take_result
+      RL_ASSERT(out == OUT_VALUE || out == OUT_ABORTED);
+      m.led.joined = out;
+      return true;
+    };
+    bool done = false;
+    int waker_id = 1;
+    for (const char* s = C.join_ops; *s; ++s) {
+      switch (*s) {
+        case 'p':
+        case 'q':
+          waker_id = *s == 'p' ? 1 : 2;
+          if (!done) done = poll(waker_id);
+          break;
+        case 'a':
+          task_abort(t);
+          break;
+        case 'w':
+          while (!done) {
+            m.mu.lock($);
+            while (!m.join_woken($)) m.cv.wait(m.mu, $);
+            m.join_woken($) = false;
+            m.mu.unlock($);
+            done = poll(waker_id);
+          }
+          break;
+        case 'x':
+          task_drop_join_handle(t);
+          return;
+      }
+    }
+    RL_ASSERT(false);  // every join script ends with 'x'
+  }
+
+  void after() {
+    RL_ASSERT(m.led.completed == 1);
+    RL_ASSERT(m.led.freed == 1);
+    RL_ASSERT(m.led.queued == 0);
+    // Aborted before the future could finish: the joiner sees the cancellation; otherwise it
+    // sees the value.
+    bool joins = false, aborts = false;
+    for (const char* s = C.join_ops; *s; ++s) {
+      joins = joins || *s == 'w';
+      aborts = aborts || *s == 'a';
+    }
+    for (const char* s = C.waker_ops; *s; ++s) aborts = aborts || *s == 'a';
+    if (joins) RL_ASSERT(m.led.joined == OUT_VALUE || (aborts && m.led.joined == OUT_ABORTED));
+  }
+};
+
+// Join with a waker switch: register waker 1, re-register waker 2 (takes the slot back), wait.
+constexpr task_config join_switch{"vrd", "pqwx", 0, 2};
+// Self-wake (yield) during the first poll, racing a wake by value; then join.
+constexpr task_config yield_join{"v", "pwx", 1, 2};
+// Abort from the join side, then join: the value or the cancellation.
+constexpr task_config abort_join{"rd", "apwx", 0, 2};
+// Abort from another thread while the join side waits.
+constexpr task_config abort_other{"ard", "pwx", 0, 2};
+// Detach at once: complete() drops the output.
+constexpr task_config detach{"vv", "x", 1, 2};
+// Register the join waker, then drop the handle before completion or after.
+constexpr task_config register_drop{"rvd", "px", 0, 2};
+// One worker, for the exhaustive (context-bound) search.
+constexpr task_config small_join{"rd", "pqwx", 1, 1};
+constexpr task_config small_abort{"v", "apwx", 0, 1};
+
+void print_paths() {
+  const path_counts& p = paths;
+  std::printf("  paths: wakes coalesced %lu, on RUNNING %lu; requeued %lu; aborts idle %lu, "
+              "running %lu; cancelled after poll %lu; join waker taken back %lu, reset on "
+              "COMPLETE %lu, cleared by drop %lu; joiner woken %lu; output dropped by task %lu\n",
+              p.wake_coalesced, p.wake_while_running, p.requeued, p.abort_idle, p.abort_running,
+              p.cancelled_after_poll, p.waker_taken_back, p.waker_reset_complete,
+              p.handle_cleared_waker, p.joiner_woken, p.output_dropped_by_task);
+}
+
+template <class Test>
+bool run(const char* name, rl::scheduler_type_e sched, rl::iteration_t iterations,
+         unsigned bound = 1) {
+  paths = path_counts{};
+  bool ok = zokio_relacy::run<Test>(name, sched, iterations, bound);
+  print_paths();
+  return ok;
+}
+
+template <class Test>
+bool run_random(const char* name) {
+  return run<Test>(name, rl::sched_random, 50000);
+}
+
+}  // namespace
+
+int main() {
+  bool ok = true;
+  ok = ok && run<task_test<small_join>>("task: 1 worker, yield, join re-registers (exhaustive)",
+                                        rl::sched_bound, 0, 1);
+  ok = ok && run<task_test<small_abort>>("task: 1 worker, abort then join (exhaustive)",
+                                         rl::sched_bound, 0, 1);
+  ok = ok && run_random<task_test<join_switch>>("task: wake x2, join re-registers its waker");
+  ok = ok && run_random<task_test<yield_join>>("task: self-wake in poll + wake_by_val, join");
+  ok = ok && run_random<task_test<abort_join>>("task: joiner aborts, then joins");
+  ok = ok && run_random<task_test<abort_other>>("task: abort from another thread, join");
+  ok = ok && run_random<task_test<detach>>("task: detached at once, yield + 2 wakes");
+  ok = ok && run_random<task_test<register_drop>>("task: join waker registered, handle dropped");
+  return zokio_relacy::finish(ok);
+}
