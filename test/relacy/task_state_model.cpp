@@ -35,13 +35,14 @@
 // at spawn (a clone is a relaxed increment from a live reference, wherever it happens).
 //
 // Event source. The future waits for the waker thread's events; the sender publishes one
-// and then wakes, the poll checks how many arrived. Both are acq_rel RMWs here, as with
-// Zokio's atomic_waker (register is an RMW) or a mutex-guarded wait list. Not checked by
-// default: a source whose poll only loads (-DZOKIO_RELACY_LOAD_ONLY_SOURCE=1) loses a wake
-// under the C++ memory model: the wake that finds NOTIFIED already set returns after a plain
-// load, and nothing orders the sender's event before the pending poll's read of it (store
-// buffering; doc/relacy.md, "Finding"). -DZOKIO_RELACY_RMW_COALESCE=1 models the proposed
-// fix (that decision made by an RMW on the state), which passes with either source.
+// and then wakes, the poll checks how many arrived. By default the source is load-only (a
+// release RMW to send, one acquire load to check), the weaker kind: the real
+// task_wake_by_ref / task_wake_by_val decide the already-notified case with an RMW on the
+// state (compare_exchange(s, s) / (s, s - REF_ONE)), so the task_run CAS that takes the
+// notification acquires the sender's event. -DZOKIO_RELACY_LOAD_ONLY_SOURCE=0 checks an RMW
+// source (atomic_waker, wait lists) instead. Before that fix a wake that found NOTIFIED
+// returned after a plain load, and a load-only source lost the wake (store buffering;
+// doc/relacy.md, "Finding"): seeded bug 4.
 //
 // Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
 //   1  a wake that finds the task RUNNING does not set NOTIFIED: the wake is lost.
@@ -49,9 +50,25 @@
 //      the slot while the join side writes it.
 //   3  an idle wake_by_ref queues the task without taking a reference for the queue entry:
 //      the task is freed while still queued.
+//   4  the already-notified wake decided by a plain load (the code before the finding's fix):
+//      with the load-only source, a wake is lost.
 #include <cstdint>
 
 #include "model_common.hpp"
+
+// The library decides the already-notified case with an RMW (task_header.ipp, since the
+// finding below was fixed); the load-only event source is then checked by default, as the
+// stricter one. Seeded bug 4 puts the old load-only coalescing back: it must fail.
+#ifndef ZOKIO_RELACY_RMW_COALESCE
+#  if ZOKIO_RELACY_SEED_BUG == 4
+#    define ZOKIO_RELACY_RMW_COALESCE 0
+#  else
+#    define ZOKIO_RELACY_RMW_COALESCE 1
+#  endif
+#endif
+#ifndef ZOKIO_RELACY_LOAD_ONLY_SOURCE
+#  define ZOKIO_RELACY_LOAD_ONLY_SOURCE 1
+#endif
 
 namespace {
 

@@ -58,7 +58,17 @@ void task_wake_by_ref(task_header* t) noexcept {
   wake_gate_guard gate(gate_key(t));
   auto s = t->state.load(std::memory_order_acquire);
   for (;;) {
-    if (s & (COMPLETE | NOTIFIED)) return;  // finished, or a wake is already pending
+    if (s & COMPLETE) return;
+    if (s & NOTIFIED) {
+      // A wake is already pending. Decided by an RMW, not by the load: the task_run CAS that
+      // takes this notification then reads from it and acquires what the waker published
+      // before waking (an event source whose poll only loads would otherwise miss it: a lost
+      // wake found by the Relacy model, doc/relacy.md; Tokio's #7622).
+      if (t->state.compare_exchange_weak(s, s, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+      continue;
+    }
     if (s & RUNNING) {
       // The poller sees NOTIFIED when it releases RUNNING and requeues the task itself.
       if (t->state.compare_exchange_weak(s, s | NOTIFIED, std::memory_order_acq_rel,
@@ -79,6 +89,14 @@ void task_wake_by_val(task_header* t) noexcept {
   wake_gate_guard gate(gate_key(t));
   auto s = t->state.load(std::memory_order_acquire);
   for (;;) {
+    if ((s & NOTIFIED) && !(s & COMPLETE) && ref_count(s) > 1) {
+      // A wake is already pending (whose queue entry holds a reference, so ours is not the
+      // last): drop our reference in the RMW that saw NOTIFIED, as in wake_by_ref above.
+      if (t->state.compare_exchange_weak(s, s - REF_ONE, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+      continue;
+    }
     if (s & (COMPLETE | NOTIFIED)) {
       gate.release();  // dropping the last reference may run destructors that wake
       t->ref_dec();
