@@ -149,10 +149,11 @@ zokio::task<long> worst_timer_lateness(zokio::executor ex, std::chrono::millisec
 // The requirement: 64 blocking calls of 100 ms do not delay a 1 ms timer on the async
 // workers by more than 5 ms. Each iteration first measures the same timers with no blocking
 // work (the machine's own noise), then with the 64 calls running. Normal builds assert the
-// issue's bound as it stands, 5 ms. Sanitizer builds allow 5 ms beyond the measured noise:
-// there a waking thread is late by milliseconds whatever the runtime does (11.9 ms seen under
-// ASan on a loaded 2-cpu VM). Were the calls run on the workers, the timers would be ~100 ms
-// late.
+// issue's bound as it stands, 5 ms. Sanitizer builds only tell the two designs apart: were
+// the calls run on the workers, the timers would be ~100 ms late; there a waking thread is
+// late by milliseconds whatever the runtime does (noise + 5 ms failed CI once: 7.3 ms, and
+// 11.9 ms in 1 of 6 ASan runs on a 2-cpu VM, where the 64 thread starts under ASan stall the
+// worker that makes them), so the bound is 40 ms.
 BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(120)) {
   auto rt = make_runtime(2);
   long worst_us = 0, noise_us = 0;
@@ -183,7 +184,7 @@ BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(12
   BOOST_TEST_MESSAGE("worst 1 ms timer lateness: " << worst_us << " us with 64 blocking calls, "
                                                    << noise_us << " us without");
 #if defined(ZOKIO_SANITIZER_BUILD)
-  BOOST_TEST(worst_us <= 5000 + noise_us);
+  BOOST_TEST(worst_us <= std::max<long>(40000, 5000 + noise_us));
 #else
   BOOST_TEST(worst_us <= 5000);
 #endif
