@@ -11,6 +11,7 @@
 
 #include <boost/asio/execution.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <zokio/allocator.hpp>
 #include <zokio/detail/scheduler.hpp>
@@ -177,6 +178,10 @@ class executor {
   unsigned home_;
   unsigned bits_ = 0;
 };
+
+/// The executor of runtime::get_serial_executor(): Asio's strand over zokio::executor, the
+/// implicit strand of a single-threaded io_context (handlers never run concurrently).
+using serial_executor = boost::asio::strand<executor>;
 
 }  // namespace zokio
 

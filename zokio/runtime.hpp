@@ -12,6 +12,7 @@
 #include <vector>
 #include <stdexcept>
 
+#include <boost/asio/strand.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <zokio/block_on.hpp>
@@ -260,6 +261,13 @@ class basic_runtime {
   /// A standard Asio executor for this runtime (see zokio/executor.hpp). Called on a worker,
   /// its home is that worker; elsewhere, homes go round-robin over the workers.
   zokio::executor get_executor() noexcept { return zokio::executor(*sched_, sched_->pick_home()); }
+
+  /// The single-threaded io_context semantics that code written for one `io_context::run()`
+  /// thread relies on: everything given to this executor, and every completion of an I/O
+  /// object made from it, runs one at a time, in order (an `asio::strand` over get_executor(),
+  /// so its I/O objects live on one worker). Plain get_executor() handlers may run on several
+  /// workers at once. Each call makes a new, independent strand; copies share theirs.
+  serial_executor get_serial_executor() { return boost::asio::make_strand(get_executor()); }
 
   /// The io_context worker `i` parks in and drives I/O on.
   boost::asio::io_context& worker_io_context(std::size_t i) noexcept {
