@@ -185,20 +185,15 @@ class basic_runtime {
     if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
       throw boost::system::system_error(make_error_code(errc::nested_block_on));
     detail::scheduler::enter_guard g(sched_.get());
-    struct parker_ref {
-      detail::thread_parker* p = detail::thread_parker::create();
-      ~parker_ref() { p->release(); }
-    } parker;
-    waker w = parker.p->make_waker();
-    detail::scheduler::driver_guard driving(*sched_, w);  // woken by report_unhandled
-    context cx(w);
-    for (;;) {
-      if (sched_->has_unhandled())
-        if (std::exception_ptr e = sched_->take_unhandled()) std::rethrow_exception(e);
-      auto r = f.poll(cx);
-      if (r.is_ready()) return std::move(r).take();
-      parker.p->park();
-    }
+    detail::scheduler& s = *sched_;
+    return detail::drive(
+        f,
+        // Woken by report_unhandled, so that an exception thrown meanwhile leaves this call.
+        [&s](const waker& w) { return detail::scheduler::driver_guard(s, w); },
+        [&s] {
+          if (s.has_unhandled())
+            if (std::exception_ptr e = s.take_unhandled()) std::rethrow_exception(e);
+        });
   }
 
   /// Asks the workers to stop after their current poll; returns at once. Tasks left are

@@ -163,10 +163,9 @@ class scheduler {
   /// (false: handed back to the owning worker, see owned_tasks.hpp).
   ZOKIO_DECL bool release_owned(task_header* t) noexcept;
 
-  /// The owner's deleter (basic_runtime): a plain delete, whose shutdown waits for every
-  /// blocking job, unless a shutdown timed out with jobs still running; the scheduler is then
-  /// deleted by the last of their threads when its job ends (they still use it as
-  /// scheduler::current(), to spawn, for instance, which it then refuses).
+  /// The owner's deleter (basic_runtime): destroy(). Blocking jobs left running by a timed
+  /// shutdown keep the scheduler (their scheduler::current(), which then refuses spawns)
+  /// until the last of them ends and deletes it.
   struct deleter {
     void operator()(scheduler* s) const noexcept { s->destroy(); }
   };
