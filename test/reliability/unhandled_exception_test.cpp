@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -44,6 +45,18 @@ void expect_rethrown(zokio::runtime& rt, const std::string& what) {
     BOOST_TEST(e.what() == what);
   }
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+}
+
+// Posts a function that throws runtime_error(what) and returns once it has run (with
+// nobody in block_on).
+void post_throwing_and_wait(zokio::runtime& rt, std::string what) {
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  asio::post(rt.get_executor(), [ran, what] {
+    ran->store(true);
+    throw std::runtime_error(what);
+  });
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return ran->load(); }));
+  std::this_thread::sleep_for(5ms);  // past the throw, into the runtime's hands
 }
 
 }  // namespace
@@ -130,13 +143,7 @@ BOOST_AUTO_TEST_CASE(detached_task_exception) {
 // Thrown while nobody drives: the next block_on rethrows it at once.
 BOOST_AUTO_TEST_CASE(thrown_before_block_on) {
   auto rt = zokio::test::make_runtime(2);
-  std::atomic<bool> ran{false};
-  asio::post(rt.get_executor(), [&] {
-    ran = true;
-    throw std::runtime_error("early");
-  });
-  BOOST_REQUIRE(zokio::test::wait_until([&] { return ran.load(); }));
-  std::this_thread::sleep_for(5ms);
+  post_throwing_and_wait(rt, "early");
   expect_rethrown(rt, "early");
 }
 
@@ -179,13 +186,7 @@ BOOST_AUTO_TEST_CASE(never_rethrown_is_printed_at_destruction) {
   zokio::test::stderr_capture cap;
   {
     auto rt = zokio::test::make_runtime(1);
-    std::atomic<bool> ran{false};
-    asio::post(rt.get_executor(), [&] {
-      ran = true;
-      throw std::runtime_error("orphan-exception");
-    });
-    BOOST_REQUIRE(zokio::test::wait_until([&] { return ran.load(); }));
-    std::this_thread::sleep_for(5ms);
+    post_throwing_and_wait(rt, "orphan-exception");
     // Kept for a block_on, not printed yet.
     BOOST_TEST(cap.peek().find("orphan-exception") == std::string::npos);
   }
