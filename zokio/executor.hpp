@@ -27,8 +27,20 @@ namespace detail {
 template <class F>
 struct handler_future {
   using output = void;
+  /// Holds one unit of the runtime's outstanding work until the function has run or been
+  /// dropped (a posted function is work, as on io_context).
+  struct work_unit {
+    scheduler* s;
+    explicit work_unit(scheduler* sc) noexcept : s(sc) { s->work_started(); }
+    work_unit(work_unit&& o) noexcept : s(std::exchange(o.s, nullptr)) {}
+    work_unit& operator=(work_unit&&) = delete;
+    ~work_unit() {
+      if (s) s->work_finished();
+    }
+  };
   F f;
   scheduler* sched;
+  work_unit work{sched};
   zokio::poll<void> poll(context&) {
     try {
       std::move(f)();
@@ -52,24 +64,60 @@ struct handler_future {
  * becomes a Zokio task, queued like any wake (LIFO slot of the current worker, or the
  * injector), and any worker may run or steal it.
  *
- * Where I/O lives: `query(execution::context)` answers the io_context of the executor's *home*
- * worker; an I/O object built from this executor registers with that worker's reactor. An
- * executor obtained on a worker thread has that worker as its home; one obtained elsewhere
- * gets the next worker round-robin (see doc/asio_bridge.md for the placement policy). A busy
- * worker does not hold up its I/O: idle siblings poll its io_context too.
+ * Where I/O lives: `query(execution::context)` answers the io_context of a worker, and an I/O
+ * object built from this executor registers with that worker's reactor. The executor of
+ * `runtime::get_executor()` is *unplaced*: each query places the new object on the next worker
+ * round-robin, so a program that passes one executor everywhere (acceptor, the sockets it
+ * accepts, client sockets, strands) has its connections spread over all workers.
+ * `with_home(i)` pins the executor to worker i: everything made from it lives there. See
+ * doc/asio_bridge.md for the policy, its measurements and trade-offs. A busy worker does not
+ * hold up its I/O: idle siblings poll its io_context too.
  *
  * @par Thread Safety
  * Distinct objects: safe. Shared objects: safe.
  */
 class executor {
  public:
+  /// home_worker() of an unplaced executor: each I/O object made from it is placed anew.
+  static constexpr unsigned unplaced = ~0u;
+
+  /// An executor of `s`; `home` a worker index, or `unplaced`.
   executor(detail::scheduler& s, unsigned home) noexcept : sched_(&s), home_(home) {}
+
+  // A copy of a tracked executor is one more unit of the runtime's outstanding work (as with
+  // io_context's executor): runtime::run() returns when none is left. Moving hands it over.
+  executor(const executor& o) noexcept : sched_(o.sched_), home_(o.home_), bits_(o.bits_) {
+    if (bits_ & outstanding_work_tracked) sched_->work_started();
+  }
+  executor(executor&& o) noexcept : sched_(o.sched_), home_(o.home_), bits_(o.bits_) {
+    o.bits_ &= ~outstanding_work_tracked;
+  }
+  executor& operator=(const executor& o) noexcept {
+    if (this != &o) {
+      if (o.bits_ & outstanding_work_tracked) o.sched_->work_started();
+      release();
+      sched_ = o.sched_, home_ = o.home_, bits_ = o.bits_;
+    }
+    return *this;
+  }
+  executor& operator=(executor&& o) noexcept {
+    if (this != &o) {
+      release();
+      sched_ = o.sched_, home_ = o.home_, bits_ = o.bits_;
+      o.bits_ &= ~outstanding_work_tracked;
+    }
+    return *this;
+  }
+  ~executor() { release(); }
 
   /// The runtime's scheduler (for spawning through this executor).
   detail::scheduler& scheduler() const noexcept { return *sched_; }
-  /// The worker whose io_context I/O objects made from this executor use.
+  /// The worker whose io_context I/O objects made from this executor use, or `unplaced`.
   unsigned home_worker() const noexcept { return home_; }
-  /// The same executor with another home worker (for spreading I/O objects by hand).
+  /// True when pinned to one worker (with_home), false when each I/O object is placed anew.
+  bool is_placed() const noexcept { return home_ != unplaced; }
+  /// The same executor pinned to worker `worker % num_workers()`: every I/O object made from
+  /// it lives on that worker (for placing by hand, or keeping a group of objects together).
   executor with_home(unsigned worker) const noexcept {
     executor e = *this;
     e.home_ = worker % static_cast<unsigned>(sched_->num_workers());
@@ -108,8 +156,10 @@ class executor {
       boost::asio::execution::mapping_t) noexcept {
     return boost::asio::execution::mapping.thread;
   }
+  /// The io_context an I/O object made from this executor registers with: the home worker's,
+  /// or for an unplaced executor the one the runtime's placement picks for this object.
   boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
-    return sched_->worker_io_context(home_);
+    return sched_->worker_io_context(home_ != unplaced ? home_ : sched_->place_io());
   }
   constexpr boost::asio::execution::blocking_t query(
       boost::asio::execution::blocking_t) const noexcept {
@@ -169,9 +219,13 @@ class executor {
     outstanding_work_tracked = 4,
   };
   executor with_bits(unsigned bits) const noexcept {
-    executor e = *this;
+    executor e(*sched_, home_);
     e.bits_ = bits;
+    if (bits & outstanding_work_tracked) sched_->work_started();
     return e;
+  }
+  void release() noexcept {
+    if (bits_ & outstanding_work_tracked) sched_->work_finished();
   }
 
   detail::scheduler* sched_;

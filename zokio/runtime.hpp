@@ -6,6 +6,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -196,6 +197,30 @@ class basic_runtime {
         });
   }
 
+  /**
+   * io_context::run() for a runtime: blocks the calling thread until no Asio work is left,
+   * counted the way io_context counts it: functions posted to get_executor() and not yet run,
+   * pending operations of I/O objects made from it (and any operation whose handler runs on
+   * it: Asio holds a tracked executor for each), `executor_work_guard`s and other executors
+   * with `outstanding_work.tracked`, and `co_spawn`ed coroutines until they finish. Zokio tasks
+   * from spawn() are not work here: join them through their handles (or block_on).
+   *
+   * So Asio client programs that end when their work does run unchanged, and a program that
+   * owns I/O objects can call run() before destroying them: once it returns, no handler of
+   * theirs is running or pending. Returns at once when there is no work, and early on
+   * shutdown. The workers keep running; run() may be called again. Under the default
+   * unhandled_exception_policy::propagate, an exception escaping a handler or posted function
+   * leaves run() (like io_context::run()); call run() again to go on. Throws
+   * system_error(errc::nested_block_on) on one of the runtime's own threads.
+   */
+  void run() {
+    if (sched_->wait_for_no_work())
+      if (std::exception_ptr e = sched_->take_unhandled()) std::rethrow_exception(e);
+  }
+
+  /// The runtime's outstanding Asio work now (see run()); a snapshot, for tests and metrics.
+  long outstanding_work() const noexcept { return sched_->outstanding_work(); }
+
   /// Asks the workers to stop after their current poll; returns at once. Tasks left are
   /// cancelled by shutdown() or the destructor.
   void stop() noexcept { sched_->request_stop(); }
@@ -253,16 +278,28 @@ class basic_runtime {
   /// runtime_config::enable_io_uring).
   bool io_uring_active() const noexcept { return sched_->io_uring_active(); }
 
-  /// A standard Asio executor for this runtime (see zokio/executor.hpp). Called on a worker,
-  /// its home is that worker; elsewhere, homes go round-robin over the workers.
-  zokio::executor get_executor() noexcept { return zokio::executor(*sched_, sched_->pick_home()); }
+  /// A standard Asio executor for this runtime (see zokio/executor.hpp), the drop-in for an
+  /// io_context's. It is unplaced: each I/O object made from it (socket, acceptor, timer,
+  /// strand) lives on the next worker round-robin, so one executor passed everywhere spreads a
+  /// program's connections over all workers. `get_executor().with_home(i)` pins to worker i.
+  zokio::executor get_executor() noexcept {
+    return zokio::executor(*sched_, zokio::executor::unplaced);
+  }
+
+  /// The calling thread's worker index, or std::nullopt off this runtime's workers.
+  std::optional<unsigned> current_worker() const noexcept {
+    int i = sched_->current_worker_index();
+    return i < 0 ? std::nullopt : std::optional<unsigned>(static_cast<unsigned>(i));
+  }
 
   /// The single-threaded io_context semantics that code written for one `io_context::run()`
   /// thread relies on: everything given to this executor, and every completion of an I/O
   /// object made from it, runs one at a time, in order (an `asio::strand` over get_executor(),
   /// so its I/O objects live on one worker). Plain get_executor() handlers may run on several
   /// workers at once. Each call makes a new, independent strand; copies share theirs.
-  serial_executor get_serial_executor() { return boost::asio::make_strand(get_executor()); }
+  serial_executor get_serial_executor() {
+    return boost::asio::make_strand(zokio::executor(*sched_, sched_->pick_home()));
+  }
 
   /// The io_context worker `i` parks in and drives I/O on.
   boost::asio::io_context& worker_io_context(std::size_t i) noexcept {

@@ -111,11 +111,11 @@ BOOST_AUTO_TEST_CASE(tasks_spawned_on_node_0_are_stolen_inside_node_0_first,
     std::atomic<unsigned> spawner{~0u};
     // A handler posted to worker 0's io_context runs on worker 0 (it sleeps in it).
     boost::asio::post(rt.worker_io_context(0), [&] {
-      spawner = rt.get_executor().home_worker();
+      spawner = rt.current_worker().value();
       std::vector<zokio::join_handle<void>> hs;
       for (int i = 0; i < tasks; ++i)
         hs.push_back(zokio::spawn(zokio::co_invoke([&]() -> zokio::task<void> {
-          unsigned me = rt.get_executor().home_worker();  // on a worker: that worker
+          unsigned me = rt.current_worker().value();
           int s = seq.fetch_add(1);
           int expected = -1;
           first[me].compare_exchange_strong(expected, s);
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(pinned_workers_run_on_their_cpu, *boost::unit_test::timeout
   std::vector<zokio::join_handle<bool>> hs;
   for (int i = 0; i < 200; ++i)
     hs.push_back(rt.spawn(zokio::co_invoke([&]() -> zokio::task<bool> {
-      unsigned me = rt.get_executor().home_worker();
+      unsigned me = rt.current_worker().value();
       co_return sched_getcpu() == m.workers[me].cpu;
     })));
   int right = 0;

@@ -132,6 +132,27 @@ class scheduler {
     scheduler& s_;
     const waker* w_;
   };
+  // --- outstanding work (runtime::run) ------------------------------------------------------
+  // Counted as io_context counts it: tracked executors (executor_work_guard, executors that
+  // Asio holds for pending operations, co_spawn's guard) and functions posted through
+  // zokio::executor not yet run. Zokio tasks spawned with spawn() are not counted: they are
+  // joined through their handles. One counter, so that a hand-over of work from one holder
+  // to the next can never show zero in between.
+
+  /// One more unit of outstanding work.
+  void work_started() noexcept { work_.fetch_add(1, std::memory_order_relaxed); }
+  /// One less; the last one wakes run().
+  void work_finished() noexcept {
+    // Ordering: seq_cst. Its release half: run() returning (its load of 0) sees everything
+    // the work did; seq_cst: a Dekker pair with run()'s run_waiters_ increment (notify_run).
+    if (work_.fetch_sub(1, std::memory_order_seq_cst) == 1) notify_run();
+  }
+  /// The outstanding work now (a snapshot).
+  long outstanding_work() const noexcept { return work_.load(std::memory_order_acquire); }
+  /// Blocks until no outstanding work is left (or shutdown, or an unhandled exception to
+  /// rethrow, which it returns true for). Off the workers only.
+  ZOKIO_DECL bool wait_for_no_work();
+
   /// Asks the workers to stop; does not wait.
   ZOKIO_DECL void request_stop() noexcept;
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
@@ -145,6 +166,10 @@ class scheduler {
 
   /// Home worker for a new executor: the calling worker, else round-robin.
   ZOKIO_DECL unsigned pick_home() noexcept;
+  /// The worker a new I/O object made from an unplaced executor lives on (round-robin).
+  ZOKIO_DECL unsigned place_io() noexcept;
+  /// The calling thread's worker index, or -1 when it is not one of our workers.
+  ZOKIO_DECL int current_worker_index() const noexcept;
 
   /// The pool that runs spawn_blocking jobs (threads started on demand, bounded).
   blocking_pool& blocking() noexcept { return blocking_; }
@@ -239,6 +264,7 @@ class scheduler {
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<unsigned> next_home_{0};
+  alignas(ZOKIO_CACHE_LINE) std::atomic<unsigned> next_io_{0};  // place_io's round-robin
   std::atomic<std::uint64_t> steal_seq_{0};  // metrics: orders the workers' first steals
   bool io_uring_active_ = false;
   // Shutdown (shutdown_impl): one teardown at a time; the workers' exits counted under
@@ -256,6 +282,12 @@ class scheduler {
   std::deque<std::exception_ptr> unhandled_;
   std::vector<const waker*> drivers_;
   std::atomic<bool> unhandled_pending_{false};
+  // Outstanding work (work_started/work_finished) and the run() calls waiting for it to end.
+  alignas(ZOKIO_CACHE_LINE) std::atomic<long> work_{0};
+  alignas(ZOKIO_CACHE_LINE) std::atomic<int> run_waiters_{0};
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  ZOKIO_DECL void notify_run() noexcept;
   ZOKIO_DECL void setup_io_uring();
   // Shut down in shutdown() after the tasks are cancelled (see there); threads on demand.
   blocking_pool blocking_;

@@ -251,6 +251,43 @@ unsigned scheduler::pick_home() noexcept {
          static_cast<unsigned>(workers_.size());
 }
 
+void scheduler::notify_run() noexcept {
+  // seq_cst: pairs with run()'s increment of run_waiters_ before it reads work_ (Dekker).
+  if (run_waiters_.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard lk(run_mu_);  // run() checks under it: the notify cannot fall in between
+  run_cv_.notify_all();
+}
+
+bool scheduler::wait_for_no_work() {
+  if (on_worker_thread() || blocking_.on_pool_thread())
+    throw boost::system::system_error(make_error_code(errc::nested_block_on),
+                                      "runtime::run() on one of the runtime's own threads");
+  std::unique_lock lk(run_mu_);
+  run_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  struct leave {
+    std::atomic<int>& n;
+    ~leave() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } l{run_waiters_};
+  for (;;) {
+    if (has_unhandled()) return true;
+    // Acquire (seq_cst): pairs with work_finished's decrement; sees what the work did.
+    if (work_.load(std::memory_order_seq_cst) <= 0 || is_shutdown()) return false;
+    // Shutdown and unhandled exceptions do not notify here: the timeout bounds that wait.
+    run_cv_.wait_for(lk, std::chrono::milliseconds(5));
+  }
+}
+
+unsigned scheduler::place_io() noexcept {
+  // Round-robin (measured against calling-worker placement in doc/asio_bridge.md): connections
+  // accepted or opened from one executor spread over all workers, whichever thread makes them.
+  return next_io_.fetch_add(1, std::memory_order_relaxed) % static_cast<unsigned>(workers_.size());
+}
+
+int scheduler::current_worker_index() const noexcept {
+  worker* w = local_worker();
+  return w ? static_cast<int>(w->index) : -1;
+}
+
 bool scheduler::bind(task_header* t) noexcept {
   if (worker* w = local_worker()) {
     // Workers only run before shutdown joins them, so their lists need no closed check.
