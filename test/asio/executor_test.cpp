@@ -756,9 +756,12 @@ BOOST_AUTO_TEST_CASE(spawn_stackful_coroutine_with_timer_wait,
         if (!yield.get_executor().running_in_this_thread()) return -1;
         long waited = ms_since(start);
         // yield[ec] reports errors instead of throwing: connect to a closed port.
-        tcp::acceptor probe(yield.get_executor(), {asio::ip::address_v4::loopback(), 0});
+        tcp::acceptor probe(yield.get_executor());
+        probe.open(tcp::v4());
+        probe.bind({asio::ip::address_v4::loopback(), 0});
         auto ep = probe.local_endpoint();
-        probe.close();
+        // probe stays bound (not listening) through the connect: closed, its port could become
+        // the connecting socket's own source port (a self-connect instead of a refusal).
         tcp::socket s(yield.get_executor());
         error_code ec;
         s.async_connect(ep, yield[ec]);

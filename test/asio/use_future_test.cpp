@@ -56,10 +56,13 @@ BOOST_AUTO_TEST_CASE(errors_are_results_not_exceptions) {
   auto rt = make_runtime(2);
   auto ex = rt.get_executor();
   auto h = rt.spawn(zokio::co_invoke([ex]() -> zokio::task<bool> {
-    // Nothing listens on this port (bound, not listening, then closed).
-    asio::ip::tcp::acceptor probe(ex, {asio::ip::address_v4::loopback(), 0});
+    // Nothing listens on this port: bound, not listening, and kept bound until the connect is
+    // over (closed first, the connecting socket could get it as its own source port and
+    // connect to itself: TCP simultaneous open, seen once in CI-like runs).
+    asio::ip::tcp::acceptor probe(ex);
+    probe.open(asio::ip::tcp::v4());
+    probe.bind({asio::ip::address_v4::loopback(), 0});
     auto ep = probe.local_endpoint();
-    probe.close();
     asio::ip::tcp::socket s(ex);
     auto r = co_await s.async_connect(ep, zokio::use_future);
     co_return !r && r.error() == asio::error::connection_refused;
