@@ -31,7 +31,7 @@ if ! command -v wrk > /dev/null; then
   fi
 fi
 
-setups=(zokio asio_pool asio_1ctx2thr asio_ctx_per_thread)
+setups=(zokio asio_pool asio_1ctx2thr asio_ctx_per_thread zokio_pinned)
 out=$(mktemp -d)
 server_pid=
 cleanup() { if [[ -n $server_pid ]]; then kill -TERM "$server_pid" 2> /dev/null || true; fi; }

@@ -24,7 +24,9 @@
 //   asio_pool            asio::thread_pool(2)
 //   asio_1ctx2thr        one io_context run by 2 threads
 //   asio_ctx_per_thread  two io_contexts, one thread each; accepted connections alternate
-//                        between them (the only setup with its own executor-picking hook)
+//                        between them (its own executor-picking hook)
+//   zokio_pinned         not a plain swap: Zokio with each connection's strand made over
+//                        rt.get_executor().with_home(next++) (socket and timers on one worker)
 // As in Beast's example, the acceptor and every accepted socket get their own strand
 // (net::make_strand of the executor the hook picks).
 //
@@ -346,11 +348,24 @@ struct ctx_per_thread_setup : setup {
   }
 };
 
-constexpr std::array<const char*, 4> kSetups = {"zokio", "asio_pool", "asio_1ctx2thr",
-                                                "asio_ctx_per_thread"};
+// Not a plain swap, for comparison: each connection's strand over an executor pinned to the
+// next worker (rt.get_executor().with_home(i)), so that a connection's socket and its
+// tcp_stream timers share a worker (doc/asio_bridge.md, placement trade-offs).
+struct zokio_pinned_setup : zokio_setup {
+  std::atomic<unsigned> next{0};
+  pick_executor picker() override {
+    return [this]() -> net::any_io_executor {
+      return rt.get_executor().with_home(next.fetch_add(1, std::memory_order_relaxed));
+    };
+  }
+};
+
+constexpr std::array<const char*, 5> kSetups = {"zokio", "asio_pool", "asio_1ctx2thr",
+                                                "asio_ctx_per_thread", "zokio_pinned"};
 
 std::unique_ptr<setup> make_setup(std::string_view name) {
   if (name == "zokio") return std::make_unique<zokio_setup>();
+  if (name == "zokio_pinned") return std::make_unique<zokio_pinned_setup>();
   if (name == "asio_pool") return std::make_unique<pool_setup>();
   if (name == "asio_1ctx2thr") return std::make_unique<one_ctx_setup>();
   if (name == "asio_ctx_per_thread") return std::make_unique<ctx_per_thread_setup>();

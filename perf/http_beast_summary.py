@@ -19,7 +19,7 @@ import re
 import statistics
 import sys
 
-SETUPS = ["zokio", "asio_pool", "asio_1ctx2thr", "asio_ctx_per_thread"]
+SETUPS = ["zokio", "asio_pool", "asio_1ctx2thr", "asio_ctx_per_thread", "zokio_pinned"]
 UNITS = {"": 1, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
 
 
@@ -81,7 +81,7 @@ def main(d):
     if not rounds:
         sys.exit(f"{d}: no complete round found")
     setups = [s for s in SETUPS if all(s in row for _, row in rounds)]
-    asio = [s for s in setups if s != "zokio"]
+    asio = [s for s in setups if s.startswith("asio")]
     n = len(rounds)
     krps = lambda x: f"{x / 1e3:.1f}k"
     us = lambda x: f"{x:.2f}"
@@ -97,17 +97,19 @@ def main(d):
         print(f"| {s} | {med_range(rps, krps)} | {med_range(cpu, us)} |")
     print()
 
-    if "zokio" in setups and asio:
-        print("Zokio / Asio, per round, median (min-max) over rounds: req/s ratio > 1 means Zokio "
+    for z in [s for s in setups if s.startswith("zokio")]:
+        if not asio:
+            break
+        print(f"{z} / Asio, per round, median (min-max) over rounds: req/s ratio > 1 means Zokio "
               "serves more; CPU/req ratio < 1 means Zokio spends less per request.\n")
-        print("| zokio vs | req/s ratio | min-max | CPU/req ratio | min-max |")
+        print(f"| {z} vs | req/s ratio | min-max | CPU/req ratio | min-max |")
         print("|---|---|---|---|---|")
         for a in asio:
-            rr = [row["zokio"]["rps"] / row[a]["rps"] for _, row in rounds]
-            cr = [row["zokio"]["cpu_per_req"] / row[a]["cpu_per_req"] for _, row in rounds]
+            rr = [row[z]["rps"] / row[a]["rps"] for _, row in rounds]
+            cr = [row[z]["cpu_per_req"] / row[a]["cpu_per_req"] for _, row in rounds]
             print(f"| {a} | {med_range(rr, ratio)} | {med_range(cr, ratio)} |")
-        rr = [row["zokio"]["rps"] / max(row[a]["rps"] for a in asio) for _, row in rounds]
-        cr = [row["zokio"]["cpu_per_req"] / min(row[a]["cpu_per_req"] for a in asio)
+        rr = [row[z]["rps"] / max(row[a]["rps"] for a in asio) for _, row in rounds]
+        cr = [row[z]["cpu_per_req"] / min(row[a]["cpu_per_req"] for a in asio)
               for _, row in rounds]
         best_rps = max(asio, key=lambda a: statistics.median(row[a]["rps"] for _, row in rounds))
         best_cpu = min(asio, key=lambda a: statistics.median(row[a]["cpu_per_req"]

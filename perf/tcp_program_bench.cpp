@@ -260,8 +260,14 @@ int main(int argc, char** argv) {
   bench::options opts = bench::parse_options(argc, argv, {"round_trips", "bulk"});
   opts.timeout_s = std::max(opts.timeout_s, 300.0);
   const std::size_t per_conn = bulk_per_conn();
+#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+  const char* backend = "io_uring";
+#else
+  const char* backend = "epoll";
+#endif
   std::printf("perf_tcp_program: client and server in one Asio program on the runtime under test "
-              "(Zokio as a plain swap), %u threads, %u samples\n", kThreads, opts.samples);
+              "(Zokio as a plain swap), sockets on %s, %u threads, %u samples\n", backend, kThreads,
+              opts.samples);
   std::printf("sizes: round_trips %d conns x %d x %d B; bulk %d conns x %zu MiB in %zu KiB writes\n",
               kRtConns, kRtTrips, kRtBytes, kBulkConns, per_conn >> 20, kBulkChunk / 1024);
   std::fflush(stdout);

@@ -294,11 +294,14 @@ class basic_runtime {
 
   /// The single-threaded io_context semantics that code written for one `io_context::run()`
   /// thread relies on: everything given to this executor, and every completion of an I/O
-  /// object made from it, runs one at a time, in order (an `asio::strand` over get_executor(),
-  /// so its I/O objects live on one worker). Plain get_executor() handlers may run on several
-  /// workers at once. Each call makes a new, independent strand; copies share theirs.
+  /// object made from it, runs one at a time, in order (an `asio::strand` over an executor
+  /// pinned to the next worker round-robin, so its I/O objects live together on one worker).
+  /// Plain get_executor() handlers may run on several workers at once. Each call makes a new,
+  /// independent strand; copies share theirs. Also the way to keep a connection's objects
+  /// (socket, its timers) together: one serial executor per connection.
   serial_executor get_serial_executor() {
-    return boost::asio::make_strand(zokio::executor(*sched_, sched_->pick_home()));
+    // Pinned, so that its objects share a worker; each new one on the next worker.
+    return boost::asio::make_strand(zokio::executor(*sched_, sched_->place_io()));
   }
 
   /// The io_context worker `i` parks in and drives I/O on.

@@ -168,14 +168,16 @@ BOOST_AUTO_TEST_CASE(coroutines_and_post_chains_are_work, *boost::unit_test::tim
   for (int c = 0; c < 10; ++c)
     asio::co_spawn(
         ex,
-        [&coroutine_steps](asio::any_io_executor e) -> asio::awaitable<void> {
+        // Parameters, not captures: the closure of a lambda called in place dies with the
+        // full expression, while the coroutine frame goes on.
+        [](asio::any_io_executor e, std::atomic<int>* steps) -> asio::awaitable<void> {
           asio::steady_timer t(e);
           for (int i = 0; i < 3; ++i) {
             t.expires_after(10ms);
             co_await t.async_wait(asio::use_awaitable);
-            ++coroutine_steps;
+            ++*steps;
           }
-        }(ex),
+        }(ex, &coroutine_steps),
         [&handler_ran](std::exception_ptr) { handler_ran = true; });
   struct link {
     static void next(zokio::executor e, std::atomic<int>* n) {
