@@ -3,6 +3,7 @@
 #ifndef ZOKIO_EXECUTOR_HPP
 #define ZOKIO_EXECUTOR_HPP
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -68,7 +69,9 @@ struct handler_future {
  * object built from this executor registers with that worker's reactor. The executor of
  * `runtime::get_executor()` is *unplaced*: each query places the new object on the next worker
  * round-robin, so a program that passes one executor everywhere (acceptor, the sockets it
- * accepts, client sockets, strands) has its connections spread over all workers.
+ * accepts, client sockets, strands) has its connections spread over all workers. A strand
+ * made from an unplaced executor joins the worker of the first I/O object built on it, with
+ * everything later made from that object's executor (see place() for how it is recognised).
  * `with_home(i)` pins the executor to worker i: everything made from it lives there. See
  * doc/asio_bridge.md for the policy, its measurements and trade-offs. A busy worker does not
  * hold up its I/O: idle siblings poll its io_context too.
@@ -86,41 +89,56 @@ class executor {
 
   // A copy of a tracked executor is one more unit of the runtime's outstanding work (as with
   // io_context's executor): runtime::run() returns when none is left. Moving hands it over.
-  executor(const executor& o) noexcept : sched_(o.sched_), home_(o.home_), bits_(o.bits_) {
+  // Copying or moving from an object, or destroying it, ends a placement run through it
+  // (place() below).
+  executor(const executor& o) noexcept
+      : sched_(o.sched_), home_(o.home()), bits_(o.bits_) {
+    o.end_placement_run();
     if (bits_ & outstanding_work_tracked) sched_->work_started();
   }
-  executor(executor&& o) noexcept : sched_(o.sched_), home_(o.home_), bits_(o.bits_) {
+  executor(executor&& o) noexcept : sched_(o.sched_), home_(o.home()), bits_(o.bits_) {
+    o.end_placement_run();
     o.bits_ &= ~outstanding_work_tracked;
   }
   executor& operator=(const executor& o) noexcept {
     if (this != &o) {
       if (o.bits_ & outstanding_work_tracked) o.sched_->work_started();
       release();
-      sched_ = o.sched_, home_ = o.home_, bits_ = o.bits_;
+      end_placement_run();
+      o.end_placement_run();
+      sched_ = o.sched_, bits_ = o.bits_;
+      home_.store(o.home(), std::memory_order_relaxed);
     }
     return *this;
   }
   executor& operator=(executor&& o) noexcept {
     if (this != &o) {
       release();
-      sched_ = o.sched_, home_ = o.home_, bits_ = o.bits_;
+      end_placement_run();
+      o.end_placement_run();
+      sched_ = o.sched_, bits_ = o.bits_;
+      home_.store(o.home(), std::memory_order_relaxed);
       o.bits_ &= ~outstanding_work_tracked;
     }
     return *this;
   }
-  ~executor() { release(); }
+  ~executor() {
+    end_placement_run();
+    release();
+  }
 
   /// The runtime's scheduler (for spawning through this executor).
   detail::scheduler& scheduler() const noexcept { return *sched_; }
   /// The worker whose io_context I/O objects made from this executor use, or `unplaced`.
-  unsigned home_worker() const noexcept { return home_; }
-  /// True when pinned to one worker (with_home), false when each I/O object is placed anew.
-  bool is_placed() const noexcept { return home_ != unplaced; }
+  unsigned home_worker() const noexcept { return home(); }
+  /// True when pinned to one worker (with_home, or a strand's placement, see query), false
+  /// when each I/O object is placed anew.
+  bool is_placed() const noexcept { return home() != unplaced; }
   /// The same executor pinned to worker `worker % num_workers()`: every I/O object made from
   /// it lives on that worker (for placing by hand, or keeping a group of objects together).
   executor with_home(unsigned worker) const noexcept {
     executor e = *this;
-    e.home_ = worker % static_cast<unsigned>(sched_->num_workers());
+    e.home_.store(worker % static_cast<unsigned>(sched_->num_workers()), std::memory_order_relaxed);
     return e;
   }
 
@@ -157,9 +175,11 @@ class executor {
     return boost::asio::execution::mapping.thread;
   }
   /// The io_context an I/O object made from this executor registers with: the home worker's,
-  /// or for an unplaced executor the one the runtime's placement picks for this object.
+  /// or for an unplaced executor the one the runtime's placement picks for this object (see
+  /// place()).
   boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
-    return sched_->worker_io_context(home_ != unplaced ? home_ : sched_->place_io());
+    unsigned h = home();
+    return sched_->worker_io_context(h != unplaced ? h : place());
   }
   constexpr boost::asio::execution::blocking_t query(
       boost::asio::execution::blocking_t) const noexcept {
@@ -208,7 +228,7 @@ class executor {
   }
 
   friend bool operator==(const executor& a, const executor& b) noexcept {
-    return a.sched_ == b.sched_ && a.home_ == b.home_ && a.bits_ == b.bits_;
+    return a.sched_ == b.sched_ && a.home() == b.home() && a.bits_ == b.bits_;
   }
   friend bool operator!=(const executor& a, const executor& b) noexcept { return !(a == b); }
 
@@ -219,7 +239,7 @@ class executor {
     outstanding_work_tracked = 4,
   };
   executor with_bits(unsigned bits) const noexcept {
-    executor e(*sched_, home_);
+    executor e(*sched_, home());
     e.bits_ = bits;
     if (bits & outstanding_work_tracked) sched_->work_started();
     return e;
@@ -228,8 +248,47 @@ class executor {
     if (bits_ & outstanding_work_tracked) sched_->work_finished();
   }
 
+  unsigned home() const noexcept { return home_.load(std::memory_order_relaxed); }
+
+  // Placement of an unplaced executor. Each I/O object built from it goes to the next worker
+  // round-robin (scheduler::place_io), except in one pattern: the *same* executor object
+  // placing twice in a row on one thread, with no copy of it in between, keeps the second
+  // placement for good. That is a strand made from it (asio::strand's constructor places its
+  // implementation through its own inner executor) and then an I/O object built on the strand
+  // (Beast's listener: `async_accept(make_strand(ex), ...)`): the socket joins the strand's
+  // worker, and so does everything made later from the socket's executor, a copy of the
+  // strand (a Beast tcp_stream's timers). An I/O object's constructor places once and then
+  // copies its executor, which ends the run: so an acceptor, or one executor variable used
+  // for many sockets, keeps spreading. The run is remembered per thread (one object), and
+  // forgotten when that object is copied, moved, assigned or destroyed.
+  struct placement_run {
+    const executor* obj = nullptr;
+    unsigned worker = 0;
+  };
+  static placement_run& tl_placement_run() noexcept {
+    static thread_local placement_run r;
+    return r;
+  }
+  unsigned place() const noexcept {
+    placement_run& r = tl_placement_run();
+    if (r.obj == this) {
+      r.obj = nullptr;
+      // Relaxed: two threads pinning one shared executor at once leave either placement,
+      // both valid; copies read it relaxed too (a hint, not a synchronisation).
+      home_.store(r.worker, std::memory_order_relaxed);
+      return r.worker;
+    }
+    unsigned h = sched_->place_io();
+    r = placement_run{this, h};
+    return h;
+  }
+  void end_placement_run() const noexcept {
+    placement_run& r = tl_placement_run();
+    if (r.obj == this) r.obj = nullptr;
+  }
+
   detail::scheduler* sched_;
-  unsigned home_;
+  mutable std::atomic<unsigned> home_;  // `unplaced`, or a worker (see place())
   unsigned bits_ = 0;
 };
 

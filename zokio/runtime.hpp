@@ -281,7 +281,8 @@ class basic_runtime {
   /// A standard Asio executor for this runtime (see zokio/executor.hpp), the drop-in for an
   /// io_context's. It is unplaced: each I/O object made from it (socket, acceptor, timer,
   /// strand) lives on the next worker round-robin, so one executor passed everywhere spreads a
-  /// program's connections over all workers. `get_executor().with_home(i)` pins to worker i.
+  /// program's connections over all workers; a strand made from it keeps the objects built on
+  /// it together (see zokio/executor.hpp). `get_executor().with_home(i)` pins to worker i.
   zokio::executor get_executor() noexcept {
     return zokio::executor(*sched_, zokio::executor::unplaced);
   }

@@ -432,15 +432,19 @@ BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
 }
 
 // The placement policy (doc/asio_bridge.md): each I/O object made from get_executor(),
-// wherever it is made, lives on the next worker round-robin; everything made from a pinned
-// executor (with_home) lives on its worker. On the old policy (home = the calling worker),
-// the sockets made in one task all landed on that task's worker.
+// wherever it is made, lives on the next worker round-robin, and the executor stays unplaced;
+// everything made from a pinned executor (with_home) lives on its worker; a strand made from
+// an unplaced executor keeps the placement of the first I/O object built on it, and so do
+// copies of that object's executor (Beast's tcp_stream timers). On the old policy (home = the
+// calling worker), get_executor() on a worker was pinned there.
 BOOST_AUTO_TEST_CASE(unplaced_executor_spreads_io_objects_round_robin, *utf::timeout(30)) {
   auto rt = make_runtime(4, worker_name);
   auto rt2 = make_runtime(2, worker_name);
   struct seen {
     int index = -2;
-    std::vector<int> homes;  // the worker index of each socket's io_context
+    std::vector<int> homes;  // the worker of each of 8 placements in a row
+    bool stays_unplaced = false, strand_joined = false, copy_of_socket_executor_joined = false;
+    bool twice_in_a_row_pins = false, copy_between_keeps_spreading = false;
     int pinned_home = -1;
     bool running_here = false, other_rt_running_here = true;
   };
@@ -455,9 +459,40 @@ BOOST_AUTO_TEST_CASE(unplaced_executor_spreads_io_objects_round_robin, *utf::tim
       seen s;
       s.index = current_worker_index();
       zokio::executor ex = rt.get_executor();
-      // Each query is one placement (an I/O object's constructor makes exactly one). The
-      // objects' own spread under load: echo_suite/plain_swap_server_spreads_over_the_workers.
-      for (int i = 0; i < 8; ++i) s.homes.push_back(worker_of(asio::query(ex, execution::context)));
+      // Each placement through a fresh copy (as an I/O object's constructor does: it places
+      // through the executor it is given, then keeps a copy) goes to the next worker.
+      for (int i = 0; i < 8; ++i) {
+        zokio::executor copy = ex;
+        s.homes.push_back(worker_of(asio::query(copy, execution::context)));
+        zokio::executor kept = copy;  // ends the run, like the object's stored copy
+      }
+      {
+        asio::ip::tcp::socket a(ex), b(ex);  // one executor variable for many sockets
+        s.stays_unplaced = !ex.is_placed();
+      }
+      // A strand, then a socket built on it: the strand's inner executor is pinned where the
+      // socket went, and the socket's executor (a copy of the strand) stays there.
+      {
+        auto st = asio::make_strand(ex);
+        asio::basic_stream_socket<asio::ip::tcp, asio::strand<zokio::executor>> sock(st);
+        s.strand_joined = st.get_inner_executor().is_placed();
+        auto sock_ex = sock.get_executor();
+        s.copy_of_socket_executor_joined =
+            sock_ex.get_inner_executor().is_placed() &&
+            sock_ex.get_inner_executor().home_worker() == st.get_inner_executor().home_worker();
+      }
+      {
+        zokio::executor e = rt.get_executor();
+        int first = worker_of(asio::query(e, execution::context));
+        int second = worker_of(asio::query(e, execution::context));
+        BOOST_TEST(first == second);  // the second placement in a row keeps the first's worker
+        s.twice_in_a_row_pins = e.is_placed() && static_cast<int>(e.home_worker()) == second;
+        zokio::executor f = rt.get_executor();
+        (void)asio::query(f, execution::context);
+        zokio::executor g = f;  // a copy in between
+        (void)asio::query(f, execution::context);
+        s.copy_between_keeps_spreading = !f.is_placed() && !g.is_placed();
+      }
       asio::steady_timer t(ex.with_home(2));
       s.pinned_home = worker_of(asio::query(t.get_executor(), execution::context));
       s.running_here = ex.running_in_this_thread();
@@ -471,8 +506,13 @@ BOOST_AUTO_TEST_CASE(unplaced_executor_spreads_io_objects_round_robin, *utf::tim
       BOOST_TEST_REQUIRE(w >= 0);
       ++per[w];
     }
-    // 8 sockets in a row: round-robin puts 2 on every worker.
+    // 8 placements in a row: round-robin puts 2 on every worker.
     BOOST_TEST((per == std::vector<int>{2, 2, 2, 2}));
+    BOOST_TEST(s.stays_unplaced);
+    BOOST_TEST(s.strand_joined);
+    BOOST_TEST(s.copy_of_socket_executor_joined);
+    BOOST_TEST(s.twice_in_a_row_pins);
+    BOOST_TEST(s.copy_between_keeps_spreading);
     BOOST_TEST(s.pinned_home == 2);
     BOOST_TEST(s.running_here);
     BOOST_TEST(!s.other_rt_running_here);

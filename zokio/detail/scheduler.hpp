@@ -136,19 +136,26 @@ class scheduler {
   // Counted as io_context counts it: tracked executors (executor_work_guard, executors that
   // Asio holds for pending operations, co_spawn's guard) and functions posted through
   // zokio::executor not yet run. Zokio tasks spawned with spawn() are not counted: they are
-  // joined through their handles. One counter, so that a hand-over of work from one holder
-  // to the next can never show zero in between.
+  // joined through their handles.
+  //
+  // Invariants. Every unit of work is one increment of a `started` counter and later one
+  // increment of a `finished` counter, each made by the thread that starts / ends it on its
+  // own shard: a worker's pair (written by that worker only: load + release store, no RMW,
+  // no shared cache line on the hot path) or the shared pair for other threads (fetch_add,
+  // release). All counters only grow. A hand-over (new work made before the old is released,
+  // e.g. an operation completing into a handler that starts the next one) has the new start
+  // happen-before the old finish. outstanding_work() reads every `finished` (acquire), then
+  // every `started` (acquire): a finish it sees carries the starts that happened before it,
+  // so a chain of hand-overs is never read as zero (the last link's start is seen, its
+  // finish is not). io_context does it with one atomic that every operation writes; here the
+  // workers never share a line for it.
 
   /// One more unit of outstanding work.
-  void work_started() noexcept { work_.fetch_add(1, std::memory_order_relaxed); }
-  /// One less; the last one wakes run().
-  void work_finished() noexcept {
-    // Ordering: seq_cst. Its release half: run() returning (its load of 0) sees everything
-    // the work did; seq_cst: a Dekker pair with run()'s run_waiters_ increment (notify_run).
-    if (work_.fetch_sub(1, std::memory_order_seq_cst) == 1) notify_run();
-  }
-  /// The outstanding work now (a snapshot).
-  long outstanding_work() const noexcept { return work_.load(std::memory_order_acquire); }
+  ZOKIO_DECL void work_started() noexcept;
+  /// One less.
+  ZOKIO_DECL void work_finished() noexcept;
+  /// The outstanding work now: conservative (never 0 while a hand-over chain is alive).
+  ZOKIO_DECL long outstanding_work() const noexcept;
   /// Blocks until no outstanding work is left (or shutdown, or an unhandled exception to
   /// rethrow, which it returns true for). Off the workers only.
   ZOKIO_DECL bool wait_for_no_work();
@@ -282,12 +289,10 @@ class scheduler {
   std::deque<std::exception_ptr> unhandled_;
   std::vector<const waker*> drivers_;
   std::atomic<bool> unhandled_pending_{false};
-  // Outstanding work (work_started/work_finished) and the run() calls waiting for it to end.
-  alignas(ZOKIO_CACHE_LINE) std::atomic<long> work_{0};
-  alignas(ZOKIO_CACHE_LINE) std::atomic<int> run_waiters_{0};
-  std::mutex run_mu_;
-  std::condition_variable run_cv_;
-  ZOKIO_DECL void notify_run() noexcept;
+  // Outstanding work of threads that are not workers (see work_started); the workers' own
+  // counters are in their worker struct.
+  alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint64_t> foreign_work_started_{0};
+  std::atomic<std::uint64_t> foreign_work_finished_{0};
   ZOKIO_DECL void setup_io_uring();
   // Shut down in shutdown() after the tasks are cancelled (see there); threads on demand.
   blocking_pool blocking_;

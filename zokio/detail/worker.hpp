@@ -80,6 +80,11 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   xorshift32 rng;
 
   alignas(ZOKIO_CACHE_LINE) worker_counters counters;
+
+  // Outstanding work started / finished on this worker's thread (scheduler::work_started):
+  // written by this worker only (relaxed load + release store), read by outstanding_work().
+  alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint64_t> work_started{0};
+  std::atomic<std::uint64_t> work_finished{0};
 };
 
 }  // namespace zokio::detail

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -251,29 +252,49 @@ unsigned scheduler::pick_home() noexcept {
          static_cast<unsigned>(workers_.size());
 }
 
-void scheduler::notify_run() noexcept {
-  // seq_cst: pairs with run()'s increment of run_waiters_ before it reads work_ (Dekker).
-  if (run_waiters_.load(std::memory_order_seq_cst) == 0) return;
-  std::lock_guard lk(run_mu_);  // run() checks under it: the notify cannot fall in between
-  run_cv_.notify_all();
+void scheduler::work_started() noexcept {
+  if (worker* w = local_worker()) {
+    // Ordering: release, pairs with outstanding_work()'s acquire loads (see the header).
+    w->work_started.store(w->work_started.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_release);
+  } else {
+    foreign_work_started_.fetch_add(1, std::memory_order_release);  // same pairing
+  }
+}
+
+void scheduler::work_finished() noexcept {
+  if (worker* w = local_worker()) {
+    // Ordering: release, pairs with outstanding_work()'s acquire loads: a reader that sees
+    // this finish sees every start that happened before it.
+    w->work_finished.store(w->work_finished.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_release);
+  } else {
+    foreign_work_finished_.fetch_add(1, std::memory_order_release);  // same pairing
+  }
+}
+
+long scheduler::outstanding_work() const noexcept {
+  // Every `finished` first, then every `started` (the order the header's argument needs).
+  std::uint64_t finished = foreign_work_finished_.load(std::memory_order_acquire);
+  for (const worker* w : workers_) finished += w->work_finished.load(std::memory_order_acquire);
+  std::uint64_t started = foreign_work_started_.load(std::memory_order_acquire);
+  for (const worker* w : workers_) started += w->work_started.load(std::memory_order_acquire);
+  return static_cast<long>(started - finished);
 }
 
 bool scheduler::wait_for_no_work() {
   if (on_worker_thread() || blocking_.on_pool_thread())
     throw boost::system::system_error(make_error_code(errc::nested_block_on),
                                       "runtime::run() on one of the runtime's own threads");
-  std::unique_lock lk(run_mu_);
-  run_waiters_.fetch_add(1, std::memory_order_seq_cst);
-  struct leave {
-    std::atomic<int>& n;
-    ~leave() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } l{run_waiters_};
+  // Polled, with a backoff from 20 us to 2 ms: nothing on the workers' hot path tells run()
+  // that the last unit ended (that would put a shared write back on every operation), and a
+  // waiting run() costs a few hundred cheap scans a second.
+  auto pause = std::chrono::microseconds(20);
   for (;;) {
     if (has_unhandled()) return true;
-    // Acquire (seq_cst): pairs with work_finished's decrement; sees what the work did.
-    if (work_.load(std::memory_order_seq_cst) <= 0 || is_shutdown()) return false;
-    // Shutdown and unhandled exceptions do not notify here: the timeout bounds that wait.
-    run_cv_.wait_for(lk, std::chrono::milliseconds(5));
+    if (outstanding_work() <= 0 || is_shutdown()) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(2000));
   }
 }
 
