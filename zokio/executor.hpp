@@ -4,6 +4,7 @@
 #define ZOKIO_EXECUTOR_HPP
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -104,7 +105,7 @@ class executor {
     if (this != &o) {
       if (o.bits_ & outstanding_work_tracked) o.sched_->work_started();
       release();
-      end_placement_run();
+      end_placement_run();  // a new identity
       o.end_placement_run();
       sched_ = o.sched_, bits_ = o.bits_;
       home_.store(o.home(), std::memory_order_relaxed);
@@ -122,10 +123,7 @@ class executor {
     }
     return *this;
   }
-  ~executor() {
-    end_placement_run();
-    release();
-  }
+  ~executor() { release(); }
 
   /// The runtime's scheduler (for spawning through this executor).
   detail::scheduler& scheduler() const noexcept { return *sched_; }
@@ -252,45 +250,46 @@ class executor {
 
   // Placement of an unplaced executor. Each I/O object built from it goes to the next worker
   // round-robin (scheduler::place_io), except in one pattern: the *same* executor object
-  // placing twice in a row on one thread, with no copy of it in between, keeps the second
-  // placement for good. That is a strand made from it (asio::strand's constructor places its
-  // implementation through its own inner executor) and then an I/O object built on the strand
-  // (Beast's listener: `async_accept(make_strand(ex), ...)`): the socket joins the strand's
-  // worker, and so does everything made later from the socket's executor, a copy of the
-  // strand (a Beast tcp_stream's timers). An I/O object's constructor places once and then
-  // copies its executor, which ends the run: so an acceptor, or one executor variable used
-  // for many sockets, keeps spreading. The run is remembered per thread (one object), and
-  // forgotten when that object is copied, moved, assigned or destroyed.
-  struct placement_run {
-    const executor* obj = nullptr;
-    unsigned worker = 0;
-  };
-  static placement_run& tl_placement_run() noexcept {
-    static thread_local placement_run r;
-    return r;
+  // placing twice in a row on one thread, with no copy of it made in between, keeps the
+  // second placement for good. That is a strand made from it (asio::strand's constructor
+  // places its implementation through its own inner executor) and then an I/O object built on
+  // the strand (Beast's listener: `async_accept(make_strand(ex), ...)`): the socket joins the
+  // strand's worker, and so does everything made later from the socket's executor, a copy of
+  // the strand (a Beast tcp_stream's timers). An I/O object's constructor places once and then
+  // copies its executor, which ends the run: so an acceptor, or one executor variable used for
+  // many sockets, keeps spreading. The run is kept in the object (`run_`: the placing thread's
+  // token and the worker), so copies and moves only clear a field, with no thread_local.
+  static std::uint64_t thread_token() noexcept {
+    static std::atomic<std::uint32_t> next{0};
+    static thread_local std::uint32_t token = next.fetch_add(1, std::memory_order_relaxed) + 1;
+    return token;
   }
   unsigned place() const noexcept {
-    placement_run& r = tl_placement_run();
-    if (r.obj == this) {
-      r.obj = nullptr;
-      // Relaxed: two threads pinning one shared executor at once leave either placement,
-      // both valid; copies read it relaxed too (a hint, not a synchronisation).
-      home_.store(r.worker, std::memory_order_relaxed);
-      return r.worker;
+    const std::uint64_t me = thread_token();
+    // Relaxed throughout: run_ and home_ are placement hints, not synchronisation; racing
+    // placements or pins through one shared executor leave one of the valid answers.
+    const std::uint64_t r = run_.load(std::memory_order_relaxed);
+    if ((r >> 32) == me) {
+      const auto w = static_cast<unsigned>(r);
+      run_.store(0, std::memory_order_relaxed);
+      home_.store(w, std::memory_order_relaxed);
+      return w;
     }
-    unsigned h = sched_->place_io();
-    r = placement_run{this, h};
+    const unsigned h = sched_->place_io();
+    run_.store((me << 32) | h, std::memory_order_relaxed);
     return h;
   }
   void end_placement_run() const noexcept {
-    placement_run& r = tl_placement_run();
-    if (r.obj == this) r.obj = nullptr;
+    if (run_.load(std::memory_order_relaxed) != 0) run_.store(0, std::memory_order_relaxed);
   }
 
   detail::scheduler* sched_;
   mutable std::atomic<unsigned> home_;  // `unplaced`, or a worker (see place())
   unsigned bits_ = 0;
+  mutable std::atomic<std::uint64_t> run_{0};  // an open placement run (place()), or 0
 };
+// Small enough for any_io_executor's in-place buffer (no allocation per copy).
+static_assert(sizeof(executor) <= 24);
 
 /// The executor of runtime::get_serial_executor(): Asio's strand over zokio::executor, the
 /// implicit strand of a single-threaded io_context (handlers never run concurrently).

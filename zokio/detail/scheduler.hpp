@@ -55,6 +55,15 @@ struct scheduler_options {
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
 };
 
+/// A worker thread's own outstanding-work counters (scheduler::work_started), set while its
+/// loop runs: a thread_local, so that the count costs no call and no lookup.
+struct work_slot {
+  const void* owner = nullptr;  // the scheduler whose worker this thread is
+  std::atomic<std::uint64_t>* started = nullptr;
+  std::atomic<std::uint64_t>* finished = nullptr;
+};
+inline thread_local work_slot tl_work_slot;
+
 class scheduler {
  public:
   ZOKIO_DECL explicit scheduler(const scheduler_options& opts);
@@ -151,9 +160,22 @@ class scheduler {
   // workers never share a line for it.
 
   /// One more unit of outstanding work.
-  ZOKIO_DECL void work_started() noexcept;
+  void work_started() noexcept {
+    work_slot& s = tl_work_slot;
+    if (s.owner == this)  // release: pairs with outstanding_work()'s acquire loads
+      s.started->store(s.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    else
+      foreign_work_started_.fetch_add(1, std::memory_order_release);  // same pairing
+  }
   /// One less.
-  ZOKIO_DECL void work_finished() noexcept;
+  void work_finished() noexcept {
+    work_slot& s = tl_work_slot;
+    if (s.owner == this)  // release: a scan that sees this finish sees the starts before it
+      s.finished->store(s.finished->load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
+    else
+      foreign_work_finished_.fetch_add(1, std::memory_order_release);  // same pairing
+  }
   /// The outstanding work now: conservative (never 0 while a hand-over chain is alive).
   ZOKIO_DECL long outstanding_work() const noexcept;
   /// Blocks until no outstanding work is left (or shutdown, or an unhandled exception to

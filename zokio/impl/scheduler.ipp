@@ -116,6 +116,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
       pthread_setname_np(pthread_self(), name);
       tl_worker = w;
+      tl_work_slot = work_slot{this, &w->work_started, &w->work_finished};
       {
         // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
         // outside io_context::poll (an operation started in a task, a cancellation slot) is
@@ -129,6 +130,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
           run_worker<false>(*w);
       }
       tl_worker = nullptr;
+      tl_work_slot = work_slot{};
       worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
     });
   }
@@ -250,27 +252,6 @@ unsigned scheduler::pick_home() noexcept {
   if (worker* w = local_worker()) return w->index;
   return next_home_.fetch_add(1, std::memory_order_relaxed) %
          static_cast<unsigned>(workers_.size());
-}
-
-void scheduler::work_started() noexcept {
-  if (worker* w = local_worker()) {
-    // Ordering: release, pairs with outstanding_work()'s acquire loads (see the header).
-    w->work_started.store(w->work_started.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_release);
-  } else {
-    foreign_work_started_.fetch_add(1, std::memory_order_release);  // same pairing
-  }
-}
-
-void scheduler::work_finished() noexcept {
-  if (worker* w = local_worker()) {
-    // Ordering: release, pairs with outstanding_work()'s acquire loads: a reader that sees
-    // this finish sees every start that happened before it.
-    w->work_finished.store(w->work_finished.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_release);
-  } else {
-    foreign_work_finished_.fetch_add(1, std::memory_order_release);  // same pairing
-  }
 }
 
 long scheduler::outstanding_work() const noexcept {
