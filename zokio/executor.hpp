@@ -90,8 +90,7 @@ class executor {
 
   // A copy of a tracked executor is one more unit of the runtime's outstanding work (as with
   // io_context's executor): runtime::run() returns when none is left. Moving hands it over.
-  // Copying or moving from an object, or destroying it, ends a placement run through it
-  // (place() below).
+  // Copying or moving from an object ends a placement run through it (place() below).
   executor(const executor& o) noexcept
       : sched_(o.sched_), home_(o.home()), bits_(o.bits_) {
     o.end_placement_run();
@@ -129,7 +128,7 @@ class executor {
   detail::scheduler& scheduler() const noexcept { return *sched_; }
   /// The worker whose io_context I/O objects made from this executor use, or `unplaced`.
   unsigned home_worker() const noexcept { return home(); }
-  /// True when pinned to one worker (with_home, or a strand's placement, see query), false
+  /// True when pinned to one worker (with_home, or a strand's placement, see place()), false
   /// when each I/O object is placed anew.
   bool is_placed() const noexcept { return home() != unplaced; }
   /// The same executor pinned to worker `worker % num_workers()`: every I/O object made from
