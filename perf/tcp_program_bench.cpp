@@ -7,7 +7,7 @@
 //   zokio             zokio::runtime (2 workers), rt.get_executor(): the one-line swap
 //   asio thread_pool  asio::thread_pool(2)
 //   asio 1ctx/2thr    one io_context run by 2 threads
-//   asio ctx/thread   two io_contexts, one thread each; the program's `next()` hook hands
+//   asio ctx/thread   two io_contexts (concurrency hint 1), one thread each; `next()` hands
 //                     out their executors alternately (the hand-placed best case; for every
 //                     other setup `next()` returns the same executor every time)
 //
@@ -235,7 +235,8 @@ struct one_ctx_setup : setup {
 };
 
 struct ctx_per_thread_setup : setup {
-  std::array<asio::io_context, kThreads> ios;
+  // Concurrency hint 1: each io_context is run by one thread (Asio's advice for this layout).
+  std::array<asio::io_context, kThreads> ios{asio::io_context(1), asio::io_context(1)};
   std::vector<std::thread> threads;
   std::atomic<unsigned> n{0};
   ctx_per_thread_setup() {

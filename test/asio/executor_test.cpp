@@ -519,6 +519,65 @@ BOOST_AUTO_TEST_CASE(unplaced_executor_spreads_io_objects_round_robin, *utf::tim
   }
 }
 
+// Many threads place I/O objects through one shared executor object (and their own copies)
+// at once, workers and foreign threads alike: every object lands on one of the runtime's
+// io_contexts, round-robin still reaches every worker, and the shared object stays unplaced
+// (a placement run is per object and thread: other threads' placements in between must
+// neither pin it nor leave a worker index that is not one).
+// Run under TSan in CI (label tsan): the relaxed placement fields must not race on anything else.
+BOOST_AUTO_TEST_CASE(concurrent_placements_through_one_shared_executor, *utf::timeout(120)) {
+  auto rt = make_runtime(4, worker_name);
+  const unsigned n = static_cast<unsigned>(rt.num_workers());
+  const int rounds = std::max(2, 20 / zokio::test::stress_divisor);
+  constexpr int kThreads = 3, kTasks = 4, kObjects = 64;
+  for (int round = 0; round < rounds; ++round) {
+    const zokio::executor shared = rt.get_executor();
+    std::vector<std::atomic<int>> per(n);
+    std::atomic<int> invalid{0};
+    auto place_many = [&rt, &per, &invalid, n](const zokio::executor& via) {
+      for (int i = 0; i < kObjects; ++i) {
+        // Now and then an I/O object built on the shared executor itself (it places through
+        // the shared object, then keeps a copy; where it went is not visible from outside)...
+        if (i % 4 == 0) {
+          asio::steady_timer t(via);
+          t.expires_after(std::chrono::hours(1));
+        }
+        // ...and a placement through a fresh copy, the way the constructor does it, recorded.
+        zokio::executor own = via;
+        asio::execution_context& c = asio::query(own, execution::context);
+        zokio::executor kept = own;  // the object's stored copy ends the run
+        int w = -1;
+        for (unsigned k = 0; k < n; ++k)
+          if (&c == static_cast<asio::execution_context*>(&rt.worker_io_context(k))) w = int(k);
+        if (w < 0) ++invalid; else ++per[static_cast<unsigned>(w)];
+      }
+    };
+    std::vector<zokio::join_handle<void>> tasks;
+    for (int t = 0; t < kTasks; ++t)
+      tasks.push_back(rt.spawn(zokio::co_invoke(
+          [](const zokio::executor* via, decltype(place_many)* f) -> zokio::task<void> {
+            (*f)(*via);
+            co_return;
+          },
+          &shared, &place_many)));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) threads.emplace_back([&] { place_many(shared); });
+    for (auto& t : threads) t.join();
+    for (auto& h : tasks) rt.block_on(std::move(h));
+    BOOST_TEST(invalid.load() == 0);
+    int total = 0;
+    for (unsigned k = 0; k < n; ++k) {
+      total += per[k].load();
+      // Round-robin over 448 placements; a pinned run moves at most a share of them.
+      BOOST_TEST(per[k].load() > 0, "worker " << k << " got no I/O object");
+    }
+    BOOST_TEST(total == (kThreads + kTasks) * kObjects);
+    // Each thread's placements through the shared object are followed by a copy: no run can
+    // pin it, however the threads interleave.
+    BOOST_TEST(!shared.is_placed());
+  }
+}
+
 // --- post / dispatch / defer -------------------------------------------------------------------
 
 namespace {

@@ -1,5 +1,6 @@
 // runtime::run(): io_context::run() for a runtime, returning when no Asio work is left
 // (issue 11, point 3): posted functions, pending operations, work guards, co_spawn.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -189,6 +190,57 @@ BOOST_AUTO_TEST_CASE(coroutines_and_post_chains_are_work, *boost::unit_test::tim
   BOOST_TEST(coroutine_steps.load() == 30);
   BOOST_TEST(chain.load() == 1000);
   BOOST_TEST(handler_ran);
+}
+
+// Work handed between threads while run() scans: foreign threads and workers start and end
+// work at once (tracked copies passed along post chains that hop between workers, guards
+// reset from other threads, timers). run() must not return while any chain is alive (the
+// scan reads per-worker counters in an order that can never see a hand-over as "no work"),
+// and must return once all are done. Repeated; under TSan in CI.
+BOOST_AUTO_TEST_CASE(run_waits_for_work_handed_between_threads, *boost::unit_test::timeout(120)) {
+  const int rounds = std::max(3, 30 / zokio::test::stress_divisor);
+  for (int round = 0; round < rounds; ++round) {
+    auto rt = zokio::test::make_runtime(3);
+    auto ex = rt.get_executor();
+    constexpr int kChains = 6, kHops = 200;
+    std::atomic<int> done{0}, hops{0};
+    struct chain {
+      // Each hop posts the next from inside a handler with a tracked copy in hand: the old
+      // unit ends on one worker after the new one started on (possibly) another.
+      static void hop(zokio::executor e, int left, std::atomic<int>* hops, std::atomic<int>* done) {
+        ++*hops;
+        if (left == 0) {
+          ++*done;
+          return;
+        }
+        auto tracked = asio::prefer(e, asio::execution::outstanding_work.tracked);
+        asio::post(e, [tracked, e, left, hops, done] { hop(e, left - 1, hops, done); });
+      }
+    };
+    std::vector<std::thread> starters;
+    std::atomic<int> guards_released{0};
+    for (int c = 0; c < kChains; ++c)
+      starters.emplace_back([&, c] {
+        // A guard taken on this thread and released from a handler on a worker.
+        auto g = std::make_shared<asio::executor_work_guard<zokio::executor>>(ex);
+        asio::post(ex, [ex, &hops, &done, g, &guards_released] {
+          chain::hop(ex, kHops, &hops, &done);
+          g->reset();
+          ++guards_released;
+        });
+        if (c % 2) {
+          auto t = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(c));
+          t->async_wait([t, &done](boost::system::error_code) { ++done; });
+        }
+      });
+    rt.run();  // may start before some starters posted: then it may return early, so...
+    for (auto& t : starters) t.join();
+    rt.run();  // ...once all work is known to have started, this run() must see it through
+    BOOST_TEST(done.load() == kChains + kChains / 2);
+    BOOST_TEST(hops.load() == kChains * (kHops + 1));
+    BOOST_TEST(guards_released.load() == kChains);
+    BOOST_TEST(rt.outstanding_work() == 0);
+  }
 }
 
 // An exception from a handler leaves run(), like io_context::run(); run() again goes on.

@@ -209,7 +209,7 @@ class scheduler {
   /// The scheduler whose worker or block_on runs on this thread, or nullptr.
   ZOKIO_DECL static scheduler* current() noexcept;
   /// True when the calling thread is one of this scheduler's workers.
-  ZOKIO_DECL bool on_worker_thread() const noexcept;
+  bool on_worker_thread() const noexcept { return tl_work_slot.owner == this; }
 
   /// Registers a new task in the owned lists; false after shutdown.
   ZOKIO_DECL bool bind(task_header* t) noexcept;

@@ -43,7 +43,7 @@ struct worker_counters {
 /// (deque head, LIFO slot, io_state) off the lines the owner writes in its loop.
 struct alignas(ZOKIO_CACHE_LINE) worker {
   worker(scheduler* s, unsigned i, std::size_t cap, worker_placement p)
-      : sched(s), index(i), place(p), deque(cap), guard(io.get_executor()), rng(i + 1) {}
+      : sched(s), index(i), place(p), deque(cap), io(1), guard(io.get_executor()), rng(i + 1) {}
 
   static void* operator new(std::size_t n) {
     return allocate(n, alloc_category::worker, alignof(worker));
@@ -61,8 +61,11 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // The task woken last by this worker runs next. Thieves may take it (exchange) when the
   // owner is stuck in a long poll, so it is atomic.
   alignas(ZOKIO_CACHE_LINE) std::atomic<task_header*> lifo{nullptr};
-  // Parking place and I/O driver of this worker. Default concurrency hint: idle siblings
-  // poll it too while this worker is busy (scheduler::poll_sibling_io).
+  // Parking place and I/O driver of this worker. Idle siblings poll it too while this worker
+  // is busy (scheduler::poll_sibling_io), but never two threads at once (io_state), so it is
+  // built with concurrency hint 1: Asio then queues completions a handler starts on the
+  // running thread's private queue instead of taking the io_context's mutex for each. Locking
+  // stays on: other threads still start operations on its sockets and post to it.
   alignas(ZOKIO_CACHE_LINE) boost::asio::io_context io;
   // Who runs `io` now: 0 nobody, 1 the owner sleeping in run_one(), 2 someone polling it (the
   // owner or an idle sibling). At most one thread runs an io_context at a time.

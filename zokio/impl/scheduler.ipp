@@ -239,7 +239,6 @@ worker* scheduler::local_worker() const noexcept {
   return tl_worker && tl_worker->sched == this ? tl_worker : nullptr;
 }
 
-bool scheduler::on_worker_thread() const noexcept { return local_worker() != nullptr; }
 
 scheduler::enter_guard::enter_guard(scheduler* s) noexcept : prev_(tl_entered) { tl_entered = s; }
 scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
