@@ -23,8 +23,9 @@ class async_generator;
 namespace detail {
 
 // The generator's promise reuses task<T>'s await machinery (task_promise_base: await_transform
-// of any future, the repoll_ pointer, the stored exception), so co_await behaves exactly as in
-// a task: a ready future costs no suspension, an exception surfaces at the co_await.
+// of any future, the frame stack of awaited tasks, the stored exception), so co_await behaves
+// exactly as in a task: a ready future costs no suspension, an exception surfaces at the
+// co_await. A generator is always a root: nothing co_awaits it (it is a stream).
 template <class T>
 struct async_generator_promise : task_promise_base {
   std::optional<T> value_;  // engaged between a co_yield and the poll_next that takes it
@@ -115,12 +116,9 @@ class [[nodiscard]] async_generator {
   zokio::poll<std::optional<T>> poll_next(context& cx) {
     if (!h_ || h_.done()) return std::optional<T>();
     auto& p = h_.promise();
-    if (p.repoll_) {  // suspended on a future: poll it again, resume only when it is ready
-      if (!p.repoll_(p.awaiter_, cx)) return pending;
-      p.repoll_ = nullptr;
-    }
-    p.cx_ = &cx;
-    h_.resume();
+    // Suspended on a future (in its own frame or in a task it awaits): poll that again, and
+    // resume the frame waiting on it only when it is ready (task_promise_base's frame stack).
+    if (!p.resume_stack(h_, cx)) return pending;
     p.cx_ = nullptr;
     if (p.value_) {
       std::optional<T> v(std::move(*p.value_));

@@ -23,20 +23,77 @@ class task;
 
 namespace detail {
 
+template <class F>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
+
 // Re-polls the future the coroutine is suspended on. Returns true once it is ready (its
 // output, or an exception, is then stored in the awaiter and the coroutine may resume).
 using repoll_fn = bool (*)(void* awaiter, context& cx);
 
+// The frame stack of a task (issue 12: nested awaits in O(1)).
+//
+// A task that is polled as a future is a *root*. When a frame co_awaits a task<U> that has
+// not started, the child is not polled as a future: the parent suspends and transfers control
+// to the child's frame (symmetric transfer), the child records its parent as continuation
+// and shares the parent's root, and when the child finishes its final suspend transfers back
+// to the parent. A frame that suspends on any other future (hand-written, Asio's, a task that
+// had already been polled) records itself in the root as the *leaf*. The root's poll then
+// re-polls only the leaf's future and resumes only the leaf's frame: a wake costs the same at
+// any depth. Invariants:
+//   - root_ of a root is itself; of a child, the root of the frame that started it.
+//   - leaf_/leaf_handle_ are meaningful in a root only, while it is suspended on a future:
+//     the innermost frame and its awaiter (repoll_/awaiter_ in that frame's promise).
+//   - cx_ is set in the root for the duration of each poll; frames read it through root_.
+//   - continuation_ is set once, when a child is started by its parent; a root has none, so
+//     its final suspend returns to whoever resumed it (the root's poll).
+//   - Ownership follows the frames: the parent's awaiter owns the child task, so destroying
+//     the root destroys the whole stack, innermost frame last-in-first-out.
 struct task_promise_base {
-  context* cx_ = nullptr;          // the context of the poll in progress
-  repoll_fn repoll_ = nullptr;     // set while suspended on a future
+  task_promise_base* root_ = this;
+  context* cx_ = nullptr;           // root: the context of the poll in progress
+  repoll_fn repoll_ = nullptr;      // this frame: set while suspended on a future
   void* awaiter_ = nullptr;
+  task_promise_base* leaf_ = nullptr;     // root: the frame suspended on a future
+  std::coroutine_handle<> leaf_handle_;   // root: that frame's handle
+  std::coroutine_handle<> continuation_;  // child: the parent frame to return to
+  bool started_ = false;                  // resumed at least once (as root or as child)
   std::exception_ptr error_;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
-  std::suspend_always final_suspend() noexcept { return {}; }
+
+  // A child returns to its parent frame; a root to its poll.
+  struct final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      task_promise_base& p = h.promise();
+      if (p.continuation_) return p.continuation_;
+      return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { error_ = std::current_exception(); }
 
+  context& poll_context() const noexcept { return *root_->cx_; }
+
+  // Root only: re-polls the leaf's future if the stack is suspended on one, then resumes the
+  // innermost frame. False: that future is still pending (nothing was resumed).
+  bool resume_stack(std::coroutine_handle<> self, context& cx) {
+    task_promise_base* leaf = leaf_ ? leaf_ : this;
+    if (leaf->repoll_) {
+      if (!leaf->repoll_(leaf->awaiter_, cx)) return false;
+      leaf->repoll_ = nullptr;
+    }
+    cx_ = &cx;
+    started_ = true;
+    std::coroutine_handle<> h = leaf_ ? leaf_handle_ : self;
+    leaf_ = nullptr;
+    h.resume();
+    return true;
+  }
 
   // Holds the awaited future: by value when it was an rvalue (moved in), by reference when
   // it was an lvalue. Owning rvalues also sidesteps a g++ 12 bug that destroys a co_await
@@ -50,14 +107,17 @@ struct task_promise_base {
     std::exception_ptr error{};
 
     bool await_ready() {
-      auto r = fut.poll(*promise->cx_);  // throws straight into the coroutine body
+      auto r = fut.poll(promise->poll_context());  // throws straight into the coroutine body
       if (r.is_pending()) return false;
       out.emplace(std::move(r));
       return true;
     }
-    void await_suspend(std::coroutine_handle<>) noexcept {
+    void await_suspend(std::coroutine_handle<> me) noexcept {
       promise->repoll_ = &repoll;
       promise->awaiter_ = this;
+      task_promise_base* root = promise->root_;
+      root->leaf_ = promise;
+      root->leaf_handle_ = me;
     }
     future_output_t<future_type> await_resume() {
       if (error) std::rethrow_exception(error);
@@ -76,14 +136,75 @@ struct task_promise_base {
     }
   };
 
+  // co_await of a task: a fresh child runs on this stack (see above); a child that was
+  // already polled as a future (it is a root of its own, perhaps mid-stack) is re-polled like
+  // any other future.
+  template <class Ref>
+  struct task_awaiter {
+    using task_type = std::remove_reference_t<Ref>;
+    using output = typename task_type::output;
+    Ref child;  // task_type or task_type&
+    task_promise_base* promise;
+    bool on_stack = false;                     // started here by symmetric transfer
+    std::optional<poll<output>> out{};         // otherwise: as awaiter<F>
+    std::exception_ptr error{};
+
+    bool await_ready() {
+      if (child.fresh()) {
+        on_stack = true;
+        return false;
+      }
+      auto r = child.poll(promise->poll_context());
+      if (r.is_pending()) return false;
+      out.emplace(std::move(r));
+      return true;
+    }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
+      if (on_stack) {
+        task_promise_base& c = child.handle().promise();
+        c.root_ = promise->root_;
+        c.continuation_ = me;
+        c.started_ = true;
+        return child.handle();
+      }
+      promise->repoll_ = &repoll;
+      promise->awaiter_ = this;
+      promise->root_->leaf_ = promise;
+      promise->root_->leaf_handle_ = me;
+      return std::noop_coroutine();
+    }
+    output await_resume() {
+      if (on_stack) return child.take_result();
+      if (error) std::rethrow_exception(error);
+      return std::move(*out).take();
+    }
+    static bool repoll(void* self, context& cx) {
+      auto& a = *static_cast<task_awaiter*>(self);
+      try {
+        auto r = a.child.poll(cx);
+        if (r.is_pending()) return false;
+        a.out.emplace(std::move(r));
+      } catch (...) {
+        a.error = std::current_exception();
+      }
+      return true;
+    }
+  };
+
   template <future F>
-  awaiter<F&> await_transform(F& f) noexcept {
-    return {f, this};
+  auto await_transform(F& f) noexcept {
+    if constexpr (is_task<F>::value)
+      return task_awaiter<F&>{f, this};
+    else
+      return awaiter<F&>{f, this};
   }
   template <future F>
     requires(!std::is_reference_v<F>)
-  awaiter<F> await_transform(F&& f) noexcept(std::is_nothrow_move_constructible_v<F>) {
-    return {std::move(f), this};
+  auto await_transform(F&& f) noexcept(std::is_nothrow_move_constructible_v<F>) {
+    if constexpr (is_task<F>::value)
+      return task_awaiter<F>{std::move(f), this};
+    else
+      return awaiter<F>{std::move(f), this};
   }
 };
 
@@ -186,20 +307,28 @@ class [[nodiscard]] task {
   }
   bool done() const noexcept { return h_ && h_.done(); }
 
+  /// Polls the task as a root: re-polls only the future its innermost frame waits on, and
+  /// resumes only that frame (see task_promise_base for the frame stack).
   zokio::poll<T> poll(context& cx) {
-    auto& p = h_.promise();
-    if (p.repoll_) {
-      if (!p.repoll_(p.awaiter_, cx)) return pending;
-      p.repoll_ = nullptr;
-    }
-    p.cx_ = &cx;
-    h_.resume();
+    if (!h_.promise().resume_stack(h_, cx)) return pending;
     if (!h_.done()) return pending;
-    if (p.error_) std::rethrow_exception(std::exchange(p.error_, nullptr));
-    if constexpr (std::is_void_v<T>)
+    if constexpr (std::is_void_v<T>) {
+      take_result();
       return ready();
-    else
-      return zokio::poll<T>(std::move(*p.value_));
+    } else {
+      return zokio::poll<T>(take_result());
+    }
+  }
+
+  /// Valid and never resumed: a co_await of it runs it on the awaiting frame's stack.
+  bool fresh() const noexcept { return h_ && !h_.promise().started_; }
+  /// The frame's handle (for the awaiter that starts it on a parent's stack).
+  handle_type handle() const noexcept { return h_; }
+  /// After completion: the value, or the body's exception rethrown.
+  T take_result() {
+    auto& p = h_.promise();
+    if (p.error_) std::rethrow_exception(std::exchange(p.error_, nullptr));
+    if constexpr (!std::is_void_v<T>) return std::move(*p.value_);
   }
 
  private:
