@@ -45,7 +45,11 @@
 
 namespace {
 
-constexpr int kThreads = 2;
+// 2 threads; ZOKIO_FJ_THREADS=N for experiments.
+const int kThreads = [] {
+  const char* e = std::getenv("ZOKIO_FJ_THREADS");
+  return e && std::atoi(e) > 0 ? std::atoi(e) : 2;
+}();
 
 // --- skynet -------------------------------------------------------------------------------
 
@@ -267,7 +271,7 @@ sample run_child(const program& p, int which, bool fixed) {
     sample s;
     if (p.prepare && !fixed) p.prepare();
     if (which == 0) {
-      zokio::runtime rt = zokio::runtime::builder().worker_threads(kThreads).build();
+      zokio::runtime rt = zokio::runtime::builder().worker_threads(static_cast<unsigned>(kThreads)).build();
       if (fixed) {
         s.ok = rt.block_on(zokio::co_invoke([]() -> zokio::task<bool> { co_return true; }));
         s.seconds = 0;

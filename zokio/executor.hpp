@@ -219,8 +219,9 @@ class executor {
       return;
     }
     using F = std::decay_t<Function>;
-    join_handle<void>(
-        sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f)), sched_}))
+    // Not a fork: posted handlers keep the wake order (LIFO slot, then the deque's FIFO).
+    join_handle<void>(sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f)), sched_},
+                                    nullptr, nullptr, /*fork=*/false))
         .detach();
   }
 

@@ -76,9 +76,11 @@ class scheduler {
   /// `*refused`, when given, is set). A `join_waker`, when given, is installed before the
   /// task can run, so that its completion wakes it without a first poll of the handle
   /// (join_set); it is dropped when the spawn is refused.
+  /// `fork`: a child of the running task (the default), run depth-first when spawned on a
+  /// worker; false for work that should keep wake order (Asio handlers posted to an executor).
   template <future F>
   task_core<future_output_t<F>>* spawn(F&& f, waker* join_waker = nullptr,
-                                       bool* refused = nullptr) {
+                                       bool* refused = nullptr, bool fork = true) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE,
@@ -92,13 +94,19 @@ class scheduler {
       t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
       return t;
     }
-    schedule(t);
+    if (fork)
+      schedule_spawned(t);
+    else
+      schedule(t);
     return t;
   }
 
   /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
   /// our workers, the injector otherwise.
   ZOKIO_DECL void schedule(task_header* t) noexcept;
+  /// Queues a newly spawned task: on one of our workers, the LIFO slot, the task it displaces
+  /// going to the worker's spawn stack (depth-first); elsewhere the injector.
+  ZOKIO_DECL void schedule_spawned(task_header* t) noexcept;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
   /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is
@@ -255,6 +263,17 @@ class scheduler {
   template <bool Metrics>
   void run_task(worker& w, task_header* t);
   ZOKIO_DECL void push_local(worker& w, task_header* t, bool notify) noexcept;
+  // The spawn stack (worker.hpp): push a displaced spawned task; move the oldest half to the
+  // deque when the deque is empty (so thieves always find the oldest work).
+  ZOKIO_DECL void push_spawned(worker& w, task_header* t) noexcept;
+  ZOKIO_DECL void spill_spawned(worker& w, std::uint32_t n, bool notify) noexcept;
+  ZOKIO_DECL bool siblings_want_work(const worker& w) const noexcept;
+  // push_local of a woken (or yielding) task: counted, so the deque gets fairness turns
+  // against the spawn stack only while woken tasks wait there.
+  ZOKIO_DECL void push_woken(worker& w, task_header* t, bool notify) noexcept;
+  // A busy worker's deque gets one turn in this many spawn-stack pops (fairness for woken
+  // tasks while a fork-join tree runs depth-first on this worker).
+  static constexpr std::uint32_t spawn_fairness = 32;
   ZOKIO_DECL void push_inject(task_header* t) noexcept;
   ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;

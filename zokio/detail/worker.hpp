@@ -80,6 +80,19 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   std::uint32_t event_countdown = 1;   // polls until the io_context's turn
   unsigned lifo_streak = 0;
   bool searching = false;
+  // Depth-first fork-join (doc/architecture.md, "Scheduling order"). Tasks spawned by this
+  // worker's running tasks that the LIFO slot displaced, newest on top: the owner runs them
+  // newest first, after the LIFO slot and before the deque. Owner-only, so invisible to
+  // thieves: whenever the deque runs empty the oldest half moves there (spill_spawned), where
+  // thieves take the oldest work first. `lifo_spawned`: the LIFO slot's task came from a spawn
+  // (a displaced wake goes to the deque as before, keeping the fairness of woken tasks).
+  static constexpr std::uint32_t spawn_stack_capacity = 256;
+  std::uint32_t spawn_top = 0;
+  std::uint32_t spawn_streak = 0;  // spawn-stack pops in a row while the deque waits
+  std::uint32_t woken_in_deque = 0;  // woken tasks pushed to the deque and not yet popped
+                                     // (an estimate: thieves take some)
+  bool lifo_spawned = false;
+  task_header* spawn_stack[spawn_stack_capacity];
   xorshift32 rng;
 
   alignas(ZOKIO_CACHE_LINE) worker_counters counters;
