@@ -153,7 +153,8 @@ zokio::task<long> worst_timer_lateness(zokio::executor ex, std::chrono::millisec
 // thread now and then whatever the runtime does (9.5 ms once in a Release CI run; 7.3 and
 // 11.9 ms under ASan, where the 64 thread starts stall the worker that makes them), so the
 // issue's 5 ms bound is asserted on the median of 5 iterations, and every iteration must stay
-// under 40 ms: one noisy iteration passes, the old design fails both.
+// under 40 ms (Release; sanitizer builds check the median only, see the end): one noisy
+// iteration passes, the old design fails both.
 BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(120)) {
   auto rt = make_runtime(2);
   std::vector<long> lateness;
@@ -187,11 +188,14 @@ BOOST_AUTO_TEST_CASE(blocking_calls_do_not_delay_worker_timers, *utf::timeout(12
   BOOST_TEST_MESSAGE("1 ms timer lateness with 64 blocking calls: median " << median_us
                      << " us, worst " << worst_us << " us; without: worst " << noise_us << " us");
 #if defined(ZOKIO_SANITIZER_BUILD)
+  // Under ASan, with other sanitized suites running beside it (ctest -j2 on 2 cpus), one
+  // iteration was once 75 ms late in CI (2.8-10 ms in 6 runs alone): the median is the check
+  // there; the old design would put it near 100 ms.
   BOOST_TEST(median_us <= std::max<long>(40000, 5000 + noise_us));
 #else
   BOOST_TEST(median_us <= 5000);
-#endif
   BOOST_TEST(worst_us <= std::max<long>(40000, 5000 + noise_us));
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_drops_queued_jobs_and_waits_for_running_ones, *utf::timeout(60)) {
