@@ -104,20 +104,14 @@ class executor {
     if (this != &o) {
       if (o.bits_ & outstanding_work_tracked) o.sched_->work_started();
       release();
-      end_placement_run();  // a new identity
-      o.end_placement_run();
-      sched_ = o.sched_, bits_ = o.bits_;
-      home_.store(o.home(), std::memory_order_relaxed);
+      take_identity(o);
     }
     return *this;
   }
   executor& operator=(executor&& o) noexcept {
     if (this != &o) {
       release();
-      end_placement_run();
-      o.end_placement_run();
-      sched_ = o.sched_, bits_ = o.bits_;
-      home_.store(o.home(), std::memory_order_relaxed);
+      take_identity(o);
       o.bits_ &= ~outstanding_work_tracked;
     }
     return *this;
@@ -247,6 +241,13 @@ class executor {
   }
 
   unsigned home() const noexcept { return home_.load(std::memory_order_relaxed); }
+  // Assignment: this object becomes a copy of `o` (a new identity: both placement runs end).
+  void take_identity(const executor& o) noexcept {
+    end_placement_run();
+    o.end_placement_run();
+    sched_ = o.sched_, bits_ = o.bits_;
+    home_.store(o.home(), std::memory_order_relaxed);
+  }
 
   // Placement of an unplaced executor. Each I/O object built from it goes to the next worker
   // round-robin (scheduler::place_io), except in one pattern: the *same* executor object

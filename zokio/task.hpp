@@ -137,57 +137,37 @@ struct task_promise_base {
   };
 
   // co_await of a task: a fresh child runs on this stack (see above); a child that was
-  // already polled as a future (it is a root of its own, perhaps mid-stack) is re-polled like
-  // any other future.
+  // already polled as a future (it is a root of its own, perhaps mid-stack) is awaited like
+  // any other future, through the base awaiter.
   template <class Ref>
-  struct task_awaiter {
-    using task_type = std::remove_reference_t<Ref>;
-    using output = typename task_type::output;
-    Ref child;  // task_type or task_type&
-    task_promise_base* promise;
-    bool on_stack = false;                     // started here by symmetric transfer
-    std::optional<poll<output>> out{};         // otherwise: as awaiter<F>
-    std::exception_ptr error{};
+  struct task_awaiter : awaiter<Ref> {
+    using base = awaiter<Ref>;
+    bool on_stack = false;  // started here by symmetric transfer
+
+    task_awaiter(Ref&& child, task_promise_base* p) noexcept(std::is_reference_v<Ref> ||
+                                                            std::is_nothrow_move_constructible_v<Ref>)
+        : base{static_cast<Ref&&>(child), p} {}
 
     bool await_ready() {
-      if (child.fresh()) {
-        on_stack = true;
-        return false;
-      }
-      auto r = child.poll(promise->poll_context());
-      if (r.is_pending()) return false;
-      out.emplace(std::move(r));
-      return true;
+      if (!this->fut.fresh()) return base::await_ready();
+      on_stack = true;
+      return false;
     }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
-      if (on_stack) {
-        task_promise_base& c = child.handle().promise();
-        c.root_ = promise->root_;
-        c.continuation_ = me;
-        c.started_ = true;
-        return child.handle();
+      if (!on_stack) {
+        base::await_suspend(me);
+        return std::noop_coroutine();
       }
-      promise->repoll_ = &repoll;
-      promise->awaiter_ = this;
-      promise->root_->leaf_ = promise;
-      promise->root_->leaf_handle_ = me;
-      return std::noop_coroutine();
+      auto h = this->fut.handle();
+      task_promise_base& c = h.promise();
+      c.root_ = this->promise->root_;
+      c.continuation_ = me;
+      c.started_ = true;
+      return h;
     }
-    output await_resume() {
-      if (on_stack) return child.take_result();
-      if (error) std::rethrow_exception(error);
-      return std::move(*out).take();
-    }
-    static bool repoll(void* self, context& cx) {
-      auto& a = *static_cast<task_awaiter*>(self);
-      try {
-        auto r = a.child.poll(cx);
-        if (r.is_pending()) return false;
-        a.out.emplace(std::move(r));
-      } catch (...) {
-        a.error = std::current_exception();
-      }
-      return true;
+    typename base::future_type::output await_resume() {
+      if (on_stack) return this->fut.take_result();
+      return base::await_resume();
     }
   };
 

@@ -267,7 +267,7 @@ class scheduler {
   // deque when the deque is empty (so thieves always find the oldest work).
   ZOKIO_DECL void push_spawned(worker& w, task_header* t) noexcept;
   ZOKIO_DECL void spill_spawned(worker& w, std::uint32_t n, bool notify) noexcept;
-  ZOKIO_DECL bool siblings_want_work(const worker& w) const noexcept;
+  ZOKIO_DECL bool spill_wanted(const worker& w) const noexcept;  // deque empty, >1 worker
   // push_local of a woken (or yielding) task: counted, so the deque gets fairness turns
   // against the spawn stack only while woken tasks wait there.
   ZOKIO_DECL void push_woken(worker& w, task_header* t, bool notify) noexcept;

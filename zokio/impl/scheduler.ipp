@@ -363,10 +363,10 @@ void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
 void scheduler::push_spawned(worker& w, task_header* t) noexcept {
   if (w.spawn_top == worker::spawn_stack_capacity) spill_spawned(w, w.spawn_top / 2, false);
   w.spawn_stack[w.spawn_top++] = t;
-  if (siblings_want_work(w)) spill_spawned(w, (w.spawn_top + 1) / 2, true);
+  if (spill_wanted(w)) spill_spawned(w, (w.spawn_top + 1) / 2, true);
 }
 
-bool scheduler::siblings_want_work(const worker& w) const noexcept {
+bool scheduler::spill_wanted(const worker& w) const noexcept {
   // Thieves see only the deque: whenever it is empty, the oldest spawned work goes there
   // (this worker keeps the LIFO slot and the newest half). Not only when a sibling looks
   // idle: a sibling between two states would miss it, and a task that then blocks this
@@ -591,10 +591,10 @@ task_header* scheduler::next_task(worker& w) {
         return t;
       }
       // Two tasks waking each other would starve the rest: the deque (or else the spawn
-      // stack) gets a turn now, and this task runs right after it (on top of the spawn stack). It is not sent behind the whole
-      // deque: in a fork-join tree that task is usually a parent just woken by its last
-      // child's completion, and parking it behind older work is breadth-first again (fib's
-      // live tasks grew from about 24 to 40,000 that way).
+      // stack) gets a turn now, and this task runs right after it (on top of the spawn
+      // stack). It is not sent behind the whole deque: in a fork-join tree that task is
+      // usually a parent just woken by its last child's completion, and parking it behind
+      // older work is breadth-first again (fib's live tasks grew from about 24 to 40,000).
       w.lifo_streak = 0;
       task_header* d = w.deque.pop();
       if (d) {
@@ -615,7 +615,7 @@ task_header* scheduler::next_task(worker& w) {
   // one turn in every spawn_fairness pops; spawned work in the deque (spilled, or pulled from
   // the injector) gets none, since starting an old subtree early is breadth again.
   if (w.spawn_top != 0) {
-    if (w.spawn_top > 1 && siblings_want_work(w)) spill_spawned(w, w.spawn_top / 2, true);
+    if (w.spawn_top > 1 && spill_wanted(w)) spill_spawned(w, w.spawn_top / 2, true);
     if (++w.spawn_streak < spawn_fairness || w.woken_in_deque == 0)
       return w.spawn_stack[--w.spawn_top];
     w.spawn_streak = 0;
