@@ -38,6 +38,12 @@ class [[nodiscard]] join_handle {
   ~join_handle() { reset(); }
 
   zokio::poll<T> poll(context& cx) {
+    // A task that has not started yet runs here, inline, when this poll is on one of its
+    // runtime's workers: the joiner would only wait for it (fork-join; doc/architecture.md).
+    using namespace detail::task_state;
+    if ((t_->state.load(std::memory_order_relaxed) & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) ==
+        NOTIFIED)
+      detail::task_join_inline(t_);
     if (!detail::task_set_join_waker(t_, cx.waker())) return pending;
     if constexpr (std::is_void_v<T>) {
       t_->take_result();

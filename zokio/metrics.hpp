@@ -21,6 +21,7 @@ struct worker_metrics {
   std::uint64_t parks = 0;           ///< times the worker parked in its io_context
   std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
   std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot
+  std::uint64_t inline_runs = 0;     ///< not-started tasks run by their joiner (in polls too)
   /// Handlers run from this worker's io_context (I/O completions, timers, posts to it), by
   /// any thread: the I/O load homed on this worker. unpark wake-ups are not counted.
   std::uint64_t io_handlers = 0;

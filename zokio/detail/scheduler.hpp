@@ -108,6 +108,12 @@ class scheduler {
   /// going to the worker's spawn stack (depth-first); elsewhere the injector.
   ZOKIO_DECL void schedule_spawned(task_header* t) noexcept;
 
+  /// A join found `t` not started: when the calling thread is one of our workers with native
+  /// stack to spare, claims `t` (task_claim), takes its queue entry back when it is still in
+  /// this worker's LIFO slot or near the top of its spawn stack (else the entry goes stale),
+  /// and polls it here. True when it ran. See doc/architecture.md, "Joins run children".
+  ZOKIO_DECL bool run_inline(task_header* t) noexcept;
+
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
   /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is
   /// bounded by `timeout` from the call: false when the time ran out, with a worker still
@@ -274,6 +280,17 @@ class scheduler {
   // A busy worker's deque gets one turn in this many spawn-stack pops (fairness for woken
   // tasks while a fork-join tree runs depth-first on this worker).
   static constexpr std::uint32_t spawn_fairness = 32;
+  // run_inline: native stack an inline run may start at (below the worker loop's frame), and
+  // how deep in the spawn stack a claimed task's entry is looked for.
+  static constexpr std::uintptr_t inline_stack_limit = 512 * 1024;
+  static constexpr std::uint32_t inline_entry_scan = 16;
+  // Fairness of inline runs: a loop task's inline runs may go on for this long (checked every
+  // inline_check_every runs); then joins wait as usual, the tree unwinds to the worker loop,
+  // and the injector, the io_context and woken tasks get their turns first.
+  static constexpr std::int64_t inline_slice_ns = 1'000'000;
+  static constexpr std::uint32_t inline_check_every = 64;
+  // Set by run_inline when the slice ran out: no inline run until the loop's next task.
+  static constexpr std::uint32_t inline_closed = ~std::uint32_t{0};
   ZOKIO_DECL void push_inject(task_header* t) noexcept;
   ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;

@@ -65,9 +65,22 @@ void task_abort(task_header* t) noexcept;
 void task_drop_join_handle(task_header* t) noexcept;
 /// Registers `w` to be woken at completion. Returns true when the task is already complete.
 bool task_set_join_waker(task_header* t, const waker& w) noexcept;
-/// Runs one poll of a task popped from a queue (consumes the queue's reference).
+/// Runs one poll of a task popped from a queue (consumes the queue's reference). An entry
+/// that finds the task not notified, or running, or complete is stale (its task was claimed
+/// by its joiner, task_claim): it only drops its reference.
 /// Returns true when the task must be requeued at the back (it woke itself while running).
 bool task_run(task_header* t) noexcept;
+/// The joiner's claim of a task that has not started (NOTIFIED, idle, not aborted): sets
+/// RUNNING and takes a reference for the run, leaving its queue entry stale. False: not
+/// claimable now.
+bool task_claim(task_header* t) noexcept;
+/// Polls a claimed task once; true when it must be requeued (woken during the poll; the
+/// run's reference then belongs to the new entry).
+bool task_run_claimed(task_header* t) noexcept;
+/// A join that finds its task not started runs it here, inline, when the calling thread is
+/// one of the task's workers with native stack to spare (scheduler::run_inline). True when
+/// it ran (the task may have completed, or suspended).
+bool task_join_inline(task_header* t) noexcept;
 /// Shutdown path: cancels the future of a task that is not complete.
 void task_shutdown(task_header* t) noexcept;
 

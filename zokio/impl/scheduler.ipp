@@ -47,6 +47,9 @@ struct asio_call_stack_key : boost::asio::detail::thread_context {};
 // The worker running on this thread (any scheduler), and the scheduler entered by block_on.
 thread_local worker* tl_worker = nullptr;
 thread_local scheduler* tl_entered = nullptr;
+// Frame address of the worker loop on this thread (0: not a worker): run_inline's stack bound.
+// A fiber's stack lies elsewhere, so a join on a fiber never runs a child inline.
+thread_local std::uintptr_t tl_stack_base = 0;
 }  // namespace
 
 scheduler::placement scheduler::place(const scheduler_options& opts) {
@@ -116,6 +119,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
       pthread_setname_np(pthread_self(), name);
       tl_worker = w;
+      tl_stack_base = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
       tl_work_slot = work_slot{this, &w->work_started, &w->work_finished};
       {
         // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
@@ -130,6 +134,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
           run_worker<false>(*w);
       }
       tl_worker = nullptr;
+      tl_stack_base = 0;
       tl_work_slot = work_slot{};
       worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
     });
@@ -353,6 +358,62 @@ void scheduler::schedule_spawned(task_header* t) noexcept {
     push_spawned(*w, t);
   else
     push_woken(*w, t, true);  // a woken task keeps its place in wake order
+}
+
+namespace {
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool scheduler::run_inline(task_header* t) noexcept {
+  worker* w = local_worker();
+  if (!w) return false;
+  // Stack grows down: a frame outside [base - limit, base] (a fiber's stack, or too deep)
+  // makes the unsigned difference exceed the limit.
+  const auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  if (tl_stack_base - sp > inline_stack_limit) return false;
+  // The inline time slice: a tree run inline never returns to the worker loop, so the loop's
+  // turns (injector, io_context, woken tasks) would wait for all of it.
+  if (w->inline_runs == inline_closed) return false;
+  if (w->inline_runs == 0) {
+    w->inline_since = steady_ns();
+  } else if (w->inline_runs % inline_check_every == 0 &&
+             steady_ns() - w->inline_since > inline_slice_ns) {
+    w->inline_runs = inline_closed;
+    w->inject_countdown = 1;  // their turns come first when the loop takes its next task
+    w->event_countdown = 1;
+    w->spawn_streak = spawn_fairness;
+    return false;
+  }
+  if (!task_claim(t)) return false;
+  ++w->inline_runs;
+  // Take the queue entry back when it is where this worker's own pushes put it last (the
+  // common fork-join join); elsewhere (deque, injector, a sibling) it goes stale and only
+  // drops its reference when popped. The run holds a reference, so these drops never free.
+  task_header* expected = t;
+  if (w->lifo.load(std::memory_order_relaxed) == t &&
+      w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+    t->ref_dec();
+  } else {
+    const std::uint32_t lowest = w->spawn_top > inline_entry_scan ? w->spawn_top - inline_entry_scan : 0;
+    for (std::uint32_t i = w->spawn_top; i-- > lowest;) {
+      if (w->spawn_stack[i] != t) continue;
+      std::copy(w->spawn_stack + i + 1, w->spawn_stack + w->spawn_top, w->spawn_stack + i);
+      --w->spawn_top;
+      t->ref_dec();
+      break;
+    }
+  }
+  if (opts_.enable_metrics) {
+    worker_counters::bump(w->counters.polls);
+    worker_counters::bump(w->counters.inline_runs);
+  }
+  if (task_run_claimed(t)) push_woken(*w, t, true);
+  return true;
 }
 
 void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
@@ -764,6 +825,7 @@ void scheduler::park(worker& w) {
 
 template <bool Metrics>
 void scheduler::run_task(worker& w, task_header* t) {
+  w.inline_runs = 0;
   if constexpr (Metrics) worker_counters::bump(w.counters.polls);
   if (task_run(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
@@ -996,6 +1058,7 @@ runtime_metrics scheduler::metrics() const {
     wm.parks = c.parks.load(std::memory_order_relaxed);
     wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
     wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
+    wm.inline_runs = c.inline_runs.load(std::memory_order_relaxed);
     wm.io_handlers = c.io_handlers.load(std::memory_order_relaxed);
     wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->deque.size();

@@ -118,21 +118,18 @@ void task_wake_by_val(task_header* t) noexcept {
   }
 }
 
-bool task_run(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    assert(s & NOTIFIED);
-    assert(!(s & (RUNNING | COMPLETE)));
-    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-      break;
-  }
+namespace {
+
+// The poll of a task whose RUNNING bit the caller holds, with one reference for the run
+// (`s`: the state the claim saw). Returns true when the task must be requeued (it was woken
+// during the poll; the run's reference then belongs to the new queue entry).
+bool poll_claimed(task_header* t, std::uint64_t s) noexcept {
   bool done;
   if (s & CANCELLED) {
     t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
     done = true;
   } else {
-    // Borrowed waker: the poll must not drop the queue's reference it stands on.
+    // Borrowed waker: the poll must not drop the reference it stands on.
     waker w = waker::from_raw({t, &task_waker_fns::vtable});
     context cx(w);
     done = t->vtable->poll(t, cx);  // exceptions are caught and stored by the cell
@@ -153,7 +150,7 @@ bool task_run(task_header* t) noexcept {
           return true;
         continue;
       }
-      // Back to idle, dropping the queue's reference in the same CAS.
+      // Back to idle, dropping the run's reference in the same CAS.
       auto next = (s & ~RUNNING) - REF_ONE;
       if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
@@ -162,9 +159,48 @@ bool task_run(task_header* t) noexcept {
       }
     }
   }
-  drop_refs(t, complete(t) + 1);  // + the queue's reference
+  drop_refs(t, complete(t) + 1);  // + the run's reference
   return false;
 }
+
+}  // namespace
+
+bool task_run(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    if ((s & (NOTIFIED | RUNNING | COMPLETE)) != NOTIFIED) {
+      // A stale entry: the task's joiner ran it inline (task_claim) after this entry was
+      // queued; it has run, runs, or waits for a wake that makes an entry of its own.
+      drop_refs(t, 1);
+      return false;
+    }
+    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      break;
+  }
+  return poll_claimed(t, s);  // the queue entry's reference is the run's
+}
+
+bool task_claim(task_header* t) noexcept {
+  auto s = t->state.load(std::memory_order_acquire);
+  for (;;) {
+    // Not started and not aborted: an aborted task is left to its queue entry (the cancel
+    // runs on the runtime as usual).
+    if ((s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) != NOTIFIED) return false;
+    // The run gets a reference of its own: the queue entry keeps its one until it is popped
+    // (or removed by the caller, who then drops it).
+    if (t->state.compare_exchange_weak(s, ((s & ~NOTIFIED) | RUNNING) + REF_ONE,
+                                       std::memory_order_acq_rel, std::memory_order_acquire))
+      return true;
+  }
+}
+
+bool task_run_claimed(task_header* t) noexcept {
+  // The claim saw CANCELLED clear; an abort since then is seen after the poll, as in task_run.
+  return poll_claimed(t, 0);
+}
+
+bool task_join_inline(task_header* t) noexcept { return t->sched->run_inline(t); }
 
 void task_abort(task_header* t) noexcept {
   wake_gate_guard gate(gate_key(t));
