@@ -344,20 +344,15 @@ void scheduler::schedule_spawned(task_header* t) noexcept {
     schedule(t);
     return;
   }
-  // The newest child runs next (the LIFO slot, where a thief can still take it while the
-  // parent's poll goes on); the child it displaces waits on the spawn stack, newest on top.
-  const bool displaced_spawned = w->lifo_spawned;
-  w->lifo_spawned = true;
+  // An empty LIFO slot takes the child (where a thief can still take it while the parent's
+  // poll goes on); else it waits on the spawn stack, newest on top. The slot's task is not
+  // displaced: no atomic exchange per spawn, and a woken task there keeps running next.
   if (!w->lifo.load(std::memory_order_relaxed)) {
+    w->lifo_spawned = true;
     w->lifo.store(t, std::memory_order_release);  // only this worker fills the slot
     return;
   }
-  t = w->lifo.exchange(t, std::memory_order_acq_rel);
-  if (!t) return;  // a thief emptied the slot meanwhile
-  if (displaced_spawned)
-    push_spawned(*w, t);
-  else
-    push_woken(*w, t, true);  // a woken task keeps its place in wake order
+  push_spawned(*w, t);
 }
 
 namespace {
@@ -388,31 +383,40 @@ bool scheduler::run_inline(task_header* t) noexcept {
     w->spawn_streak = spawn_fairness;
     return false;
   }
-  if (!task_claim(t)) return false;
   ++w->inline_runs;
-  // Take the queue entry back when it is where this worker's own pushes put it last (the
-  // common fork-join join); elsewhere (deque, injector, a sibling) it goes stale and only
-  // drops its reference when popped. The run holds a reference, so these drops never free.
-  task_header* expected = t;
-  if (w->lifo.load(std::memory_order_relaxed) == t &&
-      w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed)) {
-    t->ref_dec();
-  } else {
-    const std::uint32_t lowest = w->spawn_top > inline_entry_scan ? w->spawn_top - inline_entry_scan : 0;
-    for (std::uint32_t i = w->spawn_top; i-- > lowest;) {
-      if (w->spawn_stack[i] != t) continue;
-      std::copy(w->spawn_stack + i + 1, w->spawn_stack + w->spawn_top, w->spawn_stack + i);
-      --w->spawn_top;
-      t->ref_dec();
-      break;
-    }
-  }
   if (opts_.enable_metrics) {
     worker_counters::bump(w->counters.polls);
     worker_counters::bump(w->counters.inline_runs);
   }
-  if (task_run_claimed(t)) push_woken(*w, t, true);
+  // Its queue entry is usually where this worker's own pushes put it last (the common
+  // fork-join join): taken back, it is run as the loop would (task_run consumes the entry's
+  // reference and drops it when the task is no longer waiting to start).
+  task_header* expected = t;
+  bool took_entry = false;
+  if (w->lifo.load(std::memory_order_relaxed) == t) {
+    took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed);
+  } else {
+    const std::uint32_t lowest =
+        w->spawn_top > inline_entry_scan ? w->spawn_top - inline_entry_scan : 0;
+    for (std::uint32_t i = w->spawn_top; i-- > lowest;) {
+      if (w->spawn_stack[i] != t) continue;
+      std::copy(w->spawn_stack + i + 1, w->spawn_stack + w->spawn_top, w->spawn_stack + i);
+      --w->spawn_top;
+      took_entry = true;
+      break;
+    }
+  }
+  bool requeue;
+  if (took_entry) {
+    requeue = task_run(t);
+  } else {
+    // Elsewhere (deque, injector, a sibling's queues): claimed with a reference of its own;
+    // the entry goes stale and only drops its reference when popped.
+    if (!task_claim(t)) return false;
+    requeue = task_run_claimed(t);
+  }
+  if (requeue) push_woken(*w, t, true);
   return true;
 }
 

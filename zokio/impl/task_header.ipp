@@ -253,8 +253,21 @@ bool task_set_join_waker(task_header* t, const waker& w) noexcept {
 
 void task_drop_join_handle(task_header* t) noexcept {
   auto s = t->state.load(std::memory_order_acquire);
-  // Common case (detach of a running or queued task, no join waker): clear the interest and
-  // drop our reference in one CAS.
+  if (s & COMPLETE) {
+    // Joined (or finished before the drop): with JOIN_INTEREST set at completion the task
+    // side never touches the result again, so it is dropped first, and then the interest
+    // and our reference go in one RMW (JOIN_INTEREST is set: only the handle clears it).
+    // An exception never joined is printed: the runtime may be gone by now (a handle can
+    // outlive it), so it cannot be propagated.
+    if (std::exception_ptr e = t->vtable->drop_output(t))
+      scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
+    // Ordering: acq_rel, as in ref_dec (the result's destruction happens-before dealloc).
+    auto prev = t->state.fetch_sub(JOIN_INTEREST + REF_ONE, std::memory_order_acq_rel);
+    if (ref_count(prev) == 1) t->vtable->dealloc(t);
+    return;
+  }
+  // Detach of a running or queued task with no join waker: clear the interest and drop our
+  // reference in one CAS.
   while (!(s & (COMPLETE | JOIN_WAKER))) {
     auto next = (s & ~JOIN_INTEREST) - REF_ONE;
     if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
