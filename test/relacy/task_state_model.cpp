@@ -9,7 +9,12 @@
 //                                     task_drop_join_handle (200-226);
 //   zokio/detail/scheduler.hpp        spawn's initial state (NOTIFIED | JOIN_INTEREST, three
 //                                     references: handle, queue entry, owned list);
-//   zokio/join_handle.hpp             poll: task_set_join_waker, then take_result.
+//   zokio/join_handle.hpp             poll: task_set_join_waker, then take_result;
+// and, as of the inline join (commits 51e9ab0 and e0ddb9e): task_run's stale-entry drop,
+// task_claim, poll_claimed / task_run_claimed, task_drop_join_handle's one-RMW path for a
+// completed task, and scheduler::run_inline's two ways of running a task its joiner found
+// not started (the queue entry taken back and run through task_run, or a claim that leaves
+// the entry stale).
 // A change to any of those needs the same change here. (The wake gate and the
 // unhandled-exception reporting around these functions do not touch the state word.)
 //
@@ -22,7 +27,8 @@
 //   - a wake is never lost: a wake during a poll causes another poll, so the future sees its
 //     last event and the task completes (else the join thread sleeps forever: "deadlock", or
 //     the task is never freed: "memory leak");
-//   - at most one queue entry exists at a time (NOTIFIED: the task sits in exactly one queue);
+//   - at most one live queue entry exists at a time (NOTIFIED: the task sits in one queue);
+//     an entry left stale by a claim is dropped when popped (queue entries <= 1 + claims);
 //   - freed exactly once, after its last use (Relacy tracks new/delete: leak, double free,
 //     access to freed memory);
 //   - the join waker slot and the result are read only after their publication (rl::var:
@@ -52,6 +58,10 @@
 //      the task is freed while still queued.
 //   4  the already-notified wake decided by a plain load (the code before the finding's fix):
 //      with the load-only source, a wake is lost.
+//   5  task_claim takes no reference for the run (the stale entry's one is dropped when it is
+//      popped): the task is freed while the joiner still runs it.
+// (A stale entry that polls an idle task without NOTIFIED is only a spurious poll, which a
+// future must tolerate: not a seeded bug, the model passes with it.)
 #include <cstdint>
 
 #include "model_common.hpp"
@@ -92,7 +102,7 @@ struct model;
 struct path_counts {
   unsigned long wake_coalesced, wake_while_running, requeued, abort_idle, abort_running,
       cancelled_after_poll, waker_taken_back, waker_reset_complete, handle_cleared_waker,
-      joiner_woken, output_dropped_by_task;
+      joiner_woken, output_dropped_by_task, claimed, entry_taken_back, stale_dropped;
 };
 path_counts paths;
 
@@ -113,7 +123,8 @@ struct ledger {
   int polling;  // polls in progress
   int freed;
   int completed;
-  int queued;   // queue entries (at most one)
+  int queued;   // queue entries (at most one live one, plus stale ones left by claims)
+  int claims;   // successful task_claim calls
   int joined;   // what the join side got (OUT_*), 0 if it did not join
 };
 
@@ -121,7 +132,11 @@ struct ledger {
 //   waker thread:  'v' event + wake_by_val, 'r' event + wake_by_ref, 'd' drop a waker,
 //                  'a' abort
 //   join thread:   'p' poll the handle with waker 1, 'q' poll with waker 2, 'w' wait for the
-//                  join waker and poll until ready, 'a' abort, 'x' drop the handle (last)
+//                  join waker and poll until ready, 'a' abort, 'x' drop the handle (last),
+//                  'i' inline join by claim (run_inline when the entry is elsewhere: claim,
+//                  run, requeue if woken, then poll), 'e' inline join that takes the queue
+//                  entry back first (run_inline's LIFO slot / spawn stack case: task_run on
+//                  that entry, then poll)
 //   yields: how many of the first polls wake the task themselves (yield_now) and return
 //           pending.
 struct task_config {
@@ -163,7 +178,7 @@ struct model {
 
   void schedule(task*) {
     mu.lock($);
-    RL_ASSERT(led.queued == 0);  // a second queue entry: the task would run twice
+    RL_ASSERT(led.queued <= led.claims);  // a second live entry: the task would run twice
     led.queued += 1;
     queue_len($) = queue_len($) + 1;
     cv.notify_all($);
@@ -309,15 +324,8 @@ void task_wake_by_val(task* t) {
   }
 }
 
-bool task_run(task* t) {
-  auto s = t->state.load(rl::memory_order_acquire);
-  for (;;) {
-    RL_ASSERT(s & NOTIFIED);
-    RL_ASSERT(!(s & (RUNNING | COMPLETE)));
-    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, rl::memory_order_acq_rel,
-                                       rl::memory_order_acquire))
-      break;
-  }
+// poll_claimed: the caller holds RUNNING and one reference for the run.
+bool poll_claimed(task* t, std::uint64_t s) {
   bool done;
   if (s & CANCELLED) {
     vt_cancel(t);
@@ -353,6 +361,41 @@ bool task_run(task* t) {
   drop_refs(t, complete(t) + 1);
   return false;
 }
+
+bool task_run(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if ((s & (NOTIFIED | RUNNING | COMPLETE)) != NOTIFIED) {
+      ++paths.stale_dropped;
+      drop_refs(t, 1);
+      return false;
+    }
+    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      break;
+  }
+  return poll_claimed(t, s);
+}
+
+bool task_claim(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if ((s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) != NOTIFIED) return false;
+#if ZOKIO_RELACY_SEED_BUG == 5
+    const std::uint64_t run_ref = 0;  // BUG: the run borrows the stale entry's reference
+#else
+    const std::uint64_t run_ref = REF_ONE;
+#endif
+    if (t->state.compare_exchange_weak(s, ((s & ~NOTIFIED) | RUNNING) + run_ref,
+                                       rl::memory_order_acq_rel, rl::memory_order_acquire)) {
+      ++paths.claimed;
+      t->m->led.claims += 1;
+      return true;
+    }
+  }
+}
+
+bool task_run_claimed(task* t) { return poll_claimed(t, 0); }
 
 void task_abort(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
@@ -418,6 +461,12 @@ bool task_set_join_waker(task* t, int w) {
 
 void task_drop_join_handle(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
+  if (s & COMPLETE) {
+    vt_drop_output(t);
+    auto prev = t->state.fetch_sub(JOIN_INTEREST + REF_ONE, rl::memory_order_acq_rel);
+    if (ref_count(prev) == 1) vt_dealloc(t);
+    return;
+  }
   while (!(s & (COMPLETE | JOIN_WAKER))) {
     auto next = (s & ~JOIN_INTEREST) - REF_ONE;
     if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
@@ -585,6 +634,28 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
         case 'a':
           task_abort(t);
           break;
+        case 'i':  // join_handle::poll -> run_inline, entry elsewhere: claim
+          if (!done) {
+            if (task_claim(t) && task_run_claimed(t)) m.schedule(t);
+            done = poll(waker_id);
+          }
+          break;
+        case 'e': {  // run_inline with the entry taken back (here: whichever entry is queued)
+          if (done) break;
+          m.mu.lock($);
+          const bool took = m.queue_len($) > 0;
+          if (took) {
+            m.queue_len($) = m.queue_len($) - 1;
+            m.led.queued -= 1;
+          }
+          m.mu.unlock($);
+          if (took) {
+            ++paths.entry_taken_back;
+            if (task_run(t)) m.schedule(t);
+          }
+          done = poll(waker_id);
+          break;
+        }
         case 'w':
           while (!done) {
             m.mu.lock($);
@@ -633,15 +704,26 @@ constexpr task_config register_drop{"rvd", "px", 0, 2};
 // One worker, for the exhaustive (context-bound) search.
 constexpr task_config small_join{"rd", "pqwx", 1, 1};
 constexpr task_config small_abort{"v", "apwx", 0, 1};
+// Inline joins: the joiner claims the task (its entry goes stale) racing a worker and wakes,
+// with a self-wake in the first poll (the claimed run requeues it); then waits.
+constexpr task_config claim_join{"vrd", "iwx", 1, 2};
+// The joiner takes the queue entry back and runs it, racing wakes; a second inline attempt.
+constexpr task_config entry_join{"rv", "eiwx", 1, 2};
+// A claim racing an abort from another thread.
+constexpr task_config claim_abort{"ard", "iwx", 0, 2};
+// One worker, claim then wait: exhaustive.
+constexpr task_config small_claim{"v", "iwx", 1, 1};
 
 void print_paths() {
   const path_counts& p = paths;
   std::printf("  paths: wakes coalesced %lu, on RUNNING %lu; requeued %lu; aborts idle %lu, "
               "running %lu; cancelled after poll %lu; join waker taken back %lu, reset on "
-              "COMPLETE %lu, cleared by drop %lu; joiner woken %lu; output dropped by task %lu\n",
+              "COMPLETE %lu, cleared by drop %lu; joiner woken %lu; output dropped by task %lu; "
+              "claimed %lu, entry taken back %lu, stale entries dropped %lu\n",
               p.wake_coalesced, p.wake_while_running, p.requeued, p.abort_idle, p.abort_running,
               p.cancelled_after_poll, p.waker_taken_back, p.waker_reset_complete,
-              p.handle_cleared_waker, p.joiner_woken, p.output_dropped_by_task);
+              p.handle_cleared_waker, p.joiner_woken, p.output_dropped_by_task, p.claimed,
+              p.entry_taken_back, p.stale_dropped);
 }
 
 template <class Test>
@@ -666,6 +748,11 @@ int main() {
                                         rl::sched_bound, 0, 1);
   ok = ok && run<task_test<small_abort>>("task: 1 worker, abort then join (exhaustive)",
                                          rl::sched_bound, 0, 1);
+  ok = ok && run<task_test<small_claim>>("task: 1 worker, joiner claims it inline (exhaustive)",
+                                         rl::sched_bound, 0, 1);
+  ok = ok && run_random<task_test<claim_join>>("task: inline join by claim, self-wake, wakes");
+  ok = ok && run_random<task_test<entry_join>>("task: inline join takes the entry back");
+  ok = ok && run_random<task_test<claim_abort>>("task: inline join by claim racing an abort");
   ok = ok && run_random<task_test<join_switch>>("task: wake x2, join re-registers its waker");
   ok = ok && run_random<task_test<yield_join>>("task: self-wake in poll + wake_by_val, join");
   ok = ok && run_random<task_test<abort_join>>("task: joiner aborts, then joins");
