@@ -1,20 +1,23 @@
 // Relacy model of the task state word (see doc/relacy.md).
 //
-// Mirrors, with the same memory orders, as of commit e89a87b:
-//   zokio/detail/task_state.hpp       the bit layout (lines 20-30);
-//   zokio/detail/task_header.hpp      ref_inc / ref_dec (lines 50-58);
-//   zokio/impl/task_header.ipp        complete (24-40), drop_refs (49-53), task_wake_by_ref
-//                                     (57-76), task_wake_by_val (78-101), task_run (103-149),
-//                                     task_abort (151-170), task_set_join_waker (172-198),
-//                                     task_drop_join_handle (200-226);
+// Mirrors, with the same memory orders:
+//   zokio/detail/task_state.hpp       the bit layout and every named transition
+//                                     (to_notified_by_ref / _by_val, to_running, claim,
+//                                     to_idle, to_complete, cancel, set_/unset_join_waker,
+//                                     drop_join_handle, release_join_interest, ref_dec);
+//   zokio/impl/task_header.ipp        the harness: complete, poll_running, task_wake_by_ref,
+//                                     task_wake_by_val, task_run (with the stale-entry drop),
+//                                     task_claim / task_run_claimed, task_abort,
+//                                     task_set_join_waker, task_drop_join_handle;
 //   zokio/detail/scheduler.hpp        spawn's initial state (NOTIFIED | JOIN_INTEREST, three
 //                                     references: handle, queue entry, owned list);
-//   zokio/join_handle.hpp             poll: task_set_join_waker, then take_result;
-// and, as of the inline join (commits 51e9ab0 and e0ddb9e): task_run's stale-entry drop,
-// task_claim, poll_claimed / task_run_claimed, task_drop_join_handle's one-RMW path for a
-// completed task, and scheduler::run_inline's two ways of running a task its joiner found
-// not started (the queue entry taken back and run through task_run, or a claim that leaves
-// the entry stale).
+//   zokio/impl/scheduler.ipp          run_inline's two ways to run a task its joiner found
+//                                     not started (the entry taken back and run through
+//                                     task_run; a claim that leaves the entry stale);
+//   zokio/join_handle.hpp             poll: the inline join, task_set_join_waker, then
+//                                     take_result.
+// The model keeps the pre-split shape (one function per operation, the transitions inlined
+// into them); the CAS loops and orders are the same.
 // A change to any of those needs the same change here. (The wake gate and the
 // unhandled-exception reporting around these functions do not touch the state word.)
 //

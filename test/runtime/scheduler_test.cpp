@@ -366,7 +366,10 @@ BOOST_AUTO_TEST_CASE(fan_out_runs_depth_first_with_few_live_tasks, *boost::unit_
                                 << " spawned children pending at once");
     // Depth-first: 9 per level on the path being worked on, per worker, and what the spill
     // to thieves holds. Breadth-first order reached thousands here.
-    BOOST_TEST(c.peak.load() <= 200 * static_cast<long>(workers));
+    // Under the sanitizers (10x slower) the 1 ms inline slice ends every few hundred tasks,
+    // and each end leaves the path of joins in progress suspended with their pending
+    // children: 426 seen once under TSan on 2 workers, about 100 in Release.
+    BOOST_TEST(c.peak.load() <= 200 * static_cast<long>(workers) * (stress_divisor > 1 ? 2 : 1));
   }
 }
 

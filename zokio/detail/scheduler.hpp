@@ -21,6 +21,7 @@
 #include <zokio/detail/inject_queue.hpp>
 #include <zokio/detail/owned_tasks.hpp>
 #include <zokio/detail/task_cell.hpp>
+#include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/topology.hpp>
 #include <zokio/metrics.hpp>
 #include <zokio/unhandled_exception.hpp>
@@ -55,21 +56,11 @@ struct scheduler_options {
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
 };
 
-/// A worker thread's own outstanding-work counters (scheduler::work_started), set while its
-/// loop runs: a thread_local, so that the count costs no call and no lookup.
-struct work_slot {
-  const void* owner = nullptr;  // the scheduler whose worker this thread is
-  std::atomic<std::uint64_t>* started = nullptr;
-  std::atomic<std::uint64_t>* finished = nullptr;
-};
-inline thread_local work_slot tl_work_slot;
 
-class scheduler {
+class scheduler final : public task_scheduler {
  public:
   ZOKIO_DECL explicit scheduler(const scheduler_options& opts);
   ZOKIO_DECL ~scheduler();
-  scheduler(const scheduler&) = delete;
-  scheduler& operator=(const scheduler&) = delete;
 
   /// Allocates the task, registers it and schedules its first poll. Never fails silently:
   /// after shutdown the task is completed at once with errc::runtime_shutdown (and
@@ -103,7 +94,7 @@ class scheduler {
 
   /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
   /// our workers, the injector otherwise.
-  ZOKIO_DECL void schedule(task_header* t) noexcept;
+  ZOKIO_DECL void schedule(task_header* t) noexcept override;
   /// Queues a newly spawned task: on one of our workers, the LIFO slot, the task it displaces
   /// going to the worker's spawn stack (depth-first); elsewhere the injector.
   ZOKIO_DECL void schedule_spawned(task_header* t) noexcept;
@@ -112,7 +103,7 @@ class scheduler {
   /// stack to spare, claims `t` (task_claim), takes its queue entry back when it is still in
   /// this worker's LIFO slot or near the top of its spawn stack (else the entry goes stale),
   /// and polls it here. True when it ran. See doc/architecture.md, "Joins run children".
-  ZOKIO_DECL bool run_inline(task_header* t) noexcept;
+  ZOKIO_DECL bool run_inline(task_header* t) noexcept override;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
   /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is
@@ -133,9 +124,7 @@ class scheduler {
 
   /// Hands an exception nobody can join to the unhandled-exception policy (`where` says what
   /// threw it). Never throws (terminate policy: does not return).
-  ZOKIO_DECL void report_unhandled(std::exception_ptr e, const char* where) noexcept;
-  /// Prints `e` to stderr as an unhandled exception from `where`.
-  ZOKIO_DECL static void log_unhandled(const std::exception_ptr& e, const char* where) noexcept;
+  ZOKIO_DECL void report_unhandled(std::exception_ptr e, const char* where) noexcept override;
   /// The oldest exception kept by the propagate policy (nullptr: none), for block_on.
   ZOKIO_DECL std::exception_ptr take_unhandled() noexcept;
   bool has_unhandled() const noexcept {
@@ -176,7 +165,7 @@ class scheduler {
   /// One more unit of outstanding work.
   void work_started() noexcept {
     work_slot& s = tl_work_slot;
-    if (s.owner == this)  // release: pairs with outstanding_work()'s acquire loads
+    if (s.owner == static_cast<const task_scheduler*>(this))  // release: pairs with outstanding_work()'s acquire loads
       s.started->store(s.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
     else
       foreign_work_started_.fetch_add(1, std::memory_order_release);  // same pairing
@@ -184,7 +173,7 @@ class scheduler {
   /// One less.
   void work_finished() noexcept {
     work_slot& s = tl_work_slot;
-    if (s.owner == this)  // release: a scan that sees this finish sees the starts before it
+    if (s.owner == static_cast<const task_scheduler*>(this))  // release: a scan that sees this finish sees the starts before it
       s.finished->store(s.finished->load(std::memory_order_relaxed) + 1,
                         std::memory_order_release);
     else
@@ -222,14 +211,12 @@ class scheduler {
 
   /// The scheduler whose worker or block_on runs on this thread, or nullptr.
   ZOKIO_DECL static scheduler* current() noexcept;
-  /// True when the calling thread is one of this scheduler's workers.
-  bool on_worker_thread() const noexcept { return tl_work_slot.owner == this; }
 
   /// Registers a new task in the owned lists; false after shutdown.
   ZOKIO_DECL bool bind(task_header* t) noexcept;
   /// Completion: unlinks from the owned lists. True: the caller drops the list's reference
   /// (false: handed back to the owning worker, see owned_tasks.hpp).
-  ZOKIO_DECL bool release_owned(task_header* t) noexcept;
+  ZOKIO_DECL bool release_owned(task_header* t) noexcept override;
 
   /// The owner's deleter (basic_runtime): destroy(). Blocking jobs left running by a timed
   /// shutdown keep the scheduler (their scheduler::current(), which then refuses spawns)
@@ -273,6 +260,8 @@ class scheduler {
   // deque when the deque is empty (so thieves always find the oldest work).
   ZOKIO_DECL void push_spawned(worker& w, task_header* t) noexcept;
   ZOKIO_DECL void spill_spawned(worker& w, std::uint32_t n, bool notify) noexcept;
+  // Pops the top of the spawn stack (never a hole) and trims the holes run_inline left below.
+  ZOKIO_DECL static task_header* pop_spawned(worker& w) noexcept;
   ZOKIO_DECL bool spill_wanted(const worker& w) const noexcept;  // deque empty, >1 worker
   // push_local of a woken (or yielding) task: counted, so the deque gets fairness turns
   // against the spawn stack only while woken tasks wait there.
@@ -280,10 +269,9 @@ class scheduler {
   // A busy worker's deque gets one turn in this many spawn-stack pops (fairness for woken
   // tasks while a fork-join tree runs depth-first on this worker).
   static constexpr std::uint32_t spawn_fairness = 32;
-  // run_inline: native stack an inline run may start at (below the worker loop's frame), and
-  // how deep in the spawn stack a claimed task's entry is looked for.
+  // run_inline: native stack an inline run may start at (below the worker loop's frame).
   static constexpr std::uintptr_t inline_stack_limit = 512 * 1024;
-  static constexpr std::uint32_t inline_entry_scan = 16;
+
   // Fairness of inline runs: a loop task's inline runs may go on for this long (checked every
   // inline_check_every runs); then joins wait as usual, the tree unwinds to the worker loop,
   // and the injector, the io_context and woken tasks get their turns first.

@@ -59,7 +59,7 @@ struct task_cell final : task_core<future_output_t<F>> {
   // many bytes.
   std::size_t frame_block = 0;
 
-  task_cell(std::uint64_t initial, scheduler* s, F&& f)
+  task_cell(std::uint64_t initial, task_scheduler* s, F&& f)
       : core(initial, &vtable_, s), fut(std::move(f)) {}
   ~task_cell() { drop_future(); }
 
@@ -70,7 +70,7 @@ struct task_cell final : task_core<future_output_t<F>> {
     }
   }
 
-  static task_cell* create(std::uint64_t initial, scheduler* s, F&& f) {
+  static task_cell* create(std::uint64_t initial, task_scheduler* s, F&& f) {
     if constexpr (requires(std::size_t n) { f.adopt_cell_storage(n); }) {
       // A zokio::task: build the cell in the space its frame reserved (one allocation).
       std::size_t block = 0;

@@ -8,12 +8,12 @@
 
 #include <zokio/allocation.hpp>
 #include <zokio/context.hpp>
+#include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/task_state.hpp>
 #include <zokio/waker.hpp>
 
 namespace zokio::detail {
 
-class scheduler;
 struct task_header;
 
 /// Operations that need the concrete future type. All are called with exclusive access
@@ -33,7 +33,7 @@ struct task_vtable {
 struct task_header {
   std::atomic<std::uint64_t> state;
   const task_vtable* vtable;
-  scheduler* sched;
+  task_scheduler* sched;  // the runtime that runs it (task_scheduler.hpp)
   // Owned-task list links and owner (see owned_tasks.hpp): changed by the owning worker only
   // (or under the shared list's lock for tasks spawned outside the workers).
   task_header* owned_prev = nullptr;
@@ -44,21 +44,17 @@ struct task_header {
   // COMPLETE and saw JOIN_WAKER (see task_state.hpp).
   waker join_waker;
 
-  task_header(std::uint64_t initial, const task_vtable* vt, scheduler* s) noexcept
+  task_header(std::uint64_t initial, const task_vtable* vt, task_scheduler* s) noexcept
       : state(initial), vtable(vt), sched(s) {}
 
-  void ref_inc() noexcept {
-    // Relaxed: a new reference is made from an existing one, which keeps the task alive.
-    state.fetch_add(task_state::REF_ONE, std::memory_order_relaxed);
-  }
-  void ref_dec() noexcept {
-    // Ordering: acq_rel so that every use through other references happens-before dealloc.
-    auto prev = state.fetch_sub(task_state::REF_ONE, std::memory_order_acq_rel);
-    if (task_state::ref_count(prev) == 1) vtable->dealloc(this);
+  void ref_inc() noexcept { task_state::ref_inc(state); }
+  void ref_dec(unsigned n = 1) noexcept {
+    if (task_state::ref_dec(state, n)) vtable->dealloc(this);
   }
 };
 
-// Defined in impl/task_header.ipp: the state machine shared by all task types.
+// Defined in impl/task_header.ipp: the harness that runs the state machine's transitions
+// (task_state.hpp) and acts on their results, shared by all task types.
 void task_wake_by_ref(task_header* t) noexcept;
 void task_wake_by_val(task_header* t) noexcept;
 void task_abort(task_header* t) noexcept;

@@ -30,6 +30,7 @@
 
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/wake_gate.hpp>
+#include <zokio/task_local.hpp>
 #include <zokio/detail/worker.hpp>
 #include <zokio/error.hpp>
 
@@ -120,7 +121,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       pthread_setname_np(pthread_self(), name);
       tl_worker = w;
       tl_stack_base = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-      tl_work_slot = work_slot{this, &w->work_started, &w->work_finished};
+      tl_work_slot = work_slot{static_cast<const task_scheduler*>(this), &w->work_started, &w->work_finished};
       {
         // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
         // outside io_context::poll (an operation started in a task, a cancellation slot) is
@@ -363,6 +364,12 @@ std::int64_t steady_ns() noexcept {
 }
 }  // namespace
 
+task_header* scheduler::pop_spawned(worker& w) noexcept {
+  task_header* t = w.spawn_stack[--w.spawn_top];
+  while (w.spawn_top != 0 && !w.spawn_stack[w.spawn_top - 1]) --w.spawn_top;
+  return t;
+}
+
 bool scheduler::run_inline(task_header* t) noexcept {
   worker* w = local_worker();
   if (!w) return false;
@@ -397,25 +404,36 @@ bool scheduler::run_inline(task_header* t) noexcept {
     took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
                                                  std::memory_order_relaxed);
   } else {
-    const std::uint32_t lowest =
-        w->spawn_top > inline_entry_scan ? w->spawn_top - inline_entry_scan : 0;
-    for (std::uint32_t i = w->spawn_top; i-- > lowest;) {
+    // The whole stack (at most 256 pointers, contiguous): code that joins in spawn order
+    // finds its children at the bottom. Taken from the middle, a slot becomes a hole that
+    // pops and spills skip; the top is never a hole.
+    for (std::uint32_t i = w->spawn_top; i-- > 0;) {
       if (w->spawn_stack[i] != t) continue;
-      std::copy(w->spawn_stack + i + 1, w->spawn_stack + w->spawn_top, w->spawn_stack + i);
-      --w->spawn_top;
+      if (i + 1 == w->spawn_top)
+        pop_spawned(*w);
+      else
+        w->spawn_stack[i] = nullptr;
       took_entry = true;
       break;
     }
   }
+  // The child is its own task: it must not see the parent's task-local values
+  // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled).
+  task_local_frame*& locals = task_local_top();
+  task_local_frame* const parent_locals = std::exchange(locals, nullptr);
   bool requeue;
   if (took_entry) {
     requeue = task_run(t);
   } else {
     // Elsewhere (deque, injector, a sibling's queues): claimed with a reference of its own;
     // the entry goes stale and only drops its reference when popped.
-    if (!task_claim(t)) return false;
+    if (!task_claim(t)) {
+      locals = parent_locals;
+      return false;
+    }
     requeue = task_run_claimed(t);
   }
+  locals = parent_locals;
   if (requeue) push_woken(*w, t, true);
   return true;
 }
@@ -443,7 +461,8 @@ bool scheduler::spill_wanted(const worker& w) const noexcept {
 
 void scheduler::spill_spawned(worker& w, std::uint32_t n, bool notify) noexcept {
   // The n oldest, oldest first (the deque is FIFO for the owner and for thieves).
-  for (std::uint32_t i = 0; i < n; ++i) push_local(w, w.spawn_stack[i], false);
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (w.spawn_stack[i]) push_local(w, w.spawn_stack[i], false);  // holes: see run_inline
   std::copy(w.spawn_stack + n, w.spawn_stack + w.spawn_top, w.spawn_stack);
   w.spawn_top -= n;
   if (notify) notify_parked();
@@ -665,7 +684,7 @@ task_header* scheduler::next_task(worker& w) {
       if (d) {
         if (w.woken_in_deque != 0) --w.woken_in_deque;
       } else if (w.spawn_top != 0) {
-        d = w.spawn_stack[--w.spawn_top];  // a child spawned and displaced mid-streak
+        d = pop_spawned(w);  // a child spawned and displaced mid-streak
       }
       if (d) {
         push_spawned(w, t);
@@ -682,14 +701,14 @@ task_header* scheduler::next_task(worker& w) {
   if (w.spawn_top != 0) {
     if (w.spawn_top > 1 && spill_wanted(w)) spill_spawned(w, w.spawn_top / 2, true);
     if (++w.spawn_streak < spawn_fairness || w.woken_in_deque == 0)
-      return w.spawn_stack[--w.spawn_top];
+      return pop_spawned(w);
     w.spawn_streak = 0;
     if (task_header* t = w.deque.pop()) {
       --w.woken_in_deque;  // most likely that one; an estimate (thieves take some)
       return t;
     }
     w.woken_in_deque = 0;
-    return w.spawn_stack[--w.spawn_top];
+    return pop_spawned(w);
   }
   w.spawn_streak = 0;
   if (task_header* t = w.deque.pop()) {
@@ -849,7 +868,8 @@ void scheduler::drain_queues() noexcept {
   // Each queued entry owns one reference.
   for (auto& w : workers_) {
     if (task_header* t = w->lifo.exchange(nullptr, std::memory_order_acq_rel)) t->ref_dec();
-    while (w->spawn_top != 0) w->spawn_stack[--w->spawn_top]->ref_dec();
+    while (w->spawn_top != 0)
+      if (task_header* t = w->spawn_stack[--w->spawn_top]) t->ref_dec();
     while (task_header* t = w->deque.pop()) t->ref_dec();
   }
   while (auto e = inject_.pop()) {
@@ -991,7 +1011,7 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   for (unsigned i = 0; i < workers_.size(); ++i) owned_.drain_returned(i);
   // Every task is COMPLETE now; a wake from another thread that saw one before may still be
   // pushing its queue entry: wait for it (wake_gate.hpp), then drop the entries.
-  wake_gate::wait_idle(this);
+  wake_gate::wait_idle(static_cast<const task_scheduler*>(this));  // the tasks' key
   drain_queues();
   for (task_header* t : pinned) t->ref_dec();
   drain_queues();
@@ -999,7 +1019,7 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   return all_done;
 }
 
-void scheduler::log_unhandled(const std::exception_ptr& e, const char* where) noexcept {
+ZOKIO_DECL void task_scheduler::log_unhandled(const std::exception_ptr& e, const char* where) noexcept {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {

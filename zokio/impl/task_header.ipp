@@ -1,20 +1,16 @@
-// The task state machine: wake, run, complete, abort, join-waker hand-off, shutdown.
+// The task harness: runs the state machine's transitions (detail/task_state.hpp) and does
+// what their results ask for (poll, queue, complete, wake the joiner, free), through the
+// task_scheduler interface. Shared by all task types.
 #ifndef ZOKIO_IMPL_TASK_HEADER_IPP
 #define ZOKIO_IMPL_TASK_HEADER_IPP
 
-#include <cassert>
-
-#include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/wake_gate.hpp>
+#include <zokio/error.hpp>
 
 namespace zokio::detail {
 
-using namespace task_state;
-
-// Every transition is a CAS loop on `state` with acq_rel: the word carries the hand-offs of
-// the future (RUNNING), of the result (COMPLETE) and of the join waker slot (JOIN_WAKER), so
-// each successful CAS both publishes this side's writes and acquires the other side's.
+namespace ts = task_state;
 
 namespace {
 
@@ -22,20 +18,15 @@ namespace {
 // join side (or drops it), unlinks from the owned list. Returns how many references the
 // caller must drop: the owned list's one, unless it was handed back to the owning worker.
 unsigned complete(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  std::uint64_t next;
-  do {
-    assert(s & RUNNING);
-    next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
-  } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                           std::memory_order_acquire));
-  if (!(s & JOIN_INTEREST)) {
+  const ts::complete_result r = ts::to_complete(t->state);
+  if (!r.join_interest) {
     // The handle is gone (detached or dropped): nobody else touches the result, and an
     // exception in it would otherwise vanish.
     if (std::exception_ptr e = t->vtable->drop_output(t))
       t->sched->report_unhandled(std::move(e), "a detached task (or one whose join_handle was dropped)");
-  } else if (s & JOIN_WAKER)
+  } else if (r.join_waker) {
     t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
+  }
   return t->sched->release_owned(t) ? 1u : 0u;
 }
 
@@ -43,91 +34,15 @@ unsigned complete(task_header* t) noexcept {
 // teardown: it goes through the wake gate (wake_gate.hpp), which keeps the scheduler alive
 // from the state check to the end of schedule(). Nothing in that section wakes another task.
 const void* gate_key(const task_header* t) noexcept {
-  return t->sched->on_worker_thread() ? nullptr : t->sched;
+  return t->sched->on_worker_thread() ? nullptr : static_cast<const void*>(t->sched);
 }
 
-void drop_refs(task_header* t, unsigned n) noexcept {
-  // Ordering: acq_rel, as in ref_dec.
-  auto prev = t->state.fetch_sub(n * REF_ONE, std::memory_order_acq_rel);
-  if (ref_count(prev) == n) t->vtable->dealloc(t);
-}
-
-}  // namespace
-
-void task_wake_by_ref(task_header* t) noexcept {
-  wake_gate_guard gate(gate_key(t));
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (s & COMPLETE) return;
-    if (s & NOTIFIED) {
-      // A wake is already pending. Decided by an RMW, not by the load: the task_run CAS that
-      // takes this notification then reads from it and acquires what the waker published
-      // before waking (an event source whose poll only loads would otherwise miss it: a lost
-      // wake found by the Relacy model, doc/relacy.md; Tokio's #7622).
-      if (t->state.compare_exchange_weak(s, s, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        return;
-      continue;
-    }
-    if (s & RUNNING) {
-      // The poller sees NOTIFIED when it releases RUNNING and requeues the task itself.
-      if (t->state.compare_exchange_weak(s, s | NOTIFIED, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        return;
-      continue;
-    }
-    // Idle: the queue entry we are about to make owns a new reference.
-    if (t->state.compare_exchange_weak(s, (s | NOTIFIED) + REF_ONE, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-      t->sched->schedule(t);
-      return;
-    }
-  }
-}
-
-void task_wake_by_val(task_header* t) noexcept {
-  wake_gate_guard gate(gate_key(t));
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if ((s & NOTIFIED) && !(s & COMPLETE) && ref_count(s) > 1) {
-      // A wake is already pending (whose queue entry holds a reference, so ours is not the
-      // last): drop our reference in the RMW that saw NOTIFIED, as in wake_by_ref above.
-      if (t->state.compare_exchange_weak(s, s - REF_ONE, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        return;
-      continue;
-    }
-    if (s & (COMPLETE | NOTIFIED)) {
-      gate.release();  // dropping the last reference may run destructors that wake
-      t->ref_dec();
-      return;
-    }
-    if (s & RUNNING) {
-      // The running poller holds a reference, so this one cannot be the last.
-      if (t->state.compare_exchange_weak(s, (s | NOTIFIED) - REF_ONE, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        return;
-      continue;
-    }
-    // Idle: our reference moves into the queue entry.
-    if (t->state.compare_exchange_weak(s, s | NOTIFIED, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-      t->sched->schedule(t);
-      return;
-    }
-  }
-}
-
-namespace {
-
-// The poll of a task whose RUNNING bit the caller holds, with one reference for the run
-// (`s`: the state the claim saw). Returns true when the task must be requeued (it was woken
-// during the poll; the run's reference then belongs to the new queue entry).
-bool poll_claimed(task_header* t, std::uint64_t s) noexcept {
-  bool done;
-  if (s & CANCELLED) {
+// The poll of a task whose RUNNING the caller holds with one reference for the run. Returns
+// true when the task must be requeued (the run's reference then belongs to the new entry).
+bool poll_running(task_header* t, bool cancelled) noexcept {
+  bool done = cancelled;
+  if (cancelled) {
     t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
-    done = true;
   } else {
     // Borrowed waker: the poll must not drop the reference it stands on.
     waker w = waker::from_raw({t, &task_waker_fns::vtable});
@@ -136,173 +51,107 @@ bool poll_claimed(task_header* t, std::uint64_t s) noexcept {
     w.release();
   }
   if (!done) {
-    s = t->state.load(std::memory_order_acquire);
-    for (;;) {
-      if (s & CANCELLED) {
+    switch (ts::to_idle(t->state)) {
+      case ts::idle_result::idle: return false;
+      case ts::idle_result::last: t->vtable->dealloc(t); return false;
+      case ts::idle_result::requeue: return true;
+      case ts::idle_result::cancelled:
         t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
-        done = true;
         break;
-      }
-      if (s & NOTIFIED) {
-        // Woken during the poll: keep the reference for the new queue entry.
-        if (t->state.compare_exchange_weak(s, s & ~RUNNING, std::memory_order_acq_rel,
-                                           std::memory_order_acquire))
-          return true;
-        continue;
-      }
-      // Back to idle, dropping the run's reference in the same CAS.
-      auto next = (s & ~RUNNING) - REF_ONE;
-      if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-        if (ref_count(next) == 0) t->vtable->dealloc(t);
-        return false;
-      }
     }
   }
-  drop_refs(t, complete(t) + 1);  // + the run's reference
+  t->ref_dec(complete(t) + 1);  // + the run's reference
   return false;
 }
 
 }  // namespace
 
-bool task_run(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if ((s & (NOTIFIED | RUNNING | COMPLETE)) != NOTIFIED) {
-      // A stale entry: the task's joiner ran it inline (task_claim) after this entry was
-      // queued; it has run, runs, or waits for a wake that makes an entry of its own.
-      drop_refs(t, 1);
-      return false;
-    }
-    if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-      break;
-  }
-  return poll_claimed(t, s);  // the queue entry's reference is the run's
+void task_wake_by_ref(task_header* t) noexcept {
+  wake_gate_guard gate(gate_key(t));
+  if (ts::to_notified_by_ref(t->state) == ts::notify_result::submit) t->sched->schedule(t);
 }
 
-bool task_claim(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    // Not started and not aborted: an aborted task is left to its queue entry (the cancel
-    // runs on the runtime as usual).
-    if ((s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) != NOTIFIED) return false;
-    // The run gets a reference of its own: the queue entry keeps its one until it is popped
-    // (or removed by the caller, who then drops it).
-    if (t->state.compare_exchange_weak(s, ((s & ~NOTIFIED) | RUNNING) + REF_ONE,
-                                       std::memory_order_acq_rel, std::memory_order_acquire))
-      return true;
+void task_wake_by_val(task_header* t) noexcept {
+  wake_gate_guard gate(gate_key(t));
+  switch (ts::to_notified_by_val(t->state)) {
+    case ts::notify_by_val_result::done: return;
+    case ts::notify_by_val_result::submit: t->sched->schedule(t); return;
+    case ts::notify_by_val_result::drop_ref:
+      gate.release();  // dropping the last reference may run destructors that wake
+      t->ref_dec();
+      return;
   }
 }
+
+bool task_run(task_header* t) noexcept {
+  switch (ts::to_running(t->state)) {
+    case ts::run_result::stale:
+      // The task's joiner ran it inline (task_claim) after this entry was queued.
+      t->ref_dec();
+      return false;
+    case ts::run_result::cancelled: return poll_running(t, true);
+    case ts::run_result::success: break;
+  }
+  return poll_running(t, false);  // the queue entry's reference is the run's
+}
+
+bool task_claim(task_header* t) noexcept { return ts::claim(t->state); }
 
 bool task_run_claimed(task_header* t) noexcept {
-  // The claim saw CANCELLED clear; an abort since then is seen after the poll, as in task_run.
-  return poll_claimed(t, 0);
+  // The claim saw CANCELLED clear; an abort since then is seen after the poll (to_idle).
+  return poll_running(t, false);
 }
 
 bool task_join_inline(task_header* t) noexcept { return t->sched->run_inline(t); }
 
 void task_abort(task_header* t) noexcept {
   wake_gate_guard gate(gate_key(t));
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (s & (COMPLETE | CANCELLED)) return;
-    if (s & (RUNNING | NOTIFIED)) {
-      // Whoever holds or will take RUNNING sees CANCELLED and drops the future.
-      if (t->state.compare_exchange_weak(s, s | CANCELLED, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        return;
-      continue;
-    }
-    // Idle: schedule it so a worker drops the future (on the runtime, not on this thread).
-    if (t->state.compare_exchange_weak(s, (s | CANCELLED | NOTIFIED) + REF_ONE,
-                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
-      t->sched->schedule(t);
-      return;
-    }
-  }
+  // Idle: scheduled so that a worker drops the future (on the runtime, not on this thread).
+  if (ts::cancel(t->state) == ts::abort_result::submit) t->sched->schedule(t);
 }
 
 bool task_set_join_waker(task_header* t, const waker& w) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  if (s & COMPLETE) return true;
-  if (s & JOIN_WAKER) {
+  const auto s = t->state.load(std::memory_order_acquire);
+  if (s & ts::COMPLETE) return true;
+  if (s & ts::JOIN_WAKER) {
     if (t->join_waker.will_wake(w)) return false;
     // Take the slot back (fails if the task completes meanwhile: then it may be reading it).
-    for (;;) {
-      if (s & COMPLETE) return true;
-      if (t->state.compare_exchange_weak(s, s & ~JOIN_WAKER, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        break;
-    }
+    if (!ts::unset_join_waker(t->state)) return true;
   }
   // JOIN_WAKER is clear: the slot is ours.
   t->join_waker = w;
-  s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (s & COMPLETE) {
-      t->join_waker.reset();
-      return true;
-    }
-    // Ordering: release publishes the slot to complete(), which acquires the state.
-    if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-      return false;
-  }
+  if (ts::set_join_waker(t->state)) return false;
+  t->join_waker.reset();  // completed first: the slot is still ours
+  return true;
 }
 
 void task_drop_join_handle(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  if (s & COMPLETE) {
-    // Joined (or finished before the drop): with JOIN_INTEREST set at completion the task
-    // side never touches the result again, so it is dropped first, and then the interest
-    // and our reference go in one RMW (JOIN_INTEREST is set: only the handle clears it).
-    // An exception never joined is printed: the runtime may be gone by now (a handle can
-    // outlive it), so it cannot be propagated.
-    if (std::exception_ptr e = t->vtable->drop_output(t))
-      scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
-    // Ordering: acq_rel, as in ref_dec (the result's destruction happens-before dealloc).
-    auto prev = t->state.fetch_sub(JOIN_INTEREST + REF_ONE, std::memory_order_acq_rel);
-    if (ref_count(prev) == 1) t->vtable->dealloc(t);
-    return;
-  }
-  // Detach of a running or queued task with no join waker: clear the interest and drop our
-  // reference in one CAS.
-  while (!(s & (COMPLETE | JOIN_WAKER))) {
-    auto next = (s & ~JOIN_INTEREST) - REF_ONE;
-    if (t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-      if (ref_count(next) == 0) t->vtable->dealloc(t);
+  bool last = false;
+  switch (ts::drop_join_handle(t->state, last)) {
+    case ts::handle_drop::freed_or_done:
+      if (last) t->vtable->dealloc(t);
       return;
-    }
+    case ts::handle_drop::drop_output:
+      // The result is the join side's (JOIN_INTEREST was set at completion). An exception
+      // never joined is printed: the runtime may be gone by now (a handle can outlive it),
+      // so it cannot be propagated.
+      if (std::exception_ptr e = t->vtable->drop_output(t))
+        task_scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
+      if (ts::release_join_interest(t->state)) t->vtable->dealloc(t);
+      return;
+    case ts::handle_drop::reset_waker:
+      t->join_waker.reset();  // we cleared JOIN_WAKER before COMPLETE: the slot is ours
+      t->ref_dec();
+      return;
   }
-  std::uint64_t next;
-  do {
-    next = (s & COMPLETE) ? (s & ~JOIN_INTEREST) : (s & ~(JOIN_INTEREST | JOIN_WAKER));
-  } while (!t->state.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                           std::memory_order_acquire));
-  if (s & COMPLETE) {
-    // The task side no longer touches the result. An exception never joined is printed: the
-    // runtime may be gone by now (a handle can outlive it), so it cannot be propagated.
-    if (std::exception_ptr e = t->vtable->drop_output(t))
-      scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
-  }
-  else if (s & JOIN_WAKER)
-    t->join_waker.reset();  // we cleared JOIN_WAKER before COMPLETE: the slot is ours
-  t->ref_dec();
 }
 
 void task_shutdown(task_header* t) noexcept {
-  auto s = t->state.load(std::memory_order_acquire);
-  for (;;) {
-    if (s & COMPLETE) return;
-    assert(!(s & RUNNING));  // workers are joined before shutdown cancels tasks
-    if (t->state.compare_exchange_weak(s, s | RUNNING, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-      break;
-  }
+  // Workers are joined before shutdown cancels tasks: nobody holds RUNNING.
+  if (!ts::to_shutdown(t->state)) return;
   t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
-  drop_refs(t, complete(t));
+  const unsigned refs = complete(t);
+  if (refs) t->ref_dec(refs);
 }
 
 }  // namespace zokio::detail
