@@ -13,6 +13,8 @@
 //   aw: ...        (d) plain Asio C++20 coroutines: awaitable, co_spawn(detached),
 //                      yield = co_await asio::post(ex, use_awaitable),
 //                      ping_pong over experimental::concurrent_channel
+//   tbb: task_group  chained_spawn only (issue 12's target): each link task_group::run()s the
+//                    next in a 2-thread task_arena; the main thread waits on the group
 //   (c) and (d) each on: thread_pool(2) ("pool"), one io_context run by 2 threads ("1ctx"),
 //   two io_contexts run by 1 thread each ("2ctx"; spawned work is distributed round-robin,
 //   a yield re-posts to the task's own io_context).
@@ -54,6 +56,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/version.hpp>
 #include <boost/version.hpp>
+
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include <zokio/zokio.hpp>
 
@@ -356,6 +361,26 @@ void zk_coro_chained(zokio_setup& z) {
   z.rt.block_on(s.done_sig.wait());
   s.verify();
 }
+
+// oneTBB's task_group, chained_spawn: each link runs the next through the group.
+struct tbb_chain {
+  tbb::task_arena arena{static_cast<int>(kThreads)};
+  tbb::task_group group;
+  chain_state ch;
+  void link(std::size_t remaining) {
+    ch.ran.fetch_add(1, std::memory_order_relaxed);
+    if (remaining > 1) group.run([this, remaining] { link(remaining - 1); });
+  }
+  void run() {
+    ch.reset();
+    arena.execute([this] {
+      group.run([this] { link(kChainDepth); });
+      group.wait();
+    });
+    ch.verify();
+  }
+};
+const std::string kTbbChain = "tbb: task_group";
 
 void zk_hand_spawn_many(zokio_setup& z) {
   auto& s = z.sm;
@@ -700,6 +725,7 @@ int main(int argc, char** argv) {
   auto aw_pool = std::make_unique<asio_aw<pool_env>>();
   auto aw_one = std::make_unique<asio_aw<one_ctx_env>>();
   auto aw_two = std::make_unique<asio_aw<two_ctx_env>>();
+  auto tbb_ch = std::make_unique<tbb_chain>();
 
   bench::runner r;
   {
@@ -720,6 +746,8 @@ int main(int argc, char** argv) {
   add_asio(r, kAsioSetups[3], *aw_pool);
   add_asio(r, kAsioSetups[4], *aw_one);
   add_asio(r, kAsioSetups[5], *aw_two);
+
+  r.add("chained_spawn", kTbbChain, [&t = *tbb_ch] { t.run(); });
 
   bool ok = r.run(opts);
 
@@ -790,6 +818,17 @@ int main(int argc, char** argv) {
                   bench::format_duration(b->median).c_str(),
                   za ? bench::format_ratio(bench::ratio(*b, *za)).c_str() : "n/a",
                   zb ? bench::format_ratio(bench::ratio(*b, *zb)).c_str() : "n/a");
+    }
+  }
+
+  if (opts.selected("chained_spawn")) {
+    // Issue 12: chained_spawn at least at oneTBB's task_group rate (same run).
+    const bench::summary* tb = r.result("chained_spawn", kTbbChain);
+    std::printf("\nchained_spawn: >= 1.0x oneTBB task_group (baseline %s)\n",
+                tb ? bench::format_duration(tb->median).c_str() : "n/a");
+    for (auto* z : {&kZkCoro, &kZkHand}) {
+      const bench::summary* zs = r.result("chained_spawn", *z);
+      if (tb && zs) bench::print_target(*z, bench::ratio(*tb, *zs), 1.0);
     }
   }
 

@@ -3,6 +3,7 @@
 #define ZOKIO_JOIN_HANDLE_HPP
 
 #include <utility>
+#include <vector>
 
 #include <zokio/detail/task_cell.hpp>
 #include <zokio/future.hpp>
@@ -75,6 +76,17 @@ class [[nodiscard]] join_handle {
   }
   detail::task_core<T>* t_ = nullptr;
 };
+
+namespace detail {
+/// join_handles for tasks spawned together (scheduler::spawn_many).
+template <class T>
+std::vector<join_handle<T>> to_handles(const std::vector<task_core<T>*>& ts) {
+  std::vector<join_handle<T>> hs;
+  hs.reserve(ts.size());
+  for (auto* t : ts) hs.emplace_back(t);
+  return hs;
+}
+}  // namespace detail
 
 }  // namespace zokio
 

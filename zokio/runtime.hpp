@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <ranges>
 #include <vector>
 #include <stdexcept>
 
@@ -157,6 +158,20 @@ class basic_runtime {
   template <future F>
   join_handle<future_output_t<F>> spawn(F f) {
     return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
+  }
+
+  /**
+   * Spawns every future of `r` (moved out of it) as its own task and returns the handles in
+   * the range's order; join them with `zokio::join_all(std::move(handles))` or one by one.
+   * From a thread outside the runtime this is the cheap way to start many tasks: they are
+   * registered under one lock and handed to the workers in batches, with one wake-up per
+   * batch instead of per task. On a worker each is a fork, as with spawn().
+   */
+  template <std::ranges::input_range R>
+    requires future<std::ranges::range_value_t<R>>
+  std::vector<join_handle<future_output_t<std::ranges::range_value_t<R>>>> spawn_many(R&& r) {
+    return detail::to_handles(
+        sched_->template spawn_many<std::ranges::range_value_t<R>>(std::forward<R>(r)));
   }
 
   /// Runs `f()` on this runtime's blocking pool, off the workers (see zokio/blocking.hpp).

@@ -2,6 +2,9 @@
 #ifndef ZOKIO_SPAWN_HPP
 #define ZOKIO_SPAWN_HPP
 
+#include <ranges>
+#include <vector>
+
 #include <boost/system/system_error.hpp>
 
 #include <zokio/detail/scheduler.hpp>
@@ -15,6 +18,17 @@ join_handle<future_output_t<F>> spawn(F f) {
   auto* s = detail::scheduler::current();
   if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
   return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
+}
+
+/// Spawns every future of `r` (moved out) onto the calling thread's runtime; the handles
+/// in order (see basic_runtime::spawn_many). Throws system_error(errc::no_runtime) outside
+/// any runtime.
+template <std::ranges::input_range R>
+  requires future<std::ranges::range_value_t<R>>
+std::vector<join_handle<future_output_t<std::ranges::range_value_t<R>>>> spawn_many(R&& r) {
+  auto* s = detail::scheduler::current();
+  if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
+  return detail::to_handles(s->template spawn_many<std::ranges::range_value_t<R>>(std::forward<R>(r)));
 }
 
 }  // namespace zokio

@@ -3,6 +3,8 @@
 #include <zokio/runtime.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
+#include <zokio/block_on.hpp>
+#include <zokio/join_all.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -156,6 +158,74 @@ BOOST_AUTO_TEST_CASE(join_waker_replaced_when_polled_from_new_task) {
   t.join();
   BOOST_TEST(cw.wakes.load() + cw.wakes_by_ref.load() == 0);
   BOOST_TEST(cw.refs() == 0);  // the replaced waker was dropped
+}
+
+// --- spawn_many (issue 12, point 4) ---------------------------------------------------------
+
+zokio::task<long> square(zokio::test::tracked, long i) { co_return i * i; }
+
+// From a thread outside the runtime: the tasks reach the workers in batches through the
+// injector; the handles come back in the range's order, and join_all joins them.
+BOOST_AUTO_TEST_CASE(spawn_many_from_outside_runs_every_task_and_keeps_the_order) {
+  using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+  metrics_rt rt = metrics_rt::builder().worker_threads(2).build();
+  const long n = 20000 / zokio::test::stress_divisor;
+  std::vector<zokio::task<long>> fs;
+  for (long i = 0; i < n; ++i) fs.push_back(square(zokio::test::tracked{}, i));
+  auto hs = rt.spawn_many(std::move(fs));
+  BOOST_TEST(hs.size() == static_cast<std::size_t>(n));
+  std::vector<long> got = rt.block_on(zokio::join_all(std::move(hs)));
+  BOOST_TEST(got.size() == static_cast<std::size_t>(n));
+  bool ordered = true;
+  for (long i = 0; i < n; ++i) ordered = ordered && got[static_cast<std::size_t>(i)] == i * i;
+  BOOST_TEST(ordered);
+  std::uint64_t pulled = 0;
+  for (auto& w : rt.metrics().workers) pulled += w.injector_pulls;
+  BOOST_TEST(pulled >= static_cast<std::uint64_t>(n));  // every task came through the injector
+}
+
+// On a worker: each child is a fork; joined from the same task, the not-started ones run
+// inline.
+BOOST_AUTO_TEST_CASE(spawn_many_on_a_worker_then_join_all) {
+  auto rt = zokio::runtime::builder().worker_threads(2).build();
+  long sum = rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<long> {
+    std::vector<zokio::task<long>> fs;
+    for (long i = 0; i < 1000; ++i) fs.push_back(square(zokio::test::tracked{}, i));
+    auto squares = co_await zokio::join_all(zokio::spawn_many(std::move(fs)));
+    long s = 0;
+    for (long v : squares) s += v;
+    co_return s;
+  })));
+  BOOST_TEST(sum == 332833500L);  // sum of i^2, i < 1000
+}
+
+// Racing a shutdown from another thread: every handle reports its value or
+// runtime_shutdown, and every future is destroyed (nothing leaks, ASan in CI).
+BOOST_AUTO_TEST_CASE(spawn_many_racing_shutdown_loses_nothing, *boost::unit_test::timeout(120)) {
+  const int rounds = 20 / zokio::test::stress_divisor + 1;
+  for (int r = 0; r < rounds; ++r) {
+    zokio::test::tracked::live = 0;
+    {
+      auto rt = zokio::runtime::builder().worker_threads(2).build();
+      std::thread stopper([&] { rt.shutdown(); });
+      std::vector<zokio::task<long>> fs;
+      for (long i = 0; i < 2000; ++i) fs.push_back(square(zokio::test::tracked{}, i));
+      auto hs = rt.spawn_many(std::move(fs));
+      stopper.join();
+      long ok = 0, refused = 0;
+      for (auto& h : hs) {
+        BOOST_TEST(h.is_finished());
+        try {
+          zokio::block_on(std::move(h));  // finished: returns at once, on this thread
+          ++ok;
+        } catch (const zokio::join_error& e) {
+          refused += e.code() == zokio::make_error_code(zokio::errc::runtime_shutdown);
+        }
+      }
+      BOOST_TEST(ok + refused == 2000);
+    }
+    BOOST_TEST(zokio::test::tracked::live == 0);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

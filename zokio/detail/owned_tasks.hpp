@@ -61,6 +61,18 @@ class owned_tasks {
     return true;
   }
 
+  /// insert_shared for `n` tasks under one lock (spawn_many off the workers).
+  bool insert_shared_many(task_header* const* ts, std::size_t n) noexcept {
+    std::lock_guard lk(shared_.mu);
+    if (shared_.closed) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      ts[i]->owned_shard = static_cast<std::uint32_t>(n_);
+      link(shared_.head, ts[i]);
+    }
+    shared_.count += n;
+    return true;
+  }
+
   /// At completion. `current` is the calling worker's index, or num_workers off the workers.
   /// Returns true when the task is unlinked and the caller must drop the list's reference;
   /// false when it was handed back to its owner, who drops it.

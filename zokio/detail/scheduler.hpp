@@ -92,6 +92,44 @@ class scheduler final : public task_scheduler {
     return t;
   }
 
+  /// Spawns each future of `r` (moved out) as its own task, in order. On one of our workers
+  /// each is a fork, as spawn() makes it. Elsewhere the cheap path for many: the tasks are
+  /// registered under one lock and handed to the injector in batches (one push and one
+  /// wake-up per batch instead of per task). After shutdown every task is completed at once
+  /// with errc::runtime_shutdown, as spawn() does.
+  template <future F, class Range>
+  std::vector<task_core<future_output_t<F>>*> spawn_many(Range&& r) {
+    using cell = task_cell<F>;
+    using namespace task_state;
+    std::vector<task_core<future_output_t<F>>*> ts;
+    if constexpr (requires { std::size(r); }) ts.reserve(std::size(r));
+    if (local_worker()) {
+      for (auto&& f : r) ts.push_back(spawn(F(std::move(f))));
+      return ts;
+    }
+    try {
+      for (auto&& f : r)
+        ts.push_back(cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, F(std::move(f))));
+    } catch (...) {
+      // Nothing is registered or queued yet: the made tasks are dropped as if never spawned.
+      for (auto* t : ts) {
+        static_cast<cell*>(t)->drop_future();
+        cell::dealloc_fn(t);
+      }
+      throw;
+    }
+    std::vector<task_header*> hs(ts.begin(), ts.end());
+    if (!owned_.insert_shared_many(hs.data(), hs.size())) {
+      for (auto* t : ts) {
+        cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
+        t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
+      }
+      return ts;
+    }
+    inject_many(hs.data(), hs.size());
+    return ts;
+  }
+
   /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
   /// our workers, the injector otherwise.
   ZOKIO_DECL void schedule(task_header* t) noexcept override;
@@ -280,6 +318,9 @@ class scheduler final : public task_scheduler {
   // Set by run_inline when the slice ran out: no inline run until the loop's next task.
   static constexpr std::uint32_t inline_closed = ~std::uint32_t{0};
   ZOKIO_DECL void push_inject(task_header* t) noexcept;
+  // spawn_many off the workers: the injector in batches of up to half a deque (what a worker
+  // moves to its deque at once), one wake-up per batch.
+  ZOKIO_DECL void inject_many(task_header* const* ts, std::size_t n) noexcept;
   ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;
   ZOKIO_DECL void end_search(worker& w) noexcept;

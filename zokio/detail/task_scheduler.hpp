@@ -41,6 +41,10 @@ class task_scheduler {
   /// True when the calling thread is one of this runtime's workers (their wakes skip the
   /// wake gate, wake_gate.hpp). Not virtual: one thread_local compare on every wake.
   bool on_worker_thread() const noexcept { return tl_work_slot.owner == this; }
+  /// The same test on a pointer that may dangle (a foreign wake racing the runtime's
+  /// destruction decides with it whether to take the wake gate): a pointer compare, no
+  /// member call on an object that may be gone (UBSan's vptr check flags that).
+  static bool is_worker_of(const task_scheduler* s) noexcept { return tl_work_slot.owner == s; }
 
   /// Prints `e` to stderr as an unhandled exception from `where` (no runtime needed: a join
   /// handle may outlive its runtime).

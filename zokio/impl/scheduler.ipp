@@ -509,6 +509,30 @@ void scheduler::push_inject(task_header* t) noexcept {
   if (!shutdown_.load(std::memory_order_relaxed)) notify_parked();
 }
 
+void scheduler::inject_many(task_header* const* ts, std::size_t n) noexcept {
+  const std::size_t per = std::max<std::size_t>(1, opts_.local_queue_capacity / 2);
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t k = std::min(per, n - i);
+    if (k == 1) {
+      inject_.push(ts[i]);
+    } else {
+      inject_batch* b = nullptr;
+      try {
+        b = inject_batch::create(k);
+      } catch (...) {
+        // No memory for the batch: one push per task, as spawn() does.
+        for (std::size_t j = 0; j < k; ++j) inject_.push(ts[i + j]);
+      }
+      if (b) {
+        for (std::size_t j = 0; j < k; ++j) b->items[b->n++] = ts[i + j];
+        inject_.push(b);
+      }
+    }
+    i += k;
+    if (!shutdown_.load(std::memory_order_relaxed)) notify_parked();
+  }
+}
+
 void scheduler::notify_parked() noexcept {
   // Ordering: seq_cst fence, pairs with the fence in park(); see idle.hpp.
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -34,7 +34,8 @@ unsigned complete(task_header* t) noexcept {
 // teardown: it goes through the wake gate (wake_gate.hpp), which keeps the scheduler alive
 // from the state check to the end of schedule(). Nothing in that section wakes another task.
 const void* gate_key(const task_header* t) noexcept {
-  return t->sched->on_worker_thread() ? nullptr : static_cast<const void*>(t->sched);
+  // A pointer compare only: the scheduler may be gone already (that is what the gate is for).
+  return task_scheduler::is_worker_of(t->sched) ? nullptr : static_cast<const void*>(t->sched);
 }
 
 // The poll of a task whose RUNNING the caller holds with one reference for the run. Returns
