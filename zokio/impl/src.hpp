@@ -8,6 +8,11 @@
 
 #include <zokio/impl/blocking_pool.ipp>
 #include <zokio/impl/scheduler.ipp>
+#include <zokio/impl/scheduler_launch.ipp>
+#include <zokio/impl/scheduler_queue.ipp>
+#include <zokio/impl/scheduler_worker.ipp>
+#include <zokio/impl/io_driver.ipp>
+#include <zokio/impl/scheduler_metrics.ipp>
 #include <zokio/impl/task_header.ipp>
 #include <zokio/impl/topology.ipp>
 #include <zokio/impl/wake_gate.ipp>

@@ -1,0 +1,152 @@
+// The I/O driver side of detail::scheduler: each worker's io_context (polled between tasks,
+// slept in when idle), parking and unparking, and idle siblings polling a busy worker's I/O.
+//
+// Invariants: at most one thread runs a worker's io_context at a time (worker::io_state:
+// 0 nobody, 1 the owner sleeping, 2 someone polling); unpark sets worker::unpark_flag
+// (release) before io.stop(), and the owner checks the flag (acquire exchange) before it
+// sleeps, so a stop swallowed by a sibling's poll is not a lost wake-up; notify_parked's
+// seq_cst fence pairs with the one in park() (idle.hpp).
+#ifndef ZOKIO_IMPL_SCHEDULER_IO_DRIVER_IPP
+#define ZOKIO_IMPL_SCHEDULER_IO_DRIVER_IPP
+
+// Part of the scheduler's single translation unit (impl/src.hpp): included after
+// impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/impl/scheduler.ipp>
+
+namespace zokio::detail {
+
+void scheduler::notify_parked() noexcept {
+  // Ordering: seq_cst fence, pairs with the fence in park(); see idle.hpp.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!idle_.needs_notify()) return;
+  // Wake a sleeper on the notifying worker's node first: it steals from its own node.
+  worker* self = local_worker();
+  int i = self ? idle_.pop_sleeper(self->place.node_index, self->index) : idle_.pop_sleeper();
+  if (i >= 0) unpark(static_cast<unsigned>(i));
+}
+
+void scheduler::unpark(unsigned i) {
+  // The flag first (see worker::unpark_flag), then io_context::stop(), which interrupts the
+  // owner's run_one() (eventfd or condition variable) and allocates nothing; a posted no-op
+  // handler would cost an allocation per wake. The next thread to take the io_context
+  // restarts it (restart_io).
+  worker& w = *workers_[i];
+  w.unpark_flag.store(true, std::memory_order_release);
+  w.io.stop();
+}
+
+void scheduler::restart_io(worker& v) noexcept {
+  // Called with v.io_state held (no thread is inside v.io), as restart() requires. Asks the
+  // io_context itself: a flag set by unpark() after its stop() left a window in which the
+  // woken worker ran on a stopped io_context (no completions, no timers) for as long as the
+  // waker was preempted between the two. A stop() by request_stop() may be undone here too:
+  // park() re-checks shutdown_ after this, and poll() never blocks.
+  if (v.io.stopped()) v.io.restart();
+}
+
+std::size_t scheduler::run_io(worker& v, bool block) {
+  // Called with v.io_state held. Handlers run inline here (Asio completions, functions
+  // dispatched through zokio::executor); one that throws leaves run_one()/poll() as it would
+  // leave io_context::run(), and goes to the unhandled-exception policy. The io_context stays
+  // usable (Asio's contract): the handlers left run on the next call.
+  try {
+    if (!block) return v.io.poll();
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // Sockets on Asio 1.81's io_uring backend (BOOST_ASIO_DISABLE_EPOLL, not our default):
+    // never a timed wait. io_uring_service::run(usec > 0) (a) submits an IORING_OP_TIMEOUT_
+    // REMOVE without io_uring_sqe_set_data, so its completion carries a stale user_data that
+    // is then completed as some other operation's io_queue (fixed upstream in Asio 1.27 /
+    // Boost 1.82: get_sqe clears it), and (b) labels its timeout with &ts, a local, whose
+    // completion can arrive in a later call and write into a dead frame (still in Asio
+    // master). run_one_for() here corrupted the heap in perf_tcp_echo_uring 6/6; a plain-Asio
+    // repro crashes the same way with one thread (doc/asio_bridge.md). Such builds sleep
+    // without the I/O watch: a blocked worker's I/O waits for it.
+    return v.io.run_one();
+#else
+    // Nobody waits in the reactor of a sibling that is awake, so I/O readiness on its
+    // io_context would wait until it finishes its current poll, however long. While any
+    // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
+    // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
+    if (idle_.num_sleeping() < workers_.size()) return v.io.run_one_for(io_watch_interval);
+    return v.io.run_one();
+#endif
+  } catch (...) {
+    report_unhandled(std::current_exception(), "an Asio completion handler run by a worker");
+    return 1;  // it ran something: the caller looks for more work before sleeping
+  }
+}
+
+std::size_t scheduler::poll_io(worker& v) {
+  // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
+  // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
+  int expect = 0;
+  if (!v.io_state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+    return 0;
+  restart_io(v);
+  std::size_t ran = run_io(v, false);
+  if (opts_.enable_metrics && ran != 0) count_io(v, ran);
+  v.io_state.store(0, std::memory_order_release);
+  return ran;
+}
+
+void scheduler::count_io(worker& v, std::size_t ran) noexcept {
+  // Called with v.io_state held, so these plain read-modify-writes do not race.
+  worker_counters::bump(v.counters.io_handlers, ran);
+  worker* self = local_worker();
+  if (self && self != &v) worker_counters::bump(v.counters.io_handlers_by_siblings, ran);
+}
+
+bool scheduler::poll_sibling_io(worker& w) {
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  if (n < 2) return false;
+  std::uint32_t start = w.rng.next_below(n);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    worker& v = *workers_[(start + k) % n];
+    if (&v == &w) continue;
+    // Completions dispatched through zokio::executor run inline here, on this worker.
+    if (poll_io(v) != 0) return true;
+  }
+  return false;
+}
+
+template <bool Metrics>
+void scheduler::park(worker& w) {
+  if (w.searching) {
+    w.searching = false;
+    idle_.transition_from_searching();
+  }
+  owned_.drain_returned(w.index);  // do not keep completed tasks' memory while asleep
+  idle_.register_sleeper(w.index);
+  // Ordering: seq_cst fence, pairs with the one in notify_parked(); see idle.hpp.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (has_visible_work() || shutdown_.load(std::memory_order_acquire)) {
+    if (!idle_.unregister_sleeper(w.index)) w.searching = true;  // a producer woke us already
+    return;
+  }
+  if constexpr (Metrics) worker_counters::bump(w.counters.parks);
+  // Blocks in the reactor (or Asio's condition variable) until unpark()'s post, an I/O
+  // completion, or stop() at shutdown.
+  // Take the io_context for sleeping (a sibling may be polling it for a moment).
+  for (int expect = 0; !w.io_state.compare_exchange_weak(expect, 1, std::memory_order_acq_rel,
+                                                         std::memory_order_relaxed);
+       expect = 0)
+    std::this_thread::yield();
+  // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
+  // post, the flag still tells us not to sleep.
+  std::size_t ran = 0;
+  restart_io(w);
+  // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
+  // sets shutdown_ before its stop()).
+  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
+      !shutdown_.load(std::memory_order_acquire))
+    ran = run_io(w, true);
+  if constexpr (Metrics)
+    if (ran != 0) count_io(w, ran);
+  w.io_state.store(0, std::memory_order_release);
+  if (!idle_.unregister_sleeper(w.index)) w.searching = true;
+}
+
+}  // namespace zokio::detail
+
+#endif

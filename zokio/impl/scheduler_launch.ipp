@@ -1,0 +1,205 @@
+// Launch and placement of detail::scheduler: the topology and the NUMA plan (place), the
+// workers built and pinned by their own threads, the io_uring probe, construction and the
+// destructor's teardown.
+//
+// Invariants: every configuration error is thrown by place(), before any thread exists; each
+// worker struct is allocated and first touched by its own thread (its memory is on its node),
+// and no worker runs its loop before all are built (the start barrier in the constructor).
+#ifndef ZOKIO_IMPL_SCHEDULER_LAUNCH_IPP
+#define ZOKIO_IMPL_SCHEDULER_LAUNCH_IPP
+
+// Part of the scheduler's single translation unit (impl/src.hpp): included after
+// impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/impl/scheduler.ipp>
+
+namespace zokio::detail {
+
+scheduler::placement scheduler::place(const scheduler_options& opts) {
+  // Every configuration error is thrown here, before a thread exists.
+  placement p;
+  if (opts.numa_aware) {
+    p.topo = topology::resolve(opts.topology);
+  } else {
+    p.topo.nodes.push_back({0, allowed_cpus()});
+    p.topo.source = "numa_aware off";
+  }
+  p.plan = plan_workers(p.topo, opts.worker_threads, opts.topology);
+  return p;
+}
+
+scheduler::scheduler(const scheduler_options& opts) : scheduler(opts, place(opts)) {}
+
+scheduler::scheduler(const scheduler_options& opts, placement where)
+    : opts_(opts),
+      inject_(1024),
+      idle_(where.plan.size()),
+      owned_(where.plan.size()),
+      topology_(where.topo.describe()),
+      blocking_(this, blocking_pool_options{opts.max_blocking_threads, opts.blocking_keep_alive,
+                                            opts.thread_name}) {
+  const topology& topo = where.topo;
+  const std::vector<worker_placement>& plan = where.plan;
+  const unsigned n = static_cast<unsigned>(plan.size());
+  opts_.worker_threads = n;
+  for (unsigned i = 0; i < n; ++i) idle_.set_node(i, plan[i].node_index);
+  // A real multi-node machine: unpinned workers still stay on their node's cpus.
+  const bool bind_to_node = opts_.numa_aware && !topo.fake && topo.nodes.size() > 1;
+
+  // Each worker thread places itself, then builds its own worker (first touch on its node);
+  // they wait for `go` until all are built, since stealing reads the siblings' deques.
+  workers_.assign(n, nullptr);
+  threads_.reserve(n);
+  std::mutex m;
+  std::condition_variable cv;
+  unsigned built = 0, passed = 0;  // passed: threads out of the gate (m and cv are ours)
+  bool go = false, failed = false;
+  std::exception_ptr error;
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([&, i, place = plan[i]] {
+      worker* w = nullptr;
+      try {
+        if (place.cpu >= 0)
+          pin_current_thread(static_cast<unsigned>(place.cpu));
+        else if (bind_to_node)
+          bind_current_thread(topo.nodes[place.node_index].cpus);
+        w = new worker(this, i, opts_.local_queue_capacity, place);
+      } catch (...) {
+        std::lock_guard lk(m);
+        if (!error) error = std::current_exception();
+      }
+      {
+        std::unique_lock lk(m);
+        workers_[i] = w;
+        ++built;
+        cv.notify_all();
+        cv.wait(lk, [&] { return go || failed; });
+        ++passed;
+        cv.notify_all();
+        if (failed) return;
+      }
+      char name[16];  // the kernel's limit, terminator included
+      std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
+      pthread_setname_np(pthread_self(), name);
+      tl_worker = w;
+      tl_stack_base = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+      tl_work_slot = work_slot{static_cast<const task_scheduler*>(this), &w->work_started, &w->work_finished};
+      {
+        // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
+        // outside io_context::poll (an operation started in a task, a cancellation slot) is
+        // recycled here instead of reaching malloc every time (doc/performance.md).
+        boost::asio::detail::thread_info_base asio_info;
+        asio_call_stack_key key;
+        asio_call_stack::context asio_ctx(&key, asio_info);
+        if (opts_.enable_metrics)
+          run_worker<true>(*w);
+        else
+          run_worker<false>(*w);
+      }
+      tl_worker = nullptr;
+      tl_stack_base = 0;
+      tl_work_slot = work_slot{};
+      worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
+    });
+  }
+  {
+    std::unique_lock lk(m);
+    cv.wait(lk, [&] { return built == n; });
+    failed = error != nullptr;
+  }
+  if (!failed) {
+    for (unsigned i = 0; i < n; ++i) {
+      for (unsigned j = 0; j < n; ++j) {
+        if (j == i) continue;
+        (plan[j].node_index == plan[i].node_index ? workers_[i]->near : workers_[i]->far)
+            .push_back(j);
+      }
+    }
+    if (opts_.enable_io_uring) setup_io_uring();
+  }
+  if (!failed) running_workers_ = n;  // before `go`: the workers count down after it
+  {
+    std::unique_lock lk(m);
+    go = !failed;
+    cv.notify_all();
+    // m and cv live on this stack: return only when no thread can touch them any more.
+    cv.wait(lk, [&] { return passed == n; });
+  }
+  if (failed) {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    for (worker* w : workers_) delete w;
+    workers_.clear();
+    joined_ = true;
+    shutdown_ = true;
+    std::rethrow_exception(error);
+  }
+}
+
+scheduler::~scheduler() {
+  if (workers_.empty()) return;  // the constructor failed and cleaned up
+  shutdown_impl(std::chrono::nanoseconds::max(), false);
+  // After a shutdown that timed out, jobs finished since may have woken tasks (a waker kept
+  // by the job): their queue entries hold references.
+  drain_queues();
+  for (worker* w : workers_) delete w;
+  workers_.clear();
+  // Never silent: what the propagate policy kept for a block_on that never came.
+  for (auto& e : unhandled_)
+    log_unhandled(e, "the runtime (never rethrown: no block_on ran after it)");
+}
+
+scheduler::live_token::live_token() noexcept {
+  g_live_runtimes.fetch_add(1, std::memory_order_relaxed);
+}
+
+scheduler::live_token::~live_token() {
+  // Every member is freed (the worker threads empty their own caches when they exit,
+  // allocator.hpp): give back what this thread and the allocators still keep of the
+  // runtime's bursts (release_memory; doc/performance.md, "Giving memory back").
+  release_memory();
+  // ZOKIO_DEBUG_ALLOC: once the last runtime is gone (every member of it freed, this is the
+  // first member), whatever the runtime allocator still counts as live was leaked: a waker
+  // never dropped, a task never joined nor detached...
+  if (g_live_runtimes.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (std::string r = leak_report(); !r.empty())
+      std::fprintf(stderr,
+                   "zokio: leak report: still live after the last runtime was destroyed:\n%s",
+                   r.c_str());
+  }
+}
+
+void scheduler::setup_io_uring() {
+#if defined(BOOST_ASIO_HAS_IO_URING)
+  // Probe the kernel first: io_uring may be missing, disabled (io_uring_disabled sysctl),
+  // filtered by seccomp, or over the memlock limit. ZOKIO_FORCE_NO_IO_URING=1 simulates a
+  // refusal, for tests.
+  std::string why;
+  if (const char* force = std::getenv("ZOKIO_FORCE_NO_IO_URING"); force && *force && *force != '0') {
+    why = "refused (forced by ZOKIO_FORCE_NO_IO_URING)";
+  } else {
+    ::io_uring ring;
+    if (int r = ::io_uring_queue_init(8, &ring, 0); r < 0)
+      why = std::string("refused by the kernel: ") + std::strerror(-r);
+    else
+      ::io_uring_queue_exit(&ring);
+  }
+  if (why.empty()) {
+    try {
+      // Eagerly, so that a failure shows here and not at the first file operation.
+      for (auto& w : workers_) boost::asio::use_service<boost::asio::detail::io_uring_service>(w->io);
+      io_uring_active_ = true;
+      return;
+    } catch (const std::exception& e) {
+      why = std::string("failed to start: ") + e.what();
+    }
+  }
+  std::fprintf(stderr,
+               "zokio: io_uring %s; falling back to epoll (sockets, timers and signals work; "
+               "asio::stream_file and random_access_file are unavailable)\n",
+               why.c_str());
+#endif
+}
+
+}  // namespace zokio::detail
+
+#endif

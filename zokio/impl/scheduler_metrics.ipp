@@ -1,0 +1,43 @@
+// The metrics snapshot of detail::scheduler: per-worker counters (written by their owner
+// with relaxed load + store, read here relaxed: a snapshot, not a synchronization point),
+// queue depths and the blocking pool.
+#ifndef ZOKIO_IMPL_SCHEDULER_METRICS_IPP
+#define ZOKIO_IMPL_SCHEDULER_METRICS_IPP
+
+// Part of the scheduler's single translation unit (impl/src.hpp): included after
+// impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/impl/scheduler.ipp>
+
+namespace zokio::detail {
+
+runtime_metrics scheduler::metrics() const {
+  runtime_metrics m;
+  m.enabled = opts_.enable_metrics;
+  m.injector_depth = inject_.size_hint();
+  m.live_tasks = owned_.live();
+  m.topology = topology_;
+  for (auto& w : workers_) {
+    worker_metrics wm;
+    auto& c = w->counters;
+    wm.polls = c.polls.load(std::memory_order_relaxed);
+    wm.steals = c.steals.load(std::memory_order_relaxed);
+    wm.stolen_tasks = c.stolen_tasks.load(std::memory_order_relaxed);
+    wm.parks = c.parks.load(std::memory_order_relaxed);
+    wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
+    wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
+    wm.inline_runs = c.inline_runs.load(std::memory_order_relaxed);
+    wm.io_handlers = c.io_handlers.load(std::memory_order_relaxed);
+    wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
+    wm.local_queue_depth = w->deque.size();
+    wm.remote_steals = c.remote_steals.load(std::memory_order_relaxed);
+    wm.first_steal = c.first_steal.load(std::memory_order_relaxed);
+    wm.numa_node = w->place.node_id;
+    wm.cpu = w->place.cpu;
+    m.workers.push_back(wm);
+  }
+  return m;
+}
+
+}  // namespace zokio::detail
+
+#endif

@@ -1,0 +1,305 @@
+// The worker loop of detail::scheduler: which task runs next (fairness turns, LIFO slot,
+// spawn stack, deque, injector), stealing, running a task, and running a joined child inline.
+//
+// Invariants: a worker's loop-private fields (countdowns, streaks, spawn stack, inline
+// counters) are touched by its own thread only; RUNNING on a task is taken only through
+// task_run / task_claim (task_state.hpp), so a task is never polled twice at once; an inline
+// run starts only on the child's own runtime's worker, within inline_stack_limit of the loop's
+// frame and inside the inline slice.
+#ifndef ZOKIO_IMPL_SCHEDULER_WORKER_IPP
+#define ZOKIO_IMPL_SCHEDULER_WORKER_IPP
+
+// Part of the scheduler's single translation unit (impl/src.hpp): included after
+// impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/impl/scheduler.ipp>
+
+namespace zokio::detail {
+
+namespace {
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+task_header* scheduler::pop_spawned(worker& w) noexcept {
+  task_header* t = w.spawn_stack[--w.spawn_top];
+  while (w.spawn_top != 0 && !w.spawn_stack[w.spawn_top - 1]) --w.spawn_top;
+  return t;
+}
+
+bool scheduler::run_inline(task_header* t) noexcept {
+  worker* w = local_worker();
+  if (!w) return false;
+  // Stack grows down: a frame outside [base - limit, base] (a fiber's stack, or too deep)
+  // makes the unsigned difference exceed the limit.
+  const auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  if (tl_stack_base - sp > inline_stack_limit) return false;
+  // The inline time slice: a tree run inline never returns to the worker loop, so the loop's
+  // turns (injector, io_context, woken tasks) would wait for all of it.
+  if (w->inline_runs == inline_closed) return false;
+  if (w->inline_runs == 0) {
+    w->inline_since = steady_ns();
+  } else if (w->inline_runs % inline_check_every == 0 &&
+             steady_ns() - w->inline_since > inline_slice_ns) {
+    w->inline_runs = inline_closed;
+    w->inject_countdown = 1;  // their turns come first when the loop takes its next task
+    w->event_countdown = 1;
+    w->spawn_streak = spawn_fairness;
+    return false;
+  }
+  ++w->inline_runs;
+  if (opts_.enable_metrics) {
+    worker_counters::bump(w->counters.polls);
+    worker_counters::bump(w->counters.inline_runs);
+  }
+  // Its queue entry is usually where this worker's own pushes put it last (the common
+  // fork-join join): taken back, it is run as the loop would (task_run consumes the entry's
+  // reference and drops it when the task is no longer waiting to start).
+  task_header* expected = t;
+  bool took_entry = false;
+  if (w->lifo.load(std::memory_order_relaxed) == t) {
+    took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed);
+  } else {
+    // The whole stack (at most 256 pointers, contiguous): code that joins in spawn order
+    // finds its children at the bottom. Taken from the middle, a slot becomes a hole that
+    // pops and spills skip; the top is never a hole.
+    for (std::uint32_t i = w->spawn_top; i-- > 0;) {
+      if (w->spawn_stack[i] != t) continue;
+      if (i + 1 == w->spawn_top)
+        pop_spawned(*w);
+      else
+        w->spawn_stack[i] = nullptr;
+      took_entry = true;
+      break;
+    }
+  }
+  // The child is its own task: it must not see the parent's task-local values
+  // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled).
+  task_local_frame*& locals = task_local_top();
+  task_local_frame* const parent_locals = std::exchange(locals, nullptr);
+  bool requeue;
+  if (took_entry) {
+    requeue = task_run(t);
+  } else {
+    // Elsewhere (deque, injector, a sibling's queues): claimed with a reference of its own;
+    // the entry goes stale and only drops its reference when popped.
+    if (!task_claim(t)) {
+      locals = parent_locals;
+      return false;
+    }
+    requeue = task_run_claimed(t);
+  }
+  locals = parent_locals;
+  if (requeue) push_woken(*w, t, true);
+  return true;
+}
+
+template <bool Metrics>
+void scheduler::run_worker(worker& w) {
+  while (!shutdown_.load(std::memory_order_acquire)) {
+    if (task_header* t = next_task<Metrics>(w)) {
+      // A worker woken as a searcher may find its work here rather than in search(): it
+      // must stop counting as searching, or producers would never wake anyone else.
+      if (w.searching) end_search(w);
+      run_task<Metrics>(w, t);
+      continue;
+    }
+    // Out of local work: drain ready I/O completions and posted handlers without blocking.
+    if (poll_io(w) != 0) continue;
+    if (opts_.enable_work_stealing || workers_.size() == 1) {
+      if (task_header* t = search<Metrics>(w)) {
+        run_task<Metrics>(w, t);
+        continue;
+      }
+    } else if (std::size_t taken; task_header* t = take_injected(w, taken)) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
+      if (w.searching) end_search(w);
+      run_task<Metrics>(w, t);
+      continue;
+    }
+    // No task anywhere: run I/O completions that busy siblings have not got to yet.
+    if (poll_sibling_io(w)) continue;
+    park<Metrics>(w);
+  }
+}
+
+template <bool Metrics>
+task_header* scheduler::next_task(worker& w) {
+  // Fairness: the injector gets a turn even when local work never runs out.
+  if (--w.inject_countdown == 0) {
+    w.inject_countdown = opts_.global_queue_interval;
+    std::size_t taken;
+    if (task_header* t = take_injected(w, taken)) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
+      if (taken > 1) notify_parked();
+      return t;
+    }
+  }
+  // Completions of this worker's io_context get a turn too, and so do the tasks of ours that
+  // other workers completed (owned_tasks.hpp).
+  if (--w.event_countdown == 0) {
+    w.event_countdown = opts_.event_interval;
+    poll_io(w);
+    owned_.drain_returned(w.index);
+  }
+
+  if (w.lifo.load(std::memory_order_relaxed)) {
+    task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    if (t) {
+      w.lifo_spawned = false;
+      if (w.lifo_streak < opts_.max_lifo_polls) {
+        ++w.lifo_streak;
+        if constexpr (Metrics) worker_counters::bump(w.counters.lifo_polls);
+        return t;
+      }
+      // Two tasks waking each other would starve the rest: the deque (or else the spawn
+      // stack) gets a turn now, and this task runs right after it (on top of the spawn
+      // stack). It is not sent behind the whole deque: in a fork-join tree that task is
+      // usually a parent just woken by its last child's completion, and parking it behind
+      // older work is breadth-first again (fib's live tasks grew from about 24 to 40,000).
+      w.lifo_streak = 0;
+      task_header* d = w.deque.pop();
+      if (d) {
+        if (w.woken_in_deque != 0) --w.woken_in_deque;
+      } else if (w.spawn_top != 0) {
+        d = pop_spawned(w);  // a child spawned and displaced mid-streak
+      }
+      if (d) {
+        push_spawned(w, t);
+        return d;
+      }
+      return t;  // nothing else waits on this worker: nobody to starve
+    }
+  }
+  w.lifo_streak = 0;
+  // Spawned children, newest first: depth-first, so a fork-join tree holds about depth x
+  // width tasks instead of a whole level. While woken tasks wait in the deque, it still gets
+  // one turn in every spawn_fairness pops; spawned work in the deque (spilled, or pulled from
+  // the injector) gets none, since starting an old subtree early is breadth again.
+  if (w.spawn_top != 0) {
+    if (w.spawn_top > 1 && spill_wanted(w)) spill_spawned(w, w.spawn_top / 2, true);
+    if (++w.spawn_streak < spawn_fairness || w.woken_in_deque == 0)
+      return pop_spawned(w);
+    w.spawn_streak = 0;
+    if (task_header* t = w.deque.pop()) {
+      --w.woken_in_deque;  // most likely that one; an estimate (thieves take some)
+      return t;
+    }
+    w.woken_in_deque = 0;
+    return pop_spawned(w);
+  }
+  w.spawn_streak = 0;
+  if (task_header* t = w.deque.pop()) {
+    if (w.woken_in_deque != 0) --w.woken_in_deque;
+    return t;
+  }
+  w.woken_in_deque = 0;
+
+  // Local queue empty: take batches from the injector until we hold a fair share (the rest
+  // is left for the others; a batch is at most half a deque, so one always fits).
+  if (inject_.size_hint() == 0) return nullptr;
+  std::size_t share = inject_.size_hint() / workers_.size() + 1;
+  std::size_t taken = 0;
+  task_header* first = take_injected(w, taken);
+  if (!first) return nullptr;
+  std::size_t pulled = taken;
+  while (pulled < share && w.deque.size() < w.deque.capacity() / 2) {
+    task_header* t = take_injected(w, taken);
+    if (!t) break;
+    push_local(w, t, false);
+    pulled += taken;
+  }
+  if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, pulled);
+  if (pulled > 1) notify_parked();
+  return first;
+}
+
+template <bool Metrics>
+task_header* scheduler::search(worker& w) {
+  if (!w.searching) {
+    if (!idle_.transition_to_searching()) {
+      // Enough siblings are searching already; still take from the injector.
+      std::size_t taken;
+      if (task_header* t = take_injected(w, taken)) {
+        if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
+        return t;
+      }
+      return nullptr;
+    }
+    w.searching = true;
+  }
+  task_header* found = nullptr;
+  // NUMA: the siblings on this node first, the other nodes only when those have nothing.
+  for (const std::vector<unsigned>* group : {&w.near, &w.far}) {
+    const auto n = static_cast<std::uint32_t>(group->size());
+    if (n == 0) continue;
+    const bool remote = group == &w.far;
+    std::uint32_t start = w.rng.next_below(n);
+    for (std::uint32_t k = 0; k < n && !found; ++k) {
+      worker& v = *workers_[(*group)[(start + k) % n]];
+      std::uint32_t stolen = 0;
+      found = v.deque.steal_into(w.deque, stolen);
+      if (found) {
+        if constexpr (Metrics) {
+          worker_counters::bump(w.counters.steals);
+          worker_counters::bump(w.counters.stolen_tasks, stolen);
+          if (remote) worker_counters::bump(w.counters.remote_steals);
+          note_first_steal(w);
+        }
+      }
+    }
+    // A sibling stuck in a long poll may hold a task in its LIFO slot.
+    for (std::uint32_t k = 0; k < n && !found; ++k) {
+      worker& v = *workers_[(*group)[(start + k) % n]];
+      if (!v.lifo.load(std::memory_order_relaxed)) continue;
+      found = v.lifo.exchange(nullptr, std::memory_order_acq_rel);
+      if (found) {
+        if constexpr (Metrics) {
+          worker_counters::bump(w.counters.steals);
+          worker_counters::bump(w.counters.stolen_tasks);
+          if (remote) worker_counters::bump(w.counters.remote_steals);
+          note_first_steal(w);
+        }
+      }
+    }
+    if (found) break;
+  }
+  if (!found) {
+    std::size_t taken;
+    found = take_injected(w, taken);
+    if (found) {
+      if constexpr (Metrics) worker_counters::bump(w.counters.injector_pulls, taken);
+    }
+  }
+  if (found) end_search(w);
+  return found;
+}
+
+void scheduler::note_first_steal(worker& w) noexcept {
+  if (w.counters.first_steal.load(std::memory_order_relaxed) == 0)
+    w.counters.first_steal.store(steal_seq_.fetch_add(1, std::memory_order_relaxed) + 1,
+                                 std::memory_order_relaxed);
+}
+
+void scheduler::end_search(worker& w) noexcept {
+  w.searching = false;
+  // The last searcher to find work wakes another, in case there is more (Tokio's rule).
+  if (idle_.transition_from_searching()) notify_parked();
+}
+
+template <bool Metrics>
+void scheduler::run_task(worker& w, task_header* t) {
+  w.inline_runs = 0;
+  if constexpr (Metrics) worker_counters::bump(w.counters.polls);
+  if (task_run(t)) {
+    // The task woke itself while running (yield): it goes behind the queued work.
+    push_woken(w, t, true);
+  }
+}
+
+}  // namespace zokio::detail
+
+#endif
