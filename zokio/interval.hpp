@@ -5,6 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/detail/timer_entry.hpp>
 #include <zokio/future.hpp>
 
@@ -66,6 +67,7 @@ class interval {
       if (iv_) iv_->entry_.clear_waker();  // the tick stays armed for the next tick()
     }
     zokio::poll<instant> poll(context& cx) {
+      if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
       auto r = iv_->poll_tick(cx);
       if (r.is_ready()) iv_ = nullptr;
       return r;

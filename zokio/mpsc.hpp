@@ -15,6 +15,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/allocator.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/atomic_waker.hpp>
@@ -156,6 +157,7 @@ struct mpsc_chan {
   }
 
   poll<std::optional<T>> poll_recv(context& cx) {
+    if (!coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
     std::optional<T> v;
     switch (try_pop(v)) {
       case try_result::value: return poll<std::optional<T>>(std::move(v));
@@ -313,6 +315,7 @@ class sender {
     }
 
     zokio::poll<send_result<T>> poll(context& cx) {
+      if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
       switch (c_->permits.poll_acquire(node_, cx)) {
         case detail::chan_permits::acquire_result::acquired:
           c_->push_and_wake(std::move(*v_));

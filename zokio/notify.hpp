@@ -8,6 +8,7 @@
 #include <mutex>
 #include <utility>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/wait_list.hpp>
@@ -80,6 +81,8 @@ class notify {
 
     zokio::poll<void> poll(context& cx) {
       if (st_ == done) return ready();
+      if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
+
       if (st_ == init ? n_->poll_first(*this, cx) : n_->poll_waiting(*this, cx)) {
         st_ = done;
         return ready();

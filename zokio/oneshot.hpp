@@ -10,6 +10,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/allocator.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/chan_error.hpp>
@@ -75,6 +76,7 @@ struct oneshot_state {
 
   poll<boost::system::result<T>> poll_recv(context& cx) {
     using out = poll<boost::system::result<T>>;
+    if (!coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
     // Ordering: acquire pairs with complete()'s release (the value).
     unsigned s = state.load(std::memory_order_acquire);
     if (s & COMPLETE) return out(take(s));

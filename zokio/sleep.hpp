@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/detail/timer_entry.hpp>
 #include <zokio/future.hpp>
 
@@ -35,6 +36,7 @@ class [[nodiscard]] sleep_future {
   sleep_future& operator=(sleep_future&&) = delete;
 
   zokio::poll<void> poll(context& cx) {
+    if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
     if (!entry_.waiting()) {
       if (done_ || detail::timer_clock::now() >= deadline_) return finish();
       entry_.arm(deadline_);

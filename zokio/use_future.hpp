@@ -21,6 +21,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/allocator.hpp>
 #include <zokio/executor.hpp>
@@ -257,6 +258,7 @@ class [[nodiscard]] op_future {
   ~op_future() { cancel(); }
 
   zokio::poll<output> poll(context& cx) {
+    if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
     std::unique_lock lk(st_->mu);
     if (!st_->done) {
       if (!st_->w.will_wake(cx.waker())) st_->w = cx.waker();

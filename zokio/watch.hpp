@@ -12,6 +12,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/allocator.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/chan_error.hpp>
@@ -195,7 +196,10 @@ class receiver {
     ~changed_future() {
       if (node_.owner_waiting) r_->c_->dequeue(node_);
     }
-    zokio::poll<output> poll(context& cx) { return r_->c_->poll_changed(r_->seen_, node_, cx); }
+    zokio::poll<output> poll(context& cx) {
+      if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
+      return r_->c_->poll_changed(r_->seen_, node_, cx);
+    }
 
    private:
     receiver* r_;

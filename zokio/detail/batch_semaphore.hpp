@@ -10,6 +10,7 @@
 #include <mutex>
 #include <utility>
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/wait_list.hpp>
@@ -121,6 +122,8 @@ class batch_semaphore {
     /// pending (cx's waker will be woken), acquired (the caller now owns n permits), or
     /// closed. Not to be polled again after acquired.
     status poll(context& cx) {
+      // Locks and semaphores charge the task's budget (coop.hpp): refused, nothing changed.
+      if (!coop::poll_proceed(cx)) return status::pending;
       if (!queued_) return sem_->poll_first(*this, cx);
       // Ordering: acquire pairs with the granting release's final store (its last access).
       if (node_.remaining.load(std::memory_order_acquire) == 0) {

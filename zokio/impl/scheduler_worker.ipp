@@ -11,6 +11,7 @@
 
 // Part of the scheduler's single translation unit (impl/src.hpp): included after
 // impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/detail/coop.hpp>
 #include <zokio/impl/scheduler.ipp>
 
 namespace zokio::detail {
@@ -80,6 +81,7 @@ bool scheduler::run_inline(task_header* t) noexcept {
   // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled).
   task_local_frame*& locals = task_local_top();
   task_local_frame* const parent_locals = std::exchange(locals, nullptr);
+  coop::nested_poll keep_budget;  // the parent's coop budget, restored after the child's poll
   bool requeue;
   if (took_entry) {
     requeue = task_run(t);

@@ -4,6 +4,7 @@
 #ifndef ZOKIO_IMPL_TASK_HEADER_IPP
 #define ZOKIO_IMPL_TASK_HEADER_IPP
 
+#include <zokio/detail/coop.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/wake_gate.hpp>
 #include <zokio/error.hpp>
@@ -48,6 +49,7 @@ bool poll_running(task_header* t, bool cancelled) noexcept {
     // Borrowed waker: the poll must not drop the reference it stands on.
     waker w = waker::from_raw({t, &task_waker_fns::vtable});
     context cx(w);
+    coop::task_budget budget;  // a fresh coop budget for this poll (coop.hpp)
     done = t->vtable->poll(t, cx);  // exceptions are caught and stored by the cell
     w.release();
   }
