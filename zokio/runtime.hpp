@@ -109,6 +109,19 @@ class basic_runtime {
       opts_.global_queue_interval = n;
       return *this;
     }
+    /// A busy worker polls its io_context every n polls (default: Config.event_interval,
+    /// 61 as Tokio; at least 1). Larger: fewer epoll_wait calls between tasks, later I/O and
+    /// timers while the worker never runs out of tasks.
+    builder& event_interval(unsigned n) {
+      opts_.event_interval = n;
+      return *this;
+    }
+    /// LIFO-slot hand-offs in a row before the deque gets a turn (default:
+    /// Config.max_lifo_polls, 3; 0: the LIFO slot's task is always run after one deque turn).
+    builder& max_lifo_polls(unsigned n) {
+      opts_.max_lifo_polls = n;
+      return *this;
+    }
     builder& enable_io_uring(bool on) {
       opts_.enable_io_uring = on;
       return *this;
@@ -141,6 +154,9 @@ class basic_runtime {
         throw std::invalid_argument(
             "zokio::runtime: worker_threads(0): a runtime needs at least one worker (leave "
             "it unset for one per cpu)");
+      if (opts_.event_interval == 0 || opts_.global_queue_interval == 0)
+        throw std::invalid_argument(
+            "zokio::runtime: event_interval and global_queue_interval must be at least 1");
       return basic_runtime(opts_);
     }
 

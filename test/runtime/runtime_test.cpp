@@ -2,6 +2,8 @@
 #include <zokio/runtime.hpp>  // self-contained header check
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
+#include <zokio/mpsc.hpp>
+#include <zokio/sleep.hpp>
 
 #include <sys/resource.h>
 
@@ -221,6 +223,68 @@ BOOST_AUTO_TEST_CASE(idle_runtime_does_not_spin) {
   BOOST_TEST(used < 0.04);
   // And it still wakes up for new work.
   BOOST_TEST(rt.block_on(rt.spawn(zokio::ready_future<int>(9))) == 9);
+}
+
+// Builder options that had no builder method (issue 13, point 1: every option settable and
+// with an effect). max_lifo_polls(0): no task is ever taken from the LIFO slot as a LIFO
+// hand-off; the default takes the ping-pong partner from it.
+zokio::task<void> echo_back(zokio::mpsc::receiver<int> rx, zokio::mpsc::sender<int> tx) {
+  while (auto v = co_await rx.recv()) (void)co_await tx.send(*v);
+}
+
+zokio::task<void> ping_pong_rounds(int rounds) {
+  auto [tx_a, rx_a] = zokio::mpsc::channel<int>(1);
+  auto [tx_b, rx_b] = zokio::mpsc::channel<int>(1);
+  auto other = zokio::spawn(echo_back(std::move(rx_a), std::move(tx_b)));
+  for (int i = 0; i < rounds; ++i) {
+    (void)co_await tx_a.send(i);
+    (void)co_await rx_b.recv();
+  }
+  tx_a = zokio::mpsc::sender<int>();
+  co_await std::move(other);
+}
+
+BOOST_AUTO_TEST_CASE(builder_max_lifo_polls_has_its_effect) {
+  using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+  std::uint64_t lifo[2];
+  unsigned k = 0;
+  for (unsigned max : {0u, 3u}) {
+    auto rt = metrics_rt::builder().worker_threads(1).max_lifo_polls(max).build();
+    rt.block_on(rt.spawn(ping_pong_rounds(200)));
+    lifo[k++] = rt.metrics().workers[0].lifo_polls;
+  }
+  BOOST_TEST(lifo[0] == 0u);
+  BOOST_TEST(lifo[1] > 100u);
+}
+
+// event_interval: on one worker that never runs out of tasks (a task that keeps yielding),
+// a 2 ms timer is seen within a few ms with the default, and only when the worker runs out
+// of tasks with an interval no busy stretch reaches.
+BOOST_AUTO_TEST_CASE(builder_event_interval_has_its_effect, *boost::unit_test::timeout(60)) {
+  double late[2];
+  unsigned k = 0;
+  for (unsigned interval : {61u, 1'000'000'000u}) {
+    auto rt = zokio::runtime::builder().worker_threads(1).event_interval(interval).build();
+    std::atomic<bool> stop{false};
+    auto spinner = rt.spawn(zokio::co_invoke([](std::atomic<bool>* s) -> zokio::task<void> {
+      while (!s->load()) co_await zokio::yield_now{};
+    }, &stop));
+    auto t0 = std::chrono::steady_clock::now();
+    auto timer = rt.spawn(zokio::co_invoke([]() -> zokio::task<std::chrono::steady_clock::time_point> {
+      co_await zokio::sleep(std::chrono::milliseconds(2));
+      co_return std::chrono::steady_clock::now();
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+    rt.block_on(std::move(spinner));
+    auto fired = rt.block_on(std::move(timer));
+    late[k++] = std::chrono::duration<double, std::milli>(fired - t0).count();
+  }
+  BOOST_TEST_MESSAGE("2 ms timer fired after " << late[0] << " ms (interval 61), " << late[1]
+                                               << " ms (interval 10^9)");
+  BOOST_TEST(late[0] < 50.0);
+  BOOST_TEST(late[1] >= 90.0);  // only once the spinner stopped (after 100 ms)
+  BOOST_CHECK_THROW(zokio::runtime::builder().event_interval(0).build(), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
