@@ -41,9 +41,7 @@ class [[nodiscard]] join_handle {
   zokio::poll<T> poll(context& cx) {
     // A task that has not started yet runs here, inline, when this poll is on one of its
     // runtime's workers: the joiner would only wait for it (fork-join; doc/architecture.md).
-    using namespace detail::task_state;
-    if ((t_->state.load(std::memory_order_relaxed) & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) ==
-        NOTIFIED)
+    if (detail::task_state::claimable(t_->state.load(std::memory_order_relaxed)))
       detail::task_join_inline(t_);
     if (!detail::task_set_join_waker(t_, cx.waker())) return pending;
     if constexpr (std::is_void_v<T>) {
@@ -66,7 +64,7 @@ class [[nodiscard]] join_handle {
 
   /// True once the task has finished (completed, failed, or cancelled).
   bool is_finished() const noexcept {
-    return t_ && (t_->state.load(std::memory_order_acquire) & detail::task_state::COMPLETE);
+    return t_ && detail::task_state::is_complete(t_->state);
   }
   bool valid() const noexcept { return t_ != nullptr; }
 

@@ -81,8 +81,7 @@ class scheduler final : public task_scheduler {
     if (refused) *refused = !bound;
     if (!bound) {
       if (join_waker) t->join_waker.reset();
-      cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
-      t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
+      complete_refused<cell>(t);
       return t;
     }
     if (fork)
@@ -120,14 +119,20 @@ class scheduler final : public task_scheduler {
     }
     std::vector<task_header*> hs(ts.begin(), ts.end());
     if (!owned_.insert_shared_many(hs.data(), hs.size())) {
-      for (auto* t : ts) {
-        cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
-        t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
-      }
+      for (auto* t : ts) complete_refused<cell>(t);
       return ts;
     }
     inject_many(hs.data(), hs.size());
     return ts;
+  }
+
+  /// A spawn refused after shutdown (never registered, never queued): the future dropped, the
+  /// result errc::runtime_shutdown, only the handle's reference left.
+  template <class Cell>
+  static void complete_refused(task_header* t) {
+    Cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
+    t->state.store(task_state::COMPLETE | task_state::JOIN_INTEREST | task_state::REF_ONE,
+                   std::memory_order_release);
   }
 
   /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
@@ -138,9 +143,9 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL void schedule_spawned(task_header* t) noexcept;
 
   /// A join found `t` not started: when the calling thread is one of our workers with native
-  /// stack to spare, claims `t` (task_claim), takes its queue entry back when it is still in
-  /// this worker's LIFO slot or near the top of its spawn stack (else the entry goes stale),
-  /// and polls it here. True when it ran. See doc/architecture.md, "Joins run children".
+  /// stack to spare and inline time left, polls `t` here, its queue entry taken back from this
+  /// worker's LIFO slot or spawn stack, or else `t` claimed (task_claim) and the entry left
+  /// stale. True when it ran. See doc/architecture.md, "Joins run children".
   ZOKIO_DECL bool run_inline(task_header* t) noexcept override;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the

@@ -145,12 +145,17 @@ inline run_result to_running(word& w) noexcept {
   }
 }
 
-/// The joiner's claim of a task that has not started (NOTIFIED, idle, not aborted): RUNNING
-/// plus a reference for the run. Its queue entry goes stale. False: not claimable.
+/// A task its joiner may run inline: queued and not started (NOTIFIED, idle), not aborted.
+constexpr bool claimable(std::uint64_t s) noexcept {
+  return (s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) == NOTIFIED;
+}
+
+/// The joiner's claim of a claimable task: RUNNING plus a reference for the run. Its queue
+/// entry goes stale. False: not claimable.
 inline bool claim(word& w) noexcept {
   auto s = w.load(std::memory_order_acquire);
   for (;;) {
-    if ((s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) != NOTIFIED) return false;
+    if (!claimable(s)) return false;
     if (detail_::cas(w, s, ((s & ~NOTIFIED) | RUNNING) + REF_ONE)) return true;
   }
 }

@@ -50,14 +50,11 @@ bool scheduler::run_inline(task_header* t) noexcept {
     w->spawn_streak = spawn_fairness;
     return false;
   }
-  ++w->inline_runs;
-  if (opts_.enable_metrics) {
-    worker_counters::bump(w->counters.polls);
-    worker_counters::bump(w->counters.inline_runs);
-  }
-  // Its queue entry is usually where this worker's own pushes put it last (the common
-  // fork-join join): taken back, it is run as the loop would (task_run consumes the entry's
-  // reference and drops it when the task is no longer waiting to start).
+  // Its queue entry is usually where this worker's own pushes put it (the common fork-join
+  // join): taken back, it is run as the loop would (task_run consumes the entry's reference
+  // and drops it when the task is no longer waiting to start). Elsewhere (deque, injector, a
+  // sibling's queues) the task is claimed with a reference of its own and the entry goes
+  // stale, dropping its reference when popped.
   task_header* expected = t;
   bool took_entry = false;
   if (w->lifo.load(std::memory_order_relaxed) == t) {
@@ -77,24 +74,23 @@ bool scheduler::run_inline(task_header* t) noexcept {
       break;
     }
   }
-  // The child is its own task: it must not see the parent's task-local values
-  // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled).
-  task_local_frame*& locals = task_local_top();
-  task_local_frame* const parent_locals = std::exchange(locals, nullptr);
-  coop::nested_poll keep_budget;  // the parent's coop budget, restored after the child's poll
-  bool requeue;
-  if (took_entry) {
-    requeue = task_run(t);
-  } else {
-    // Elsewhere (deque, injector, a sibling's queues): claimed with a reference of its own;
-    // the entry goes stale and only drops its reference when popped.
-    if (!task_claim(t)) {
-      locals = parent_locals;
-      return false;
-    }
-    requeue = task_run_claimed(t);
+  if (!took_entry && !task_claim(t)) return false;  // not claimable any more: nothing ran
+  ++w->inline_runs;
+  if (opts_.enable_metrics) {
+    worker_counters::bump(w->counters.polls);
+    worker_counters::bump(w->counters.inline_runs);
   }
-  locals = parent_locals;
+  bool requeue;
+  {
+    // The child is its own task: it must not see the parent's task-local values
+    // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled),
+    // and the parent's coop budget is kept aside for it.
+    task_local_frame*& locals = task_local_top();
+    task_local_frame* const parent_locals = std::exchange(locals, nullptr);
+    coop::nested_poll keep_budget;
+    requeue = took_entry ? task_run(t) : task_run_claimed(t);
+    locals = parent_locals;
+  }
   if (requeue) push_woken(*w, t, true);
   return true;
 }
