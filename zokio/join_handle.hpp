@@ -39,10 +39,22 @@ class [[nodiscard]] join_handle {
   ~join_handle() { reset(); }
 
   zokio::poll<T> poll(context& cx) {
+    if (t_ == finished_tag()) throw join_error(errc::task_aborted);  // polled after ready
     // A task that has not started yet runs here, inline, when this poll is on one of its
     // runtime's workers: the joiner would only wait for it (fork-join; doc/architecture.md).
-    if (detail::task_state::claimable(t_->state.load(std::memory_order_relaxed)))
-      detail::task_join_inline(t_);
+    // When it completes there, the result is moved out before the completion is published,
+    // and the handle's reference goes in the same RMW (task_finish_joined).
+    if (detail::task_state::claimable(t_->state.load(std::memory_order_relaxed)) &&
+        detail::task_join_inline(t_) == detail::inline_run::held) {
+      auto r = std::move(t_->result);
+      detail::task_finish_joined(std::exchange(t_, finished_tag()));
+      if constexpr (std::is_void_v<T>) {
+        detail::task_core<T>::take(r);
+        return ready();
+      } else {
+        return zokio::poll<T>(detail::task_core<T>::take(r));
+      }
+    }
     if (!detail::task_set_join_waker(t_, cx.waker())) return pending;
     if constexpr (std::is_void_v<T>) {
       t_->take_result();
@@ -56,7 +68,7 @@ class [[nodiscard]] join_handle {
   /// after the poll in progress); the join then throws join_error(task_aborted). No effect on
   /// a finished task.
   void abort() noexcept {
-    if (t_) detail::task_abort(t_);
+    if (t_ && t_ != finished_tag()) detail::task_abort(t_);
   }
 
   /// Lets the task run on without a handle (same as destroying the handle).
@@ -64,13 +76,19 @@ class [[nodiscard]] join_handle {
 
   /// True once the task has finished (completed, failed, or cancelled).
   bool is_finished() const noexcept {
-    return t_ && detail::task_state::is_complete(t_->state);
+    return t_ == finished_tag() || (t_ && detail::task_state::is_complete(t_->state));
   }
   bool valid() const noexcept { return t_ != nullptr; }
 
  private:
   void reset() noexcept {
-    if (auto* t = std::exchange(t_, nullptr)) detail::task_drop_join_handle(t);
+    auto* t = std::exchange(t_, nullptr);
+    if (t && t != finished_tag()) detail::task_drop_join_handle(t);
+  }
+  // Held after a join that ran the task inline and released it (the task may be freed): the
+  // handle is finished and owns nothing.
+  static detail::task_core<T>* finished_tag() noexcept {
+    return reinterpret_cast<detail::task_core<T>*>(alignof(detail::task_core<T>));
   }
   detail::task_core<T>* t_ = nullptr;
 };

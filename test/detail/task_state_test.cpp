@@ -41,10 +41,15 @@ BOOST_AUTO_TEST_CASE(a_spawned_task_runs_goes_idle_is_woken_and_completes) {
   BOOST_TEST((ts::to_notified_by_ref(w) == ts::notify_result::done));
   BOOST_TEST(refs(w) == 3u);
   BOOST_TEST((ts::to_running(w) == ts::run_result::success));
-  const auto r = ts::to_complete(w);
-  BOOST_TEST(r.join_interest);
+  // The run's and the owned list's references go in the COMPLETE RMW; the result is the
+  // join side's (nothing dropped).
+  bool dropped = false;
+  const auto r = ts::to_complete(w, 2, [&] { dropped = true; });
   BOOST_TEST(!r.join_waker);
+  BOOST_TEST(!r.last);
+  BOOST_TEST(!dropped);
   BOOST_TEST(flags(w) == (COMPLETE | JOIN_INTEREST));
+  BOOST_TEST(refs(w) == 1u);  // the handle's
   // A wake after completion does nothing.
   BOOST_TEST((ts::to_notified_by_ref(w) == ts::notify_result::done));
   BOOST_TEST(flags(w) == (COMPLETE | JOIN_INTEREST));
@@ -72,7 +77,7 @@ BOOST_AUTO_TEST_CASE(wake_by_value_consumes_or_hands_over_the_reference) {
   BOOST_TEST((ts::to_notified_by_val(w) == ts::notify_by_val_result::done));  // on RUNNING
   BOOST_TEST(flags(w) == (RUNNING | NOTIFIED | JOIN_INTEREST));
   BOOST_TEST(refs(w) == 3u);
-  ts::to_complete(w);
+  ts::to_complete(w, 0, [] {});
   BOOST_TEST((ts::to_notified_by_val(w) == ts::notify_by_val_result::drop_ref));
 }
 
@@ -134,13 +139,48 @@ BOOST_AUTO_TEST_CASE(join_waker_hand_off) {
   BOOST_TEST(!ts::has_join_waker(w));
   BOOST_TEST(ts::set_join_waker(w));
   w.fetch_or(RUNNING);
-  const auto r = ts::to_complete(w);
+  const auto r = ts::to_complete(w, 1, [] {});
   BOOST_TEST(r.join_waker);  // the task side wakes it
+  BOOST_TEST(!r.last);
+  BOOST_TEST(refs(w) == 2u);  // kept for the slot's read: the caller drops them after the wake
   BOOST_TEST(!ts::unset_join_waker(w));  // completed: the slot stays with the task side
   BOOST_TEST(!ts::set_join_waker(w));
-  // Nobody joins: the task side drops the result.
+  // Nobody joins: the task side drops the result before COMPLETE, then its references; the
+  // last one frees.
   ts::word detached{RUNNING | 2 * REF_ONE};
-  BOOST_TEST(!ts::to_complete(detached).join_interest);
+  int drops = 0;
+  const auto d = ts::to_complete(detached, 2, [&] {
+    BOOST_TEST((detached.load() & COMPLETE) == 0u);  // still the task side's result
+    ++drops;
+  });
+  BOOST_TEST(drops == 1);
+  BOOST_TEST(d.last);
+  BOOST_TEST(!d.join_waker);
+  ts::word waker_left{RUNNING | JOIN_WAKER | 3 * REF_ONE};  // handle dropped, slot left set
+  BOOST_TEST(!ts::to_complete(waker_left, 2, [] {}).join_waker);  // nobody to wake
+  BOOST_TEST(refs(waker_left) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_joiner_that_ran_the_task_inline_publishes_in_one_rmw) {
+  ts::word w{spawned};
+  BOOST_TEST(ts::claim(w));  // RUNNING, + the run's reference; the entry goes stale
+  BOOST_TEST(refs(w) == 4u);
+  w.fetch_add(REF_ONE);  // a waker the poll cloned
+  // Run, handle and owned list: the stale entry and the waker keep it alive.
+  BOOST_TEST(!ts::to_complete_joined(w, 3));
+  BOOST_TEST(flags(w) == COMPLETE);  // the join interest went with the handle's reference
+  BOOST_TEST(refs(w) == 2u);
+  BOOST_TEST((ts::to_running(w) == ts::run_result::stale));  // the entry drops its own
+  BOOST_TEST(!ts::ref_dec(w));
+  BOOST_TEST(ts::ref_dec(w));  // the waker's, last
+  // Entry taken back and the owned list's reference handed to its owner: two of three.
+  ts::word v{spawned};
+  BOOST_TEST((ts::to_running(v) == ts::run_result::success));
+  BOOST_TEST(!ts::to_complete_joined(v, 2));
+  BOOST_TEST(refs(v) == 1u);
+  ts::word only{spawned};
+  BOOST_TEST((ts::to_running(only) == ts::run_result::success));
+  BOOST_TEST(ts::to_complete_joined(only, 3));  // all of them: the caller frees
 }
 
 BOOST_AUTO_TEST_CASE(dropping_the_join_handle) {

@@ -3,18 +3,23 @@
 // Mirrors, with the same memory orders:
 //   zokio/detail/task_state.hpp       the bit layout and every named transition
 //                                     (to_notified_by_ref / _by_val, to_running, claim,
-//                                     to_idle, to_complete, cancel, set_/unset_join_waker,
-//                                     drop_join_handle, release_join_interest, ref_dec);
+//                                     to_idle, to_complete (references folded into the
+//                                     COMPLETE RMW), to_complete_joined, cancel,
+//                                     set_/unset_join_waker, drop_join_handle,
+//                                     release_join_interest, ref_dec);
 //   zokio/impl/task_header.ipp        the harness: complete, poll_running, task_wake_by_ref,
 //                                     task_wake_by_val, task_run (with the stale-entry drop),
-//                                     task_claim / task_run_claimed, task_abort,
+//                                     task_claim / task_run_joined (a completion held
+//                                     for the joiner), task_finish_joined, task_abort,
 //                                     task_set_join_waker, task_drop_join_handle;
 //   zokio/detail/scheduler.hpp        spawn's initial state (NOTIFIED | JOIN_INTEREST, three
 //                                     references: handle, queue entry, owned list);
 //   zokio/impl/scheduler.ipp          run_inline's two ways to run a task its joiner found
 //                                     not started (the entry taken back and run through
 //                                     task_run; a claim that leaves the entry stale);
-//   zokio/join_handle.hpp             poll: the inline join, task_set_join_waker, then
+//   zokio/join_handle.hpp             poll: the inline join (a held completion: the
+//                                     result moved out, then task_finish_joined, and the
+//                                     handle owns nothing after), task_set_join_waker, then
 //                                     take_result.
 // The model keeps the pre-split shape (one function per operation, the transitions inlined
 // into them); the CAS loops and orders are the same.
@@ -63,6 +68,8 @@
 //      with the load-only source, a wake is lost.
 //   5  task_claim takes no reference for the run (the stale entry's one is dropped when it is
 //      popped): the task is freed while the joiner still runs it.
+//   6  complete() drops its references in the COMPLETE RMW even when it must still read the
+//      join waker slot: the handle's drop frees the task under the read.
 // (A stale entry that polls an idle task without NOTIFIED is only a spurious poll, which a
 // future must tolerate: not a seeded bug, the model passes with it.)
 #include <cstdint>
@@ -105,7 +112,8 @@ struct model;
 struct path_counts {
   unsigned long wake_coalesced, wake_while_running, requeued, abort_idle, abort_running,
       cancelled_after_poll, waker_taken_back, waker_reset_complete, handle_cleared_waker,
-      joiner_woken, output_dropped_by_task, claimed, entry_taken_back, stale_dropped;
+      joiner_woken, output_dropped_by_task, claimed, entry_taken_back, stale_dropped,
+      held_for_joiner;
 };
 path_counts paths;
 
@@ -221,28 +229,49 @@ void task::ref_dec() {
 
 // --- zokio/impl/task_header.ipp ---------------------------------------------------------
 
-unsigned complete(task* t) {
-  auto s = t->state.load(rl::memory_order_acquire);
-  std::uint64_t next;
-  do {
-    RL_ASSERT(s & RUNNING);
-    next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
-  } while (!t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
-                                           rl::memory_order_acquire));
-  t->m->led.completed += 1;
-  if (!(s & JOIN_INTEREST)) {
-    ++paths.output_dropped_by_task;
-    vt_drop_output(t);
-  } else if (s & JOIN_WAKER) {
-    ++paths.joiner_woken;
-    t->m->wake_joiner(t->join_waker($));  // join_waker.wake_by_ref()
-  }
-  return 1;                                // release_owned(t): the owned list's reference
-}
-
 void drop_refs(task* t, unsigned n) {
   auto prev = t->state.fetch_sub(n * REF_ONE, rl::memory_order_acq_rel);
   if (ref_count(prev) == n) vt_dealloc(t);
+}
+
+// Called with RUNNING held and the result stored; `run_refs`: the run's reference. The owned
+// list's reference (release_owned, before COMPLETE) and the run's go in the COMPLETE RMW
+// unless the join waker must be woken; with nobody joining, the output is dropped first.
+void complete(task* t, unsigned run_refs) {
+  model* m = t->m;
+  const std::uint64_t refs = run_refs + 1;  // + release_owned(t): the owned list's reference
+  auto s = t->state.load(rl::memory_order_acquire);
+  bool dropped = false;
+  bool wake;
+  std::uint64_t next;
+  for (;;) {
+    RL_ASSERT(s & RUNNING);
+    if (!(s & JOIN_INTEREST) && !dropped) {
+      ++paths.output_dropped_by_task;
+      vt_drop_output(t);  // still the task side's result: before COMPLETE
+      dropped = true;
+    }
+    wake = (s & JOIN_INTEREST) && (s & JOIN_WAKER);
+    next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
+#if ZOKIO_RELACY_SEED_BUG == 6
+    next -= refs * REF_ONE;  // BUG: references dropped even when the slot is still to be read
+#else
+    if (!wake) next -= refs * REF_ONE;
+#endif
+    if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      break;
+  }
+  m->led.completed += 1;
+  if (wake) {
+    ++paths.joiner_woken;
+    m->wake_joiner(t->join_waker($));  // join_waker.wake_by_ref()
+#if ZOKIO_RELACY_SEED_BUG != 6
+    drop_refs(t, refs);
+#endif
+  } else if (ref_count(next) == 0) {
+    vt_dealloc(t);
+  }
 }
 
 void task_wake_by_ref(task* t) {
@@ -327,8 +356,11 @@ void task_wake_by_val(task* t) {
   }
 }
 
-// poll_claimed: the caller holds RUNNING and one reference for the run.
-bool poll_claimed(task* t, std::uint64_t s) {
+// poll_claimed: the caller holds RUNNING and one reference for the run. `joiner`: the
+// caller is the join side running it inline: a completion is left held for it (unless it left
+// a join waker). Returns RUN_DONE, RUN_REQUEUE or RUN_HELD.
+constexpr int RUN_DONE = 0, RUN_REQUEUE = 1, RUN_HELD = 2;
+int poll_claimed(task* t, std::uint64_t s, bool joiner) {
   bool done;
   if (s & CANCELLED) {
     vt_cancel(t);
@@ -349,7 +381,7 @@ bool poll_claimed(task* t, std::uint64_t s) {
         if (t->state.compare_exchange_weak(s, s & ~RUNNING, rl::memory_order_acq_rel,
                                            rl::memory_order_acquire)) {
           ++paths.requeued;
-          return true;
+          return RUN_REQUEUE;
         }
         continue;
       }
@@ -357,28 +389,50 @@ bool poll_claimed(task* t, std::uint64_t s) {
       if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
                                          rl::memory_order_acquire)) {
         if (ref_count(next) == 0) vt_dealloc(t);
-        return false;
+        return RUN_DONE;
       }
     }
   }
-  drop_refs(t, complete(t) + 1);
-  return false;
+  if (joiner && !(t->state.load(rl::memory_order_acquire) & JOIN_WAKER)) {
+    ++paths.held_for_joiner;
+    return RUN_HELD;
+  }
+  complete(t, 1);
+  return RUN_DONE;
 }
 
-bool task_run(task* t) {
+// task_finish_joined: the joiner took the result of a held run; COMPLETE, the join interest
+// and the run's, handle's and owned list's references in one RMW.
+void task_finish_joined(task* t) {
+  model* m = t->m;
+  auto s = t->state.load(rl::memory_order_acquire);
+  std::uint64_t next;
+  do {
+    RL_ASSERT(s & RUNNING);
+    RL_ASSERT(!(s & JOIN_WAKER));
+    next = ((s & ~(RUNNING | NOTIFIED | JOIN_INTEREST)) | COMPLETE) - 3 * REF_ONE;
+  } while (!t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                           rl::memory_order_acquire));
+  m->led.completed += 1;
+  if (ref_count(next) == 0) vt_dealloc(t);
+}
+
+// task_run (joiner = false) and task_run_joined with the entry taken back (joiner = true).
+int task_run_entry(task* t, bool joiner) {
   auto s = t->state.load(rl::memory_order_acquire);
   for (;;) {
     if ((s & (NOTIFIED | RUNNING | COMPLETE)) != NOTIFIED) {
       ++paths.stale_dropped;
       drop_refs(t, 1);
-      return false;
+      return RUN_DONE;
     }
     if (t->state.compare_exchange_weak(s, (s & ~NOTIFIED) | RUNNING, rl::memory_order_acq_rel,
                                        rl::memory_order_acquire))
       break;
   }
-  return poll_claimed(t, s);
+  return poll_claimed(t, s, joiner);
 }
+bool task_run(task* t) { return task_run_entry(t, false) == RUN_REQUEUE; }
 
 bool task_claim(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
@@ -398,7 +452,7 @@ bool task_claim(task* t) {
   }
 }
 
-bool task_run_claimed(task* t) { return poll_claimed(t, 0); }
+int task_run_claimed(task* t) { return poll_claimed(t, 0, true); }
 
 void task_abort(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
@@ -626,7 +680,18 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
       return true;
     };
     bool done = false;
+    bool released = false;  // a held inline run was finished: the handle owns nothing
     int waker_id = 1;
+    // join_handle::poll after an inline run: take a held result, or poll as usual.
+    auto after_inline = [&](int r) {
+      if (r != RUN_HELD) return poll(waker_id);
+      int out = t->output($);  // moved out while RUNNING is held
+      RL_ASSERT(out == OUT_VALUE || out == OUT_ABORTED);
+      m.led.joined = out;
+      task_finish_joined(t);
+      released = true;
+      return true;
+    };
     for (const char* s = C.join_ops; *s; ++s) {
       switch (*s) {
         case 'p':
@@ -635,12 +700,16 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
           if (!done) done = poll(waker_id);
           break;
         case 'a':
-          task_abort(t);
+          if (!released) task_abort(t);
           break;
         case 'i':  // join_handle::poll -> run_inline, entry elsewhere: claim
           if (!done) {
-            if (task_claim(t) && task_run_claimed(t)) m.schedule(t);
-            done = poll(waker_id);
+            int r = RUN_DONE;
+            if (task_claim(t)) {
+              r = task_run_claimed(t);
+              if (r == RUN_REQUEUE) m.schedule(t);
+            }
+            done = after_inline(r);
           }
           break;
         case 'e': {  // run_inline with the entry taken back (here: whichever entry is queued)
@@ -652,11 +721,13 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
             m.led.queued -= 1;
           }
           m.mu.unlock($);
+          int r = RUN_DONE;
           if (took) {
             ++paths.entry_taken_back;
-            if (task_run(t)) m.schedule(t);
+            r = task_run_entry(t, true);
+            if (r == RUN_REQUEUE) m.schedule(t);
           }
-          done = poll(waker_id);
+          done = after_inline(r);
           break;
         }
         case 'w':
@@ -669,7 +740,7 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
           }
           break;
         case 'x':
-          task_drop_join_handle(t);
+          if (!released) task_drop_join_handle(t);
           return;
       }
     }
@@ -714,6 +785,9 @@ constexpr task_config claim_join{"vrd", "iwx", 1, 2};
 constexpr task_config entry_join{"rv", "eiwx", 1, 2};
 // A claim racing an abort from another thread.
 constexpr task_config claim_abort{"ard", "iwx", 0, 2};
+// The joiner registers its waker (pending: the first poll yields), then takes the entry back:
+// the completion is not held (JOIN_WAKER set) and wakes the joiner's own waker.
+constexpr task_config waker_then_inline{"rd", "peiwx", 1, 2};
 // One worker, claim then wait: exhaustive.
 constexpr task_config small_claim{"v", "iwx", 1, 1};
 
@@ -722,11 +796,12 @@ void print_paths() {
   std::printf("  paths: wakes coalesced %lu, on RUNNING %lu; requeued %lu; aborts idle %lu, "
               "running %lu; cancelled after poll %lu; join waker taken back %lu, reset on "
               "COMPLETE %lu, cleared by drop %lu; joiner woken %lu; output dropped by task %lu; "
-              "claimed %lu, entry taken back %lu, stale entries dropped %lu\n",
+              "claimed %lu, entry taken back %lu, stale entries dropped %lu, held for the "
+              "joiner %lu\n",
               p.wake_coalesced, p.wake_while_running, p.requeued, p.abort_idle, p.abort_running,
               p.cancelled_after_poll, p.waker_taken_back, p.waker_reset_complete,
               p.handle_cleared_waker, p.joiner_woken, p.output_dropped_by_task, p.claimed,
-              p.entry_taken_back, p.stale_dropped);
+              p.entry_taken_back, p.stale_dropped, p.held_for_joiner);
 }
 
 template <class Test>
@@ -756,6 +831,8 @@ int main() {
   ok = ok && run_random<task_test<claim_join>>("task: inline join by claim, self-wake, wakes");
   ok = ok && run_random<task_test<entry_join>>("task: inline join takes the entry back");
   ok = ok && run_random<task_test<claim_abort>>("task: inline join by claim racing an abort");
+  ok = ok && run_random<task_test<waker_then_inline>>(
+                 "task: join waker registered, then the entry taken back");
   ok = ok && run_random<task_test<join_switch>>("task: wake x2, join re-registers its waker");
   ok = ok && run_random<task_test<yield_join>>("task: self-wake in poll + wake_by_val, join");
   ok = ok && run_random<task_test<abort_join>>("task: joiner aborts, then joins");

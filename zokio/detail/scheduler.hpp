@@ -146,7 +146,7 @@ class scheduler final : public task_scheduler {
   /// stack to spare and inline time left, polls `t` here, its queue entry taken back from this
   /// worker's LIFO slot or spawn stack, or else `t` claimed (task_claim) and the entry left
   /// stale. True when it ran. See doc/architecture.md, "Joins run children".
-  ZOKIO_DECL bool run_inline(task_header* t) noexcept override;
+  ZOKIO_DECL inline_run run_inline(task_header* t) noexcept override;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
   /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is

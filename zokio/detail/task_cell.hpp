@@ -26,8 +26,14 @@ struct task_core : task_header {
 
   using task_header::task_header;
 
+
+  using result_type = std::variant<std::monostate, stored_t<T>, std::exception_ptr, errc>;
+
   /// Moves the result out; rethrows the task's exception or throws join_error.
-  T take_result() {
+  T take_result() { return take(result); }
+
+  /// The same for a result already moved out of the cell (an inline join, join_handle.hpp).
+  static T take(result_type& result) {
     switch (result.index()) {
       case 1:
         if constexpr (std::is_void_v<T>)

@@ -70,13 +70,17 @@ bool task_run(task_header* t) noexcept;
 /// RUNNING and takes a reference for the run, leaving its queue entry stale. False: not
 /// claimable now.
 bool task_claim(task_header* t) noexcept;
-/// Polls a claimed task once; true when it must be requeued (woken during the poll; the
-/// run's reference then belongs to the new entry).
-bool task_run_claimed(task_header* t) noexcept;
+/// The joiner's run of its task that has not started: `claimed` (task_claim succeeded) or
+/// with the queue entry taken back (its reference becomes the run's). Returns held when the
+/// task completed and the joiner must take the result and call task_finish_joined.
+inline_run task_run_joined(task_header* t, bool claimed) noexcept;
+/// After a held inline run, once the joiner moved the result out: publishes COMPLETE and
+/// drops the run's, the handle's (the join interest too) and the owned list's references in
+/// one RMW, freeing the task when they were the last. The handle must not touch it after.
+void task_finish_joined(task_header* t) noexcept;
 /// A join that finds its task not started runs it here, inline, when the calling thread is
-/// one of the task's workers with native stack to spare (scheduler::run_inline). True when
-/// it ran (the task may have completed, or suspended).
-bool task_join_inline(task_header* t) noexcept;
+/// one of the task's workers with native stack to spare (scheduler::run_inline).
+inline_run task_join_inline(task_header* t) noexcept;
 /// Shutdown path: cancels the future of a task that is not complete.
 void task_shutdown(task_header* t) noexcept;
 

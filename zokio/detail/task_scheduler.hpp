@@ -23,6 +23,15 @@ struct work_slot {
 };
 inline thread_local work_slot tl_work_slot;
 
+/// What a join's inline run of its task did (task_join_inline, scheduler::run_inline).
+enum class inline_run {
+  not_run,  // the runtime does not run it here, or it is not claimable any more
+  ran,      // polled (it may have completed, been aborted, or suspended)
+  requeue,  // polled and woken during the poll (the harness's result; run_inline requeues it)
+  held,     // completed; RUNNING is still held for the joiner, which moves the result out and
+            // publishes with task_finish_joined (one RMW for everything)
+};
+
 /// Implemented by each runtime flavour's scheduler. All calls come from the task harness
 /// with the task's state already changed by a transition (task_state.hpp).
 class task_scheduler {
@@ -35,8 +44,8 @@ class task_scheduler {
   /// An exception nobody can join (detached task) goes to the runtime's policy.
   virtual void report_unhandled(std::exception_ptr e, const char* where) noexcept = 0;
   /// A join found `t` not started: run it inline on the calling thread if the runtime
-  /// allows it there. True when it ran.
-  virtual bool run_inline(task_header* t) noexcept = 0;
+  /// allows it there (never returns requeue: it requeues the task itself).
+  virtual inline_run run_inline(task_header* t) noexcept = 0;
 
   /// True when the calling thread is one of this runtime's workers (their wakes skip the
   /// wake gate, wake_gate.hpp). Not virtual: one thread_local compare on every wake.

@@ -32,7 +32,12 @@ namespace zokio::detail::task_state {
 //   - COMPLETE is set once, by the holder of RUNNING, and is final: after it only references
 //     and the JOIN_* bits change.
 //   - The result belongs to the task side until COMPLETE; after it to the join side while
-//     JOIN_INTEREST is set (else the task side drops it in complete).
+//     JOIN_INTEREST is set (else the task side drops it before setting COMPLETE). A joiner
+//     running the task inline is its task side: it may move the result out before COMPLETE
+//     (to_complete_joined).
+//   - The completing side unlinks the task from the owned list before COMPLETE, so the
+//     references it drops go in the COMPLETE RMW: after that RMW it touches the task only
+//     when it must wake the join waker (then it still holds its references).
 //   - The join waker slot belongs to the join side while JOIN_WAKER is clear, to the task side
 //     while it is set; the task side reads it only after setting COMPLETE.
 //
@@ -183,16 +188,43 @@ inline idle_result to_idle(word& w) noexcept {
 }
 
 struct complete_result {
-  bool join_interest;  // false: nobody joins; the caller drops the result
-  bool join_waker;     // true: the caller wakes the join waker (the slot is its to read)
+  bool join_waker;  // true: the caller wakes the join waker (the slot is its to read), then
+                    // drops the references it passed, which the RMW kept for that read
+  bool last;        // the RMW dropped the last reference: the caller frees the task
 };
 
-/// The result is stored and the future gone: RUNNING (held) -> COMPLETE.
-inline complete_result to_complete(word& w) noexcept {
+/// The result is stored and the future gone: RUNNING (held) -> COMPLETE. `refs` references
+/// (the run's; the owned list's when the caller unlinked the task first) are dropped in the
+/// same RMW unless a join waker must be woken. When nobody joins (JOIN_INTEREST clear, which
+/// never comes back), `drop_output()` is called before the RMW: the result is still the task
+/// side's, and after the RMW the task may be freed by another reference's drop.
+template <class DropOutput>
+inline complete_result to_complete(word& w, unsigned refs, DropOutput&& drop_output) noexcept {
   auto s = w.load(std::memory_order_acquire);
-  while (!detail_::cas(w, s, (s & ~(RUNNING | NOTIFIED)) | COMPLETE)) {
+  bool dropped = false;
+  for (;;) {
+    if (!(s & JOIN_INTEREST) && !dropped) {
+      drop_output();
+      dropped = true;
+    }
+    const bool wake = (s & JOIN_INTEREST) && (s & JOIN_WAKER);
+    auto next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
+    if (!wake) next -= refs * REF_ONE;
+    if (detail_::cas(w, s, next)) return {wake, !wake && ref_count(next) == 0};
   }
-  return {(s & JOIN_INTEREST) != 0, (s & JOIN_INTEREST) && (s & JOIN_WAKER)};
+}
+
+/// The joiner ran the task inline (claim or entry taken back), it completed, and the joiner
+/// moved the result out while holding RUNNING (the result is the task side's until COMPLETE,
+/// and the joiner is that side now). RUNNING -> COMPLETE, clearing JOIN_INTEREST and dropping
+/// `refs` references (the run's, the owned list's when unlinked, the handle's) in one RMW.
+/// Requires JOIN_WAKER clear (only the joiner sets it). True: that was the last reference.
+inline bool to_complete_joined(word& w, unsigned refs) noexcept {
+  auto s = w.load(std::memory_order_acquire);
+  for (;;) {
+    const auto next = ((s & ~(RUNNING | NOTIFIED | JOIN_INTEREST)) | COMPLETE) - refs * REF_ONE;
+    if (detail_::cas(w, s, next)) return ref_count(next) == 0;
+  }
 }
 
 // --- abort and shutdown ---------------------------------------------------------------------

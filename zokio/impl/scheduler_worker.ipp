@@ -30,16 +30,16 @@ task_header* scheduler::pop_spawned(worker& w) noexcept {
   return t;
 }
 
-bool scheduler::run_inline(task_header* t) noexcept {
+inline_run scheduler::run_inline(task_header* t) noexcept {
   worker* w = local_worker();
-  if (!w) return false;
+  if (!w) return inline_run::not_run;
   // Stack grows down: a frame outside [base - limit, base] (a fiber's stack, or too deep)
   // makes the unsigned difference exceed the limit.
   const auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  if (tl_stack_base - sp > inline_stack_limit) return false;
+  if (tl_stack_base - sp > inline_stack_limit) return inline_run::not_run;
   // The inline time slice: a tree run inline never returns to the worker loop, so the loop's
   // turns (injector, io_context, woken tasks) would wait for all of it.
-  if (w->inline_runs == inline_closed) return false;
+  if (w->inline_runs == inline_closed) return inline_run::not_run;
   if (w->inline_runs == 0) {
     w->inline_since = steady_ns();
   } else if (w->inline_runs % inline_check_every == 0 &&
@@ -48,13 +48,13 @@ bool scheduler::run_inline(task_header* t) noexcept {
     w->inject_countdown = 1;  // their turns come first when the loop takes its next task
     w->event_countdown = 1;
     w->spawn_streak = spawn_fairness;
-    return false;
+    return inline_run::not_run;
   }
   // Its queue entry is usually where this worker's own pushes put it (the common fork-join
-  // join): taken back, it is run as the loop would (task_run consumes the entry's reference
-  // and drops it when the task is no longer waiting to start). Elsewhere (deque, injector, a
-  // sibling's queues) the task is claimed with a reference of its own and the entry goes
-  // stale, dropping its reference when popped.
+  // join): taken back, its reference becomes the run's (task_run_joined). Elsewhere (deque,
+  // injector, a sibling's queues) the task is claimed with a reference of its own and the
+  // entry goes stale, dropping its reference when popped. A completion is left held for the
+  // joiner (inline_run::held), which publishes it in one RMW.
   task_header* expected = t;
   bool took_entry = false;
   if (w->lifo.load(std::memory_order_relaxed) == t) {
@@ -74,13 +74,13 @@ bool scheduler::run_inline(task_header* t) noexcept {
       break;
     }
   }
-  if (!took_entry && !task_claim(t)) return false;  // not claimable any more: nothing ran
+  if (!took_entry && !task_claim(t)) return inline_run::not_run;  // not claimable any more
   ++w->inline_runs;
   if (opts_.enable_metrics) {
     worker_counters::bump(w->counters.polls);
     worker_counters::bump(w->counters.inline_runs);
   }
-  bool requeue;
+  inline_run r;
   {
     // The child is its own task: it must not see the parent's task-local values
     // (task_local.hpp keeps the innermost scope in a thread_local while a task is polled),
@@ -88,11 +88,14 @@ bool scheduler::run_inline(task_header* t) noexcept {
     task_local_frame*& locals = task_local_top();
     task_local_frame* const parent_locals = std::exchange(locals, nullptr);
     coop::nested_poll keep_budget;
-    requeue = took_entry ? task_run(t) : task_run_claimed(t);
+    r = task_run_joined(t, !took_entry);
     locals = parent_locals;
   }
-  if (requeue) push_woken(*w, t, true);
-  return true;
+  if (r == inline_run::requeue) {
+    push_woken(*w, t, true);
+    r = inline_run::ran;
+  }
+  return r;
 }
 
 template <bool Metrics>

@@ -15,20 +15,26 @@ namespace ts = task_state;
 
 namespace {
 
-// Called with RUNNING held and the result stored. Publishes COMPLETE, hands the result to the
-// join side (or drops it), unlinks from the owned list. Returns how many references the
-// caller must drop: the owned list's one, unless it was handed back to the owning worker.
-unsigned complete(task_header* t) noexcept {
-  const ts::complete_result r = ts::to_complete(t->state);
-  if (!r.join_interest) {
-    // The handle is gone (detached or dropped): nobody else touches the result, and an
-    // exception in it would otherwise vanish.
-    if (std::exception_ptr e = t->vtable->drop_output(t))
-      t->sched->report_unhandled(std::move(e), "a detached task (or one whose join_handle was dropped)");
-  } else if (r.join_waker) {
+// Called with RUNNING held and the result stored; `run_refs` is the run's reference (1), or 0
+// at shutdown. Unlinks from the owned list first, so that the run's and the list's references
+// go in the COMPLETE RMW (task_state.hpp); then wakes the join side or frees the task. After
+// that RMW the task is touched only when a join waker is to be woken.
+void complete(task_header* t, unsigned run_refs) noexcept {
+  task_scheduler* const sched = t->sched;
+  const unsigned refs = run_refs + (sched->release_owned(t) ? 1u : 0u);
+  std::exception_ptr unjoined;
+  // Nobody joins (detached or handle dropped): the result is dropped before COMPLETE, and an
+  // exception in it would otherwise vanish.
+  const ts::complete_result r =
+      ts::to_complete(t->state, refs, [&]() noexcept { unjoined = t->vtable->drop_output(t); });
+  if (r.join_waker) {
     t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
+    if (refs) t->ref_dec(refs);
+  } else if (r.last) {
+    t->vtable->dealloc(t);
   }
-  return t->sched->release_owned(t) ? 1u : 0u;
+  if (unjoined)
+    sched->report_unhandled(std::move(unjoined), "a detached task (or one whose join_handle was dropped)");
 }
 
 // A wake or abort from a thread that is not one of the task's workers may race the runtime's
@@ -39,9 +45,16 @@ const void* gate_key(const task_header* t) noexcept {
   return task_scheduler::is_worker_of(t->sched) ? nullptr : static_cast<const void*>(t->sched);
 }
 
-// The poll of a task whose RUNNING the caller holds with one reference for the run. Returns
-// true when the task must be requeued (the run's reference then belongs to the new entry).
-bool poll_running(task_header* t, bool cancelled) noexcept {
+enum class run_outcome {
+  done,     // back to idle, or completed (and published)
+  requeue,  // woken during the poll: the run's reference belongs to the new entry
+  held,     // completed for a joiner running it inline: RUNNING still held, COMPLETE not set
+};
+
+// The poll of a task whose RUNNING the caller holds with one reference for the run. `joiner`:
+// the caller is the task's joiner running it inline; a completion is then left to it (held)
+// unless the join side left a waker (only the joiner sets one: an earlier pending join).
+run_outcome poll_running(task_header* t, bool cancelled, bool joiner) noexcept {
   bool done = cancelled;
   if (cancelled) {
     t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
@@ -55,16 +68,17 @@ bool poll_running(task_header* t, bool cancelled) noexcept {
   }
   if (!done) {
     switch (ts::to_idle(t->state)) {
-      case ts::idle_result::idle: return false;
-      case ts::idle_result::last: t->vtable->dealloc(t); return false;
-      case ts::idle_result::requeue: return true;
+      case ts::idle_result::idle: return run_outcome::done;
+      case ts::idle_result::last: t->vtable->dealloc(t); return run_outcome::done;
+      case ts::idle_result::requeue: return run_outcome::requeue;
       case ts::idle_result::cancelled:
         t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
         break;
     }
   }
-  t->ref_dec(complete(t) + 1);  // + the run's reference
-  return false;
+  if (joiner && !ts::has_join_waker(t->state)) return run_outcome::held;
+  complete(t, 1);  // + the run's reference
+  return run_outcome::done;
 }
 
 }  // namespace
@@ -92,20 +106,40 @@ bool task_run(task_header* t) noexcept {
       // The task's joiner ran it inline (task_claim) after this entry was queued.
       t->ref_dec();
       return false;
-    case ts::run_result::cancelled: return poll_running(t, true);
+    case ts::run_result::cancelled: return poll_running(t, true, false) == run_outcome::requeue;
     case ts::run_result::success: break;
   }
-  return poll_running(t, false);  // the queue entry's reference is the run's
+  // The queue entry's reference is the run's.
+  return poll_running(t, false, false) == run_outcome::requeue;
 }
 
 bool task_claim(task_header* t) noexcept { return ts::claim(t->state); }
 
-bool task_run_claimed(task_header* t) noexcept {
-  // The claim saw CANCELLED clear; an abort since then is seen after the poll (to_idle).
-  return poll_running(t, false);
+inline_run task_run_joined(task_header* t, bool claimed) noexcept {
+  bool cancelled = false;
+  if (!claimed) {
+    switch (ts::to_running(t->state)) {
+      case ts::run_result::stale: t->ref_dec(); return inline_run::ran;
+      case ts::run_result::cancelled: cancelled = true; break;
+      case ts::run_result::success: break;
+    }
+  }
+  // A claim saw CANCELLED clear; an abort since then is seen after the poll (to_idle).
+  switch (poll_running(t, cancelled, true)) {
+    case run_outcome::done: return inline_run::ran;
+    case run_outcome::requeue: return inline_run::requeue;
+    case run_outcome::held: return inline_run::held;
+  }
+  return inline_run::ran;
 }
 
-bool task_join_inline(task_header* t) noexcept { return t->sched->run_inline(t); }
+void task_finish_joined(task_header* t) noexcept {
+  // The run's and the handle's references, and the owned list's when unlinked here.
+  const unsigned refs = 2 + (t->sched->release_owned(t) ? 1u : 0u);
+  if (ts::to_complete_joined(t->state, refs)) t->vtable->dealloc(t);
+}
+
+inline_run task_join_inline(task_header* t) noexcept { return t->sched->run_inline(t); }
 
 void task_abort(task_header* t) noexcept {
   wake_gate_guard gate(gate_key(t));
@@ -153,8 +187,7 @@ void task_shutdown(task_header* t) noexcept {
   // Workers are joined before shutdown cancels tasks: nobody holds RUNNING.
   if (!ts::to_shutdown(t->state)) return;
   t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
-  const unsigned refs = complete(t);
-  if (refs) t->ref_dec(refs);
+  complete(t, 0);  // shutdown's RUNNING came with no reference (the caller holds a pin)
 }
 
 }  // namespace zokio::detail
