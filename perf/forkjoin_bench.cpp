@@ -20,11 +20,13 @@
 // clock starts. Rounds are interleaved (round 1: every program and setup once, round 2: ...,
 // the setup order alternating). A "fixed" child per setup builds the runtime or arena, runs
 // nothing, and reports its peak RSS: the fixed cost that the targets allow on top of 2x.
-// Printed: median time and peak RSS per (program, setup), time ratio Zokio / oneTBB (< 1:
+// Printed: median time, peak RSS and CPU time (user + system, all threads: less moved by
+// other load than the wall time) per (program, setup), time ratio Zokio / oneTBB (< 1:
 // Zokio faster) and RSS ratio. Targets (issue 12): time ratio <= 1.0 and RSS <= 2x oneTBB's
 // plus the fixed cost.
 //
 // Usage: perf_forkjoin [--samples N] [--only PROGRAM[,...]] [--quick]
+//   ZOKIO_FJ_METRICS=1: each Zokio sample prints its workers' metrics to stderr.
 //   Sizes: skynet 7 and 8, fib 30 and 35, nqueens 14, matmul 2048 (the issue's).
 //   --quick: smaller sizes (skynet 6, fib 27, nqueens 11, matmul 512) for a smoke run.
 #include <sys/resource.h>
@@ -257,9 +259,17 @@ struct program {
 
 struct sample {
   double seconds = -1;
+  double cpu_seconds = 0;  // user + system time of the timed part, all threads
   long maxrss_kb = 0;
   bool ok = false;
 };
+
+double cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -280,9 +290,27 @@ sample run_child(const program& p, int which, bool fixed) {
         s.ok = rt.block_on(zokio::co_invoke([]() -> zokio::task<bool> { co_return true; }));
         s.seconds = 0;
       } else {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         s.ok = p.zokio_run(rt);
         s.seconds = now_s() - t0;
+        s.cpu_seconds = cpu_s() - c0;
+        if (std::getenv("ZOKIO_FJ_METRICS")) {
+          // Diagnostics: how the tree ran (inline joins, queue pops, steals, parks).
+          const auto m = rt.metrics();
+          for (std::size_t i = 0; i < m.workers.size(); ++i) {
+            const auto& w = m.workers[i];
+            std::fprintf(stderr,
+                         "  [%s worker %zu] polls %llu inline %llu (unwinds %llu) lifo %llu "
+                         "steals %llu (tasks %llu) parks %llu\n",
+                         p.name.c_str(), i, static_cast<unsigned long long>(w.polls),
+                         static_cast<unsigned long long>(w.inline_runs),
+                         static_cast<unsigned long long>(w.inline_unwinds),
+                         static_cast<unsigned long long>(w.lifo_polls),
+                         static_cast<unsigned long long>(w.steals),
+                         static_cast<unsigned long long>(w.stolen_tasks),
+                         static_cast<unsigned long long>(w.parks));
+          }
+        }
       }
     } else {
       tbb::task_arena arena(kThreads);
@@ -290,9 +318,10 @@ sample run_child(const program& p, int which, bool fixed) {
         arena.execute([&] { s.ok = true; });
         s.seconds = 0;
       } else {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         arena.execute([&] { s.ok = p.tbb_run(); });
         s.seconds = now_s() - t0;
+        s.cpu_seconds = cpu_s() - c0;
       }
     }
     rusage ru{};
@@ -396,28 +425,32 @@ int main(int argc, char** argv) {
   }
   std::printf("fixed cost (runtime or arena, nothing run): zokio %ld KiB, onetbb %ld KiB peak RSS\n",
               fixed_rss[0], fixed_rss[1]);
-  std::printf("  %-14s %-7s %10s %10s %10s %12s\n", "program", "setup", "median s", "min s", "max s", "peak RSS KiB");
+  std::printf("  %-14s %-7s %10s %10s %10s %12s %10s\n", "program", "setup", "median s", "min s", "max s",
+              "peak RSS KiB", "CPU s");
   for (auto& p : programs) {
-    double med[2];
+    double med[2], cpu[2];
     long rss[2];
     for (int w = 0; w < 2; ++w) {
-      std::vector<double> t;
-      std::vector<double> m;
+      std::vector<double> t, m, c;
       for (auto& s : got[{p.name, w}]) {
         if (s.ok) t.push_back(s.seconds);
+        if (s.ok) c.push_back(s.cpu_seconds);
         m.push_back(static_cast<double>(s.maxrss_kb));
       }
       med[w] = median(t);
+      cpu[w] = median(c);
       rss[w] = static_cast<long>(median(m));
-      std::printf("  %-14s %-7s %10.3f %10.3f %10.3f %12ld\n", p.name.c_str(), setup_names[w], med[w],
+      std::printf("  %-14s %-7s %10.3f %10.3f %10.3f %12ld %10.3f\n", p.name.c_str(), setup_names[w], med[w],
                   t.empty() ? 0 : *std::min_element(t.begin(), t.end()),
-                  t.empty() ? 0 : *std::max_element(t.begin(), t.end()), rss[w]);
+                  t.empty() ? 0 : *std::max_element(t.begin(), t.end()), rss[w], cpu[w]);
     }
     const double tr = med[1] > 0 ? med[0] / med[1] : 0;
     const double rr = rss[1] > 0 ? double(rss[0]) / double(rss[1]) : 0;
     const bool rss_met = rss[0] <= 2 * rss[1] + (fixed_rss[0] > fixed_rss[1] ? fixed_rss[0] - fixed_rss[1] : 0);
-    std::printf("  %-14s zokio/onetbb: time %.2fx (target <= 1.0: %s), peak RSS %.2fx (target <= 2x + fixed: %s)\n",
-                p.name.c_str(), tr, tr <= 1.0 ? "met" : "NOT MET", rr, rss_met ? "met" : "NOT MET");
+    const double cr = cpu[1] > 0 ? cpu[0] / cpu[1] : 0;
+    std::printf("  %-14s zokio/onetbb: time %.2fx (target <= 1.0: %s), peak RSS %.2fx (target <= 2x + fixed: %s), "
+                "CPU %.2fx\n",
+                p.name.c_str(), tr, tr <= 1.0 ? "met" : "NOT MET", rr, rss_met ? "met" : "NOT MET", cr);
   }
   return all_ok ? 0 : 1;
 }

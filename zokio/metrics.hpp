@@ -22,6 +22,7 @@ struct worker_metrics {
   std::uint64_t injector_pulls = 0;  ///< tasks taken from the global injector
   std::uint64_t lifo_polls = 0;      ///< tasks taken from the LIFO slot
   std::uint64_t inline_runs = 0;     ///< not-started tasks run by their joiner (in polls too)
+  std::uint64_t inline_unwinds = 0;  ///< inline slices that ended with work waiting: the tree unwound to the loop
   /// Handlers run from this worker's io_context (I/O completions, timers, posts to it), by
   /// any thread: the I/O load homed on this worker. unpark wake-ups are not counted.
   std::uint64_t io_handlers = 0;

@@ -196,10 +196,14 @@ struct model {
     mu.unlock($);
   }
 
-  // The join waker: wakes the join thread (its own task, in the real runtime).
-  void wake_joiner(int waker_id) {
-    RL_ASSERT(waker_id == 1 || waker_id == 2);
+  // The join waker: wakes the join thread (its own task, in the real runtime). The slot is
+  // read after the lock: a Relacy thread switches only at atomics and synchronisation, and
+  // the real wake_by_ref reads the slot while it runs (the vtable, then the data it wakes),
+  // so the model needs a switch point before the read for a premature free to show.
+  void wake_joiner(const rl::var<int>& slot) {
     mu.lock($);
+    const int waker_id = slot($);
+    RL_ASSERT(waker_id == 1 || waker_id == 2);
     join_woken($) = true;
     cv.notify_all($);
     mu.unlock($);
@@ -265,7 +269,7 @@ void complete(task* t, unsigned run_refs) {
   m->led.completed += 1;
   if (wake) {
     ++paths.joiner_woken;
-    m->wake_joiner(t->join_waker($));  // join_waker.wake_by_ref()
+    m->wake_joiner(t->join_waker);  // join_waker.wake_by_ref()
 #if ZOKIO_RELACY_SEED_BUG != 6
     drop_refs(t, refs);
 #endif
@@ -775,6 +779,10 @@ constexpr task_config abort_other{"ard", "pwx", 0, 2};
 constexpr task_config detach{"vv", "x", 1, 2};
 // Register the join waker, then drop the handle before completion or after.
 constexpr task_config register_drop{"rvd", "px", 0, 2};
+// The same on one worker, searched exhaustively, with the waker thread's only reference
+// consumed by its wake: the handle's drop may then free the task as soon as the completion
+// has dropped its own references (seeded bug 6 is caught here).
+constexpr task_config register_drop_last{"v", "px", 0, 1};
 // One worker, for the exhaustive (context-bound) search.
 constexpr task_config small_join{"rd", "pqwx", 1, 1};
 constexpr task_config small_abort{"v", "apwx", 0, 1};
@@ -839,5 +847,8 @@ int main() {
   ok = ok && run_random<task_test<abort_other>>("task: abort from another thread, join");
   ok = ok && run_random<task_test<detach>>("task: detached at once, yield + 2 wakes");
   ok = ok && run_random<task_test<register_drop>>("task: join waker registered, handle dropped");
+  ok = ok && run<task_test<register_drop_last>>(
+                 "task: 1 worker, join waker registered, handle dropped, no other reference "
+                 "(exhaustive, 2 preemptions)", rl::sched_bound, 0, 2);
   return zokio_relacy::finish(ok);
 }

@@ -366,9 +366,9 @@ BOOST_AUTO_TEST_CASE(fan_out_runs_depth_first_with_few_live_tasks, *boost::unit_
                                 << " spawned children pending at once");
     // Depth-first: 9 per level on the path being worked on, per worker, and what the spill
     // to thieves holds. Breadth-first order reached thousands here.
-    // Under the sanitizers (10x slower) the 1 ms inline slice ends every few hundred tasks,
-    // and each end leaves the path of joins in progress suspended with their pending
-    // children: 426 seen once under TSan on 2 workers, about 100 in Release.
+    // Under the sanitizers (10x slower) the inline slices (doc/architecture.md) end after
+    // fewer tasks, and each unwind leaves the path of joins in progress suspended with their
+    // pending children: 426 seen once under TSan on 2 workers, about 100 in Release.
     BOOST_TEST(c.peak.load() <= 200 * static_cast<long>(workers) * (stress_divisor > 1 ? 2 : 1));
   }
 }
@@ -394,6 +394,29 @@ BOOST_AUTO_TEST_CASE(woken_tasks_run_while_a_fork_join_tree_runs, *boost::unit_t
   BOOST_TEST(leaves_when_timer_ran.load() < all);
 }
 
+// A task spawned from another thread (the injector) while a fork-join tree keeps the only
+// worker busy runs before the tree ends: the inline slice ends with the tree unwound as soon
+// as the injector holds work (within about 1 ms), not only every 10 slices.
+BOOST_AUTO_TEST_CASE(outside_spawns_run_while_a_fork_join_tree_runs, *boost::unit_test::timeout(120)) {
+  auto rt = make_runtime(1);
+  fan_out_counts c;
+  const int depth = stress_divisor > 1 ? 5 : 6;
+  const long all = depth == 6 ? 1000000 : 100000;
+  auto tree = rt.spawn(fan_out(&c, depth, false));
+  std::atomic<long> leaves_when_ran{-1};
+  std::thread outside([&] {
+    while (c.leaves.load() == 0) std::this_thread::yield();  // the tree is running
+    rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+      leaves_when_ran = c.leaves.load();
+      co_return;
+    })).detach();
+  });
+  BOOST_TEST(rt.block_on(std::move(tree)) == all);
+  outside.join();
+  BOOST_TEST_MESSAGE("the outside task ran after " << leaves_when_ran.load() << " leaves");
+  BOOST_TEST(zokio::test::wait_until([&] { return leaves_when_ran.load() >= 0; }));
+  BOOST_TEST(leaves_when_ran.load() < all);
+}
 
 // Shutdown while a fork-join tree runs on two workers: spawned children sit on the workers'
 // spawn stacks, deques and LIFO slots. Dropping the runtime must free every one of them

@@ -25,7 +25,7 @@ class scheduler;
 /// Written by the owning worker only (relaxed load + store, no RMW), read by metrics().
 struct worker_counters {
   std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
-      lifo_polls{0}, inline_runs{0};
+      lifo_polls{0}, inline_runs{0}, inline_unwinds{0};
   // Handlers run from this worker's io_context, by whichever thread held it (io_state makes
   // that one thread at a time, so plain load + store is still exact).
   std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0};
@@ -95,6 +95,7 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // Joins that ran a not-started child inline (scheduler::run_inline) since the loop's last
   // task, and when the first of them began (steady clock, ns): the inline time slice.
   std::uint32_t inline_runs = 0;
+  std::uint32_t inline_slices = 0;  // slices renewed since then (the injector was empty)
   std::int64_t inline_since = 0;
   task_header* spawn_stack[spawn_stack_capacity];
   xorshift32 rng;

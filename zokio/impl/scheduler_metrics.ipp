@@ -26,6 +26,7 @@ runtime_metrics scheduler::metrics() const {
     wm.injector_pulls = c.injector_pulls.load(std::memory_order_relaxed);
     wm.lifo_polls = c.lifo_polls.load(std::memory_order_relaxed);
     wm.inline_runs = c.inline_runs.load(std::memory_order_relaxed);
+    wm.inline_unwinds = c.inline_unwinds.load(std::memory_order_relaxed);
     wm.io_handlers = c.io_handlers.load(std::memory_order_relaxed);
     wm.io_handlers_by_siblings = c.io_handlers_by_siblings.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->deque.size();

@@ -42,13 +42,19 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   if (w->inline_runs == inline_closed) return inline_run::not_run;
   if (w->inline_runs == 0) {
     w->inline_since = steady_ns();
+    w->inline_slices = 0;
   } else if (w->inline_runs % inline_check_every == 0 &&
              steady_ns() - w->inline_since > inline_slice_ns) {
-    w->inline_runs = inline_closed;
-    w->inject_countdown = 1;  // their turns come first when the loop takes its next task
-    w->event_countdown = 1;
-    w->spawn_streak = spawn_fairness;
-    return inline_run::not_run;
+    if (++w->inline_slices < inline_max_slices && inject_.size_hint() == 0 && inject_.empty()) {
+      w->inline_since = steady_ns();  // no outside work waits: a new slice
+    } else {
+      if (opts_.enable_metrics) worker_counters::bump(w->counters.inline_unwinds);
+      w->inline_runs = inline_closed;
+      w->inject_countdown = 1;  // their turns come first when the loop takes its next task
+      w->event_countdown = 1;
+      w->spawn_streak = spawn_fairness;
+      return inline_run::not_run;
+    }
   }
   // Its queue entry is usually where this worker's own pushes put it (the common fork-join
   // join): taken back, its reference becomes the run's (task_run_joined). Elsewhere (deque,
