@@ -81,6 +81,9 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
     }
   }
   if (!took_entry && !task_claim(t)) return inline_run::not_run;  // not claimable any more
+  // Siblings see only the deque, and a joiner running its children inline pushes nothing:
+  // keep feeding them as push_spawned does (the older half of the stack when it ran dry).
+  if (w->spawn_top > 1 && spill_wanted(*w)) spill_spawned(*w, (w->spawn_top + 1) / 2, true);
   ++w->inline_runs;
   if (opts_.enable_metrics) {
     worker_counters::bump(w->counters.polls);
