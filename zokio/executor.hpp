@@ -214,9 +214,10 @@ class executor {
     }
     using F = std::decay_t<Function>;
     // Not a fork: posted handlers keep the wake order (LIFO slot, then the deque's FIFO).
-    join_handle<void>(sched_->spawn(detail::handler_future<F>{F(std::forward<Function>(f)), sched_},
-                                    nullptr, nullptr, /*fork=*/false))
-        .detach();
+    // Detached from the start: no handle to drop (one RMW less per posted handler). A
+    // handler posted after shutdown is dropped, as io_context drops it after stop().
+    sched_->spawn_detached(detail::handler_future<F>{F(std::forward<Function>(f)), sched_},
+                           /*fork=*/false);
   }
 
   friend bool operator==(const executor& a, const executor& b) noexcept {

@@ -176,6 +176,14 @@ class basic_runtime {
     return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
   }
 
+  /// Fire and forget: spawn() without a handle, cheaper than `spawn(f).detach()` (no handle
+  /// to drop). The output is discarded; an exception goes to the unhandled-exception policy
+  /// (builder::unhandled_exception). Returns false, with `f` dropped, after shutdown.
+  template <future F>
+  bool spawn_detached(F f) {
+    return sched_->spawn_detached(std::move(f));
+  }
+
   /**
    * Spawns every future of `r` (moved out of it) as its own task and returns the handles in
    * the range's order; join them with `zokio::join_all(std::move(handles))` or one by one.

@@ -20,6 +20,16 @@ join_handle<future_output_t<F>> spawn(F f) {
   return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
 }
 
+/// Fire and forget onto the calling thread's runtime: spawn() without a handle, cheaper than
+/// `spawn(f).detach()`. Returns false, with `f` dropped, after the runtime's shutdown. Throws
+/// system_error(errc::no_runtime) outside any runtime.
+template <future F>
+bool spawn_detached(F f) {
+  auto* s = detail::scheduler::current();
+  if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
+  return s->spawn_detached(std::move(f));
+}
+
 /// Spawns every future of `r` (moved out) onto the calling thread's runtime; the handles
 /// in order (see basic_runtime::spawn_many). Throws system_error(errc::no_runtime) outside
 /// any runtime.

@@ -140,6 +140,21 @@ BOOST_AUTO_TEST_CASE(detached_task_exception) {
   BOOST_TEST(rt.block_on(zokio::test::value_after(1ms, 1)) == 1);
 }
 
+// spawn_detached: no handle ever, so the exception is the runtime's from the start (thrown
+// in the first poll, and after a suspension).
+BOOST_AUTO_TEST_CASE(spawn_detached_task_exception) {
+  auto rt = zokio::test::make_runtime(2);
+  BOOST_TEST(rt.spawn_detached(zokio::test::error_after(1ms)));
+  expect_rethrown(rt, "error_after");
+  struct throw_at_once {
+    using output = void;
+    zokio::poll<void> poll(zokio::context&) { throw std::runtime_error("at once"); }
+  };
+  BOOST_TEST(rt.spawn_detached(throw_at_once{}));
+  expect_rethrown(rt, "at once");
+  BOOST_TEST(rt.block_on(zokio::test::value_after(1ms, 1)) == 1);
+}
+
 // Thrown while nobody drives: the next block_on rethrows it at once.
 BOOST_AUTO_TEST_CASE(thrown_before_block_on) {
   auto rt = zokio::test::make_runtime(2);

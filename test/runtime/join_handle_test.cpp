@@ -134,6 +134,42 @@ BOOST_AUTO_TEST_CASE(dropping_handle_drops_output_once) {
   BOOST_TEST(zokio::test::wait_until([&] { return zokio::test::tracked::live.load() == 0; }));
 }
 
+// spawn_detached: runs like a detached spawn, from outside and from a task, and drops its
+// output once; after shutdown it is refused and the future dropped on the caller's thread.
+zokio::task<zokio::test::tracked> make_tracked_after(std::atomic<int>* ran) {
+  co_await zokio::yield_now{};
+  ran->fetch_add(1);
+  co_return zokio::test::tracked{};
+}
+
+BOOST_AUTO_TEST_CASE(spawn_detached_runs_and_drops_its_output) {
+  zokio::test::tracked::live = 0;
+  std::atomic<int> ran{0};
+  {
+    auto rt = make_runtime(2);
+    for (int i = 0; i < 100; ++i) BOOST_TEST(rt.spawn_detached(make_tracked_after(&ran)));
+    auto* ranp = &ran;
+    rt.block_on(rt.spawn(zokio::co_invoke([ranp]() -> zokio::task<void> {
+      for (int i = 0; i < 100; ++i) BOOST_TEST(zokio::spawn_detached(make_tracked_after(ranp)));
+      co_return;
+    })));
+    BOOST_TEST(zokio::test::wait_until([&] { return ran.load() == 200; }));
+    BOOST_TEST(zokio::test::wait_until([&] { return zokio::test::tracked::live.load() == 0; }));
+    rt.shutdown();
+    zokio::test::tracked keep;  // the future's parameter: dropped with the refused spawn
+    struct holds {
+      using output = void;
+      zokio::test::tracked t;
+      zokio::poll<void> poll(zokio::context&) { return zokio::ready(); }
+    };
+    BOOST_TEST(zokio::test::tracked::live.load() == 1);
+    BOOST_TEST(!rt.spawn_detached(holds{std::move(keep)}));
+    BOOST_TEST(zokio::test::tracked::live.load() == 1);  // `keep` itself (moved-from)
+  }
+  BOOST_TEST(zokio::test::tracked::live.load() == 0);
+  BOOST_CHECK_THROW(zokio::spawn_detached(zokio::ready_future<int>(1)), boost::system::system_error);
+}
+
 BOOST_AUTO_TEST_CASE(join_waker_replaced_when_polled_from_new_task) {
   // Poll a join handle by hand with one waker, then join it with another: the second must be
   // the one woken.

@@ -91,6 +91,26 @@ class scheduler final : public task_scheduler {
     return t;
   }
 
+  /// spawn() without a join handle: the task starts with no join interest and two references
+  /// (queue entry, owned list), so nobody pays the handle's drop (one RMW per spawn). Its
+  /// output is dropped at completion; an exception goes to the unhandled-exception policy.
+  /// After shutdown the future is dropped here and false returned.
+  template <future F>
+  bool spawn_detached(F&& f, bool fork = true) {
+    using cell = task_cell<std::decay_t<F>>;
+    using namespace task_state;
+    auto* t = cell::create(NOTIFIED | 2 * REF_ONE, this, std::move(f));
+    if (!bind(t)) {
+      cell::dealloc_fn(t);  // never registered nor queued: the future goes with the cell
+      return false;
+    }
+    if (fork)
+      schedule_spawned(t);
+    else
+      schedule(t);
+    return true;
+  }
+
   /// Spawns each future of `r` (moved out) as its own task, in order. On one of our workers
   /// each is a fork, as spawn() makes it. Elsewhere the cheap path for many: the tasks are
   /// registered under one lock and handed to the injector in batches (one push and one
