@@ -77,7 +77,11 @@ constexpr std::size_t kSpawnMany = 100'000;
 constexpr std::size_t kYieldTasks = 1'000;
 constexpr std::size_t kYieldsPerTask = 400;
 constexpr std::size_t kRoundTrips = 1'000;
-constexpr std::size_t kChainDepth = 10'000;
+// ZOKIO_CHAIN_DEPTH=N overrides it, for experiments (the per-link cost against the fixed start-up).
+const std::size_t kChainDepth = [] {
+  const char* e = std::getenv("ZOKIO_CHAIN_DEPTH");
+  return e && std::atoll(e) > 0 ? static_cast<std::size_t>(std::atoll(e)) : std::size_t{10000};
+}();
 
 const std::vector<std::string> kWorkloads = {"spawn_many", "yield_many", "ping_pong",
                                              "chained_spawn"};
