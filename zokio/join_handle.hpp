@@ -47,6 +47,9 @@ class [[nodiscard]] join_handle {
     if (detail::task_state::claimable(t_->state.load(std::memory_order_relaxed)) &&
         detail::task_join_inline(t_) == detail::inline_run::held) {
       auto r = std::move(t_->result);
+      // The moved-from object goes now, not when the last reference does (a stale queue
+      // entry on a parked worker may hold the task for long).
+      t_->result.template emplace<0>();
       detail::task_finish_joined(std::exchange(t_, finished_tag()));
       if constexpr (std::is_void_v<T>) {
         detail::task_core<T>::take(r);

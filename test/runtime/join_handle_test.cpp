@@ -170,6 +170,31 @@ BOOST_AUTO_TEST_CASE(spawn_detached_runs_and_drops_its_output) {
   BOOST_CHECK_THROW(zokio::spawn_detached(zokio::ready_future<int>(1)), boost::system::system_error);
 }
 
+// A child its joiner runs inline and that completes there hands its output over at once;
+// the moved-from object left in the task goes with the join, not with the task's last
+// reference (here a waker the child kept; in the wild, a stale queue entry on a parked
+// worker, which held it for seconds: task_lifecycle/every_combination under ASan).
+BOOST_AUTO_TEST_CASE(an_inline_join_leaves_no_moved_from_output_behind) {
+  auto rt = make_runtime(1);
+  zokio::test::tracked::live = 0;
+  static zokio::waker kept;
+  struct keeps_waker {
+    using output = zokio::test::tracked;
+    zokio::poll<zokio::test::tracked> poll(zokio::context& cx) {
+      kept = cx.waker();  // a reference the join does not own
+      return zokio::test::tracked{};
+    }
+  };
+  const long live_after_join = rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<long> {
+    auto h = zokio::spawn(keeps_waker{});
+    { auto v = co_await std::move(h); }  // run inline, then destroyed here
+    co_return zokio::test::tracked::live.load();
+  })));
+  BOOST_TEST(live_after_join == 0);
+  kept = zokio::waker{};
+  BOOST_TEST(zokio::test::tracked::live.load() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(join_waker_replaced_when_polled_from_new_task) {
   // Poll a join handle by hand with one waker, then join it with another: the second must be
   // the one woken.
