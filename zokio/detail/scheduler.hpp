@@ -165,7 +165,8 @@ class scheduler final : public task_scheduler {
   /// A join found `t` not started: when the calling thread is one of our workers with native
   /// stack to spare and inline time left, polls `t` here, its queue entry taken back from this
   /// worker's LIFO slot or spawn stack, or else `t` claimed (task_claim) and the entry left
-  /// stale. True when it ran. See doc/architecture.md, "Joins run children".
+  /// stale. Returns not_run, ran, or held (completed: the joiner takes the result and calls
+  /// task_finish_joined). See doc/architecture.md, "Joins run children".
   ZOKIO_DECL inline_run run_inline(task_header* t) noexcept override;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the

@@ -5,7 +5,9 @@
 // counters) are touched by its own thread only; RUNNING on a task is taken only through
 // task_run / task_claim (task_state.hpp), so a task is never polled twice at once; an inline
 // run starts only on the child's own runtime's worker, within inline_stack_limit of the loop's
-// frame and inside the inline slice.
+// frame and inside the inline slices (renewed while the injector is empty, inline_max_slices
+// at most); a child that completes inline stays RUNNING until its joiner publishes it
+// (task_finish_joined).
 #ifndef ZOKIO_IMPL_SCHEDULER_WORKER_IPP
 #define ZOKIO_IMPL_SCHEDULER_WORKER_IPP
 
