@@ -124,6 +124,26 @@ BOOST_AUTO_TEST_CASE(destroy_from_a_task) {
   }
 }
 
+// The same with no yield before the destruction: the task may destroy the runtime while the
+// spawn() that queued it is still waking a worker. The spawn holds the wake gate from the
+// registration to the end of its wake-up, and teardown waits for it (found by TSan in CI as
+// a race between the injector push and the last worker's delete of the scheduler).
+BOOST_AUTO_TEST_CASE(destroy_from_a_task_spawned_from_outside_at_once) {
+  const int rounds = 200 / zokio::test::stress_divisor + 20;
+  for (int i = 0; i < rounds; ++i) {
+    const unsigned workers = 1u + static_cast<unsigned>(i % 2);
+    auto holder = std::make_shared<std::unique_ptr<zokio::runtime>>(
+        std::make_unique<zokio::runtime>(zokio::test::make_runtime(workers)));
+    auto returned = std::make_shared<std::atomic<bool>>(false);
+    (*holder)->spawn_detached([](auto holder, auto returned) -> zokio::task<void> {
+      holder->reset();  // ~runtime on its own worker
+      returned->store(true);
+      co_return;
+    }(holder, returned));
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return returned->load(); }));
+  }
+}
+
 // The same from a blocking job: the teardown runs, the job's thread deletes the runtime.
 BOOST_AUTO_TEST_CASE(destroy_from_a_blocking_job) {
   for (int i = 0; i < 10; ++i) {

@@ -23,6 +23,7 @@
 #include <zokio/detail/task_cell.hpp>
 #include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/topology.hpp>
+#include <zokio/detail/wake_gate.hpp>
 #include <zokio/metrics.hpp>
 #include <zokio/unhandled_exception.hpp>
 
@@ -77,9 +78,11 @@ class scheduler final : public task_scheduler {
     auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE,
                            this, std::move(f));
     if (join_waker) t->join_waker = std::move(*join_waker);  // published by bind and schedule
+    wake_gate_guard gate(outside_gate_key());
     const bool bound = bind(t);
     if (refused) *refused = !bound;
     if (!bound) {
+      gate.release();  // dropping the future may wake other tasks
       if (join_waker) t->join_waker.reset();
       complete_refused<cell>(t);
       return t;
@@ -100,7 +103,9 @@ class scheduler final : public task_scheduler {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | 2 * REF_ONE, this, std::move(f));
+    wake_gate_guard gate(outside_gate_key());
     if (!bind(t)) {
+      gate.release();
       cell::dealloc_fn(t);  // never registered nor queued: the future goes with the cell
       return false;
     }
@@ -138,12 +143,24 @@ class scheduler final : public task_scheduler {
       throw;
     }
     std::vector<task_header*> hs(ts.begin(), ts.end());
+    wake_gate_guard gate(outside_gate_key());
     if (!owned_.insert_shared_many(hs.data(), hs.size())) {
+      gate.release();
       for (auto* t : ts) complete_refused<cell>(t);
       return ts;
     }
     inject_many(hs.data(), hs.size());
     return ts;
+  }
+
+  /// A spawn from outside the workers may race the runtime's teardown: a task of the
+  /// runtime may destroy it (from inside) while this call still registers and queues. The
+  /// wake gate (wake_gate.hpp) keeps the scheduler alive from the registration to the end of
+  /// the push and the wake-up: teardown closes the owned lists (a later registration is
+  /// refused), then waits for every gate held on this scheduler. On a worker of this runtime
+  /// no gate is needed (teardown joins the workers first).
+  const void* outside_gate_key() const noexcept {
+    return on_worker_thread() ? nullptr : static_cast<const void*>(static_cast<const task_scheduler*>(this));
   }
 
   /// A spawn refused after shutdown (never registered, never queued): the future dropped, the
