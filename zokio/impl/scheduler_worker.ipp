@@ -45,10 +45,13 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   if (w->inline_runs == 0) {
     w->inline_since = steady_ns();
     w->inline_slices = 0;
-  } else if (w->inline_runs % inline_check_every == 0 &&
-             steady_ns() - w->inline_since > inline_slice_ns) {
-    if (++w->inline_slices < inline_max_slices && inject_.size_hint() == 0 && inject_.empty()) {
-      w->inline_since = steady_ns();  // no outside work waits: a new slice
+  } else if (w->inline_runs % inline_check_every == 0) {
+    const std::int64_t now = steady_ns();  // one clock read per check, renewal included
+    if (now - w->inline_since <= inline_slice_ns) {
+      // the slice goes on
+    } else if (++w->inline_slices < inline_max_slices && inject_.size_hint() == 0 &&
+               inject_.empty()) {
+      w->inline_since = now;  // no outside work waits: a new slice
     } else {
       if (opts_.enable_metrics) worker_counters::bump(w->counters.inline_unwinds);
       w->inline_runs = inline_closed;
