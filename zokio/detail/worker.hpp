@@ -97,6 +97,10 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   std::uint32_t inline_runs = 0;
   std::uint32_t inline_slices = 0;  // slices renewed since then (the injector was empty)
   std::int64_t inline_since = 0;
+  // The busy io_context turn (scheduler::io_turn_min_gap_ns): when the last one began
+  // (steady clock, ns) and whether it ran any handler (then the next is not held back).
+  std::int64_t last_io_turn = 0;
+  bool io_turn_found = false;
   task_header* spawn_stack[spawn_stack_capacity];
   xorshift32 rng;
 

@@ -157,7 +157,11 @@ task_header* scheduler::next_task(worker& w) {
   // other workers completed (owned_tasks.hpp).
   if (--w.event_countdown == 0) {
     w.event_countdown = opts_.event_interval;
-    poll_io(w);
+    const std::int64_t now = steady_ns();
+    if (w.io_turn_found || now - w.last_io_turn >= io_turn_min_gap_ns) {
+      w.last_io_turn = now;
+      w.io_turn_found = poll_io(w) != 0;
+    }
     owned_.drain_returned(w.index);
   }
 
