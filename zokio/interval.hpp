@@ -52,7 +52,7 @@ class interval {
   }
   /// First tick now.
   explicit interval(duration period, missed_tick_behavior b = missed_tick_behavior::burst)
-      : interval(detail::timer_clock::now(), period, b) {}
+      : interval(detail::clock_now(), period, b) {}
   interval(interval&&) noexcept = default;
   interval& operator=(interval&&) = delete;
 
@@ -82,7 +82,7 @@ class interval {
   /// The poll behind tick(), for hand-written futures.
   zokio::poll<instant> poll_tick(context& cx) {
     if (!entry_.waiting()) {
-      if (detail::timer_clock::now() < next_) {
+      if (detail::clock_now() < next_) {
         entry_.arm(next_);
         if (!entry_.poll_fired(cx)) return pending;
       }
@@ -90,7 +90,7 @@ class interval {
       return pending;
     }
     const instant tick = next_;
-    const instant now = detail::timer_clock::now();
+    const instant now = detail::clock_now();
     if (now > tick + missed_tick_tolerance) {
       switch (behavior_) {
         case missed_tick_behavior::burst: next_ = tick + period_; break;
@@ -104,7 +104,7 @@ class interval {
   }
 
   /// The next tick is one period from now (a pending wait is cancelled).
-  void reset() noexcept { reset_at(detail::timer_clock::now() + period_); }
+  void reset() noexcept { reset_at(detail::clock_now() + period_); }
   /// The next tick is at `t`.
   void reset_at(instant t) noexcept {
     entry_.cancel();

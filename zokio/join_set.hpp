@@ -18,6 +18,7 @@
 #include <zokio/allocator.hpp>
 #include <zokio/detail/atomic_waker.hpp>
 #include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/sim_hooks.hpp>
 #include <zokio/detail/task_cell.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/future.hpp>
@@ -189,8 +190,9 @@ class join_set {
   template <future F>
     requires std::is_same_v<future_output_t<F>, T>
   void spawn(F f) {
-    auto* sched = detail::scheduler::current();
-    if (!sched) throw boost::system::system_error(make_error_code(errc::no_runtime));
+    auto* sim = detail::tl_sim;
+    auto* sched = sim ? nullptr : detail::scheduler::current();
+    if (!sched && !sim) throw boost::system::system_error(make_error_code(errc::no_runtime));
     detail::join_set_slot* slot = free_;
     if (slot) {
       free_ = slot->next;
@@ -218,7 +220,7 @@ class join_set {
       // Spawned as is, not wrapped: a task<T> is then its own cell (one allocation).
       // The join waker goes in before any other thread can see the task: no CAS on a task
       // another worker may already be running. `done`: refused after shutdown, complete.
-      t = sched->spawn(std::move(f), &jw, &done);
+      t = sim ? detail::sim_spawn(sim, std::move(f), &jw, &done) : sched->spawn(std::move(f), &jw, &done);
     } catch (...) {
       release(slot);
       throw;  // jw, unless moved into the task, dropped its reference

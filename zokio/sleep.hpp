@@ -38,7 +38,7 @@ class [[nodiscard]] sleep_future {
   zokio::poll<void> poll(context& cx) {
     if (!detail::coop::poll_proceed(cx)) return pending;  // budget spent: yield (coop.hpp)
     if (!entry_.waiting()) {
-      if (done_ || detail::timer_clock::now() >= deadline_) return finish();
+      if (done_ || detail::clock_now() >= deadline_) return finish();
       entry_.arm(deadline_);
     }
     if (!entry_.poll_fired(cx)) return pending;
@@ -48,7 +48,7 @@ class [[nodiscard]] sleep_future {
   /// The instant this sleep completes at.
   instant deadline() const noexcept { return deadline_; }
   /// True once the deadline has passed (whether or not it was polled).
-  bool is_elapsed() const noexcept { return detail::timer_clock::now() >= deadline_; }
+  bool is_elapsed() const noexcept { return detail::clock_now() >= deadline_; }
 
   /// Moves the deadline (Tokio's Sleep::reset): a pending wait is cancelled and the next
   /// poll arms a new one on the same timer. Allowed after the first poll; a finished sleep

@@ -86,7 +86,7 @@ class [[nodiscard]] timeout_future {
       }
     }
     if (!entry_.waiting()) {
-      if (detail::timer_clock::now() >= deadline_) return timed_out();
+      if (detail::clock_now() >= deadline_) return timed_out();
       entry_.arm(deadline_);
     }
     if (!entry_.poll_fired(cx)) return pending;

@@ -19,6 +19,7 @@
 #include <zokio/allocator.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/sim_hooks.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/use_future.hpp>
 #include <zokio/waker.hpp>
@@ -36,7 +37,7 @@ using timer_clock = std::chrono::steady_clock;
 /// now + d without overflow (a huge duration means "never": time_point::max()).
 template <class Rep, class Period>
 instant deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const auto now = timer_clock::now();
+  const auto now = clock_now();
   if (d <= std::chrono::duration<Rep, Period>::zero()) return now;
   // Compare in long double so that neither a huge Rep nor a huge Period overflows.
   using ld = std::chrono::duration<long double, std::nano>;
@@ -148,6 +149,15 @@ class timer_entry {
   /// Starts a wait until `deadline` (precondition: !waiting()). The first call picks the
   /// io_context (timer_io_context()); later calls reuse the same timer.
   void arm(instant deadline) {
+    if (sim_driver* sim = tl_sim) [[unlikely]] {
+      // A simulation's virtual time: its timer queue holds the handler's reference.
+      timer_shared* s = timer_shared::create();
+      sim->arm_timer(deadline, s, &fire_simulated);
+      st_ = s;
+      sim_ = sim;
+      return;
+    }
+    sim_ = nullptr;
     if (!timer_) timer_.emplace(timer_io_context().get_executor());
     timer_->expires_at(deadline);
     timer_shared* s = timer_shared::create();
@@ -190,7 +200,12 @@ class timer_entry {
       fired = s->fired;
       old = std::move(s->w);
     }
-    if (!fired) timer_->cancel();
+    if (!fired) {
+      if (sim_)
+        sim_->cancel_timer(s);  // runs fire_simulated now: the handler's reference goes
+      else
+        timer_->cancel();
+    }
     s->release();
   }
 
@@ -201,7 +216,11 @@ class timer_entry {
   }
 
  private:
+  // The simulation's timer: what the Asio handler does, with the same reference.
+  static void fire_simulated(void* p) noexcept { timer_handler(static_cast<timer_shared*>(p))({}); }
+
   timer_shared* st_ = nullptr;
+  sim_driver* sim_ = nullptr;  // armed on a simulation (zokio/test/sim_runtime.hpp)
   std::optional<asio_timer> timer_;
 };
 
