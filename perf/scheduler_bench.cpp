@@ -63,6 +63,7 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
+#include <zokio/thread_per_core.hpp>
 #include <zokio/zokio.hpp>
 
 #include "bench.hpp"
@@ -366,6 +367,61 @@ void zk_coro_chained(zokio_setup& z) {
   s.reset();
   z.rt.spawn(zk_coro::chain(s, kChainDepth)).detach();
   z.rt.block_on(s.done_sig.wait());
+  s.verify();
+}
+
+// Zokio's thread-per-core flavour (zokio/thread_per_core.hpp), 2 pinned shards, the same
+// coroutines: work is split between the shards by the program (no stealing), ping and pong
+// sit on different shards (each round trip crosses cores), the chain stays on shard 0.
+struct tpc_setup {
+  zokio::thread_per_core tpc{zokio::thread_per_core::builder().shards(kThreads).build()};
+  spawn_many_state sm;
+  yield_many_state ym;
+  ping_pong_state pp;
+  chain_state ch;
+};
+
+namespace zk_tpc {
+zokio::task<> spawn_part(spawn_many_state& s, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) zokio::spawn_detached(zk_coro::trivial(s));
+  co_return;
+}
+zokio::task<> yield_part(yield_many_state& s, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) zokio::spawn_detached(zk_coro::yielder(s));
+  co_return;
+}
+}  // namespace zk_tpc
+
+void tpc_spawn_many(tpc_setup& z) {
+  auto& s = z.sm;
+  s.reset();
+  for (unsigned i = 0; i < kThreads; ++i)
+    z.tpc.submit_detached_to(i, zk_tpc::spawn_part(s, kSpawnMany / kThreads + (i == 0 ? kSpawnMany % kThreads : 0)));
+  z.tpc.block_on(s.done_sig.wait());
+  bench::check_eq(s.ran.load(), kSpawnMany, "spawn_many: tasks run");
+}
+void tpc_yield_many(tpc_setup& z) {
+  auto& s = z.ym;
+  s.reset();
+  for (unsigned i = 0; i < kThreads; ++i)
+    z.tpc.submit_detached_to(i, zk_tpc::yield_part(s, kYieldTasks / kThreads + (i == 0 ? kYieldTasks % kThreads : 0)));
+  z.tpc.block_on(s.done_sig.wait());
+  s.verify();
+}
+void tpc_ping_pong(tpc_setup& z) {
+  auto& s = z.pp;
+  s.reset();
+  auto a = z.tpc.submit_to(0, zk_coro::ping(s));
+  auto b = z.tpc.submit_to(kThreads - 1, zk_coro::pong(s));
+  z.tpc.block_on(std::move(a));
+  z.tpc.block_on(std::move(b));
+  s.verify();
+}
+void tpc_chained(tpc_setup& z) {
+  auto& s = z.ch;
+  s.reset();
+  z.tpc.submit_detached_to(0, zk_coro::chain(s, kChainDepth));
+  z.tpc.block_on(s.done_sig.wait());
   s.verify();
 }
 
@@ -676,6 +732,7 @@ struct asio_aw {
 // ---------------------------------------------------------------------------------------------
 
 const std::string kZkCoro = "zokio coro";
+const std::string kZkTpc = "zokio tpc coro";
 const std::string kZkHand = "zokio hand";
 const std::vector<std::string> kAsioSetups = {
     "cb: thread_pool(2)", "cb: 1 io_context/2 thr", "cb: 2 io_context/1 thr",
@@ -733,6 +790,7 @@ int main(int argc, char** argv) {
   auto aw_one = std::make_unique<asio_aw<one_ctx_env>>();
   auto aw_two = std::make_unique<asio_aw<two_ctx_env>>();
   auto tbb_ch = std::make_unique<tbb_chain>();
+  auto zk_t = std::make_unique<tpc_setup>();
 
   bench::runner r;
   {
@@ -746,6 +804,11 @@ int main(int argc, char** argv) {
     r.add("ping_pong", kZkHand, [&b] { zk_hand_ping_pong(b); });
     r.add("chained_spawn", kZkCoro, [&a] { zk_coro_chained(a); });
     r.add("chained_spawn", kZkHand, [&b] { zk_hand_chained(b); });
+    auto& t = *zk_t;
+    r.add("spawn_many", kZkTpc, [&t] { tpc_spawn_many(t); });
+    r.add("yield_many", kZkTpc, [&t] { tpc_yield_many(t); });
+    r.add("ping_pong", kZkTpc, [&t] { tpc_ping_pong(t); });
+    r.add("chained_spawn", kZkTpc, [&t] { tpc_chained(t); });
   }
   add_asio(r, kAsioSetups[0], *cb_pool);
   add_asio(r, kAsioSetups[1], *cb_one);
@@ -790,6 +853,18 @@ int main(int argc, char** argv) {
                             {"yield_many", 1.0, false},
                             {"ping_pong", 2.5, false},
                             {"chained_spawn", 1.3, true}};
+  std::printf("\n== thread_per_core (2 pinned shards) against multi_thread (2 workers), same "
+              "coroutines\n");
+  for (auto& w : kWorkloads) {
+    if (!opts.selected(w)) continue;
+    const bench::summary* mt = r.result(w, kZkCoro);
+    const bench::summary* tp = r.result(w, kZkTpc);
+    if (mt && tp)
+      std::printf("  %-14s multi_thread %s, thread_per_core %s: speed-up %s\n", w.c_str(),
+                  bench::format_duration(mt->median).c_str(), bench::format_duration(tp->median).c_str(),
+                  bench::format_ratio(bench::ratio(*mt, *tp)).c_str());
+  }
+
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");
   for (auto& t : targets) {
     if (!opts.selected(t.workload)) continue;

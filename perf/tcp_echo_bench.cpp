@@ -27,6 +27,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <zokio/thread_per_core.hpp>
 #include <zokio/zokio.hpp>
 
 #include "bench.hpp"
@@ -102,6 +103,25 @@ struct zokio_server : server {
   ~zokio_server() override {
     asio::post(acc->get_executor(), [this] { acc->close(); });
     rt.shutdown();
+  }
+};
+
+// Zokio's thread-per-core flavour: 2 shards (pinned, or not: the client shares the 2 cpus), the acceptor on shard 0, each accepted
+// socket (and its session) on the next shard in turn, where it stays.
+struct tpc_server : server {
+  zokio::thread_per_core tpc;
+  std::unique_ptr<tcp::acceptor> acc;
+  unsigned next = 0;  // only the accept loop (on shard 0) touches it
+  explicit tpc_server(bool pin) : tpc(zokio::thread_per_core::builder().shards(kThreads).pin(pin).build()) {
+    auto ex = tpc.shard(0).get_executor();
+    acc = std::make_unique<tcp::acceptor>(ex, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    endpoint = acc->local_endpoint();
+    asio::co_spawn(ex, accept_loop(*acc, [this] { return tpc.shard(next++ % kThreads).get_executor(); }),
+                   asio::detached);
+  }
+  ~tpc_server() override {
+    asio::post(acc->get_executor(), [this] { acc->close(); });
+    for (unsigned i = kThreads; i-- > 0;) tpc.shard(i).shutdown();
   }
 };
 
@@ -288,6 +308,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::unique_ptr<server>>> servers;
   auto name = [](const char* n) { return std::string(kPrefix) + n; };
   servers.emplace_back(name("zokio"), std::make_unique<zokio_server>());
+  servers.emplace_back(name("zokio tpc"), std::make_unique<tpc_server>(true));
+  servers.emplace_back(name("zokio tpc unpinned"), std::make_unique<tpc_server>(false));
   servers.emplace_back(name("asio thread_pool"), std::make_unique<pool_server>());
   servers.emplace_back(name("asio 1ctx/2thr"), std::make_unique<one_ctx_server>());
   servers.emplace_back(name("asio 2ctx"), std::make_unique<two_ctx_server>());

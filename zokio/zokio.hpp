@@ -28,6 +28,7 @@
 #include <zokio/task.hpp>
 #include <zokio/task_local.hpp>
 #include <zokio/task_scope.hpp>
+#include <zokio/thread_per_core.hpp>
 #include <zokio/time.hpp>
 #include <zokio/topology.hpp>
 #include <zokio/use_future.hpp>
