@@ -16,6 +16,7 @@ enum class errc {
   nested_block_on,       ///< block_on called from a worker thread of a runtime
   no_runtime,            ///< zokio::spawn called outside any runtime worker
   shutdown_from_inside,  ///< shutdown() called on one of the runtime's own threads
+  not_on_worker,         ///< spawn_local called on a thread that is no runtime worker
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -46,6 +47,9 @@ class zokio_category final : public boost::system::error_category {
         return "shutdown() called on one of the runtime's own threads (a worker or a blocking "
                "job), which it would have to wait for; call stop() there, or destroy the "
                "runtime, which then stops it without waiting";
+      case errc::not_on_worker:
+        return "zokio::spawn_local called on a thread that is not one of a runtime's workers "
+               "(there is no worker to keep the task on)";
     }
     return "unknown zokio error";
   }

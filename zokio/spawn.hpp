@@ -24,6 +24,26 @@ join_handle<future_output_t<F>> spawn(F f) {
   return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
 }
 
+/**
+ * Like zokio::spawn, but the task runs on the calling worker only, for its whole life: it is
+ * never stolen by another worker and never run inline by a join on another worker; a wake or
+ * an abort from any thread queues it back on this worker. For code with thread affinity
+ * (thread_local state, objects that must stay on one thread); Tokio's `spawn_local` without
+ * the LocalSet. Pinned tasks and the worker's other tasks take turns. Costs over spawn: a
+ * spin lock per queueing, and a wake-up of the worker when queued from another thread.
+ * Throws system_error(errc::not_on_worker) on a thread that is not a runtime worker (a
+ * block_on thread included: it has no worker to keep the task on). Inside a
+ * zokio::test::sim_runtime (one thread anyway) it is spawn().
+ */
+template <future F>
+join_handle<future_output_t<F>> spawn_local(F f) {
+  if (auto* sim = detail::tl_sim) [[unlikely]]
+    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f)));
+  auto* s = detail::scheduler::current();
+  if (!s || !s->on_worker_thread()) throw boost::system::system_error(make_error_code(errc::not_on_worker));
+  return join_handle<future_output_t<F>>(s->spawn_local(std::move(f)));
+}
+
 /// Fire and forget onto the calling thread's runtime: spawn() without a handle, cheaper than
 /// `spawn(f).detach()`. Returns false, with `f` dropped, after the runtime's shutdown. Throws
 /// system_error(errc::no_runtime) outside any runtime.

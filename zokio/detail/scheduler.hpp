@@ -116,6 +116,22 @@ class scheduler final : public task_scheduler {
     return true;
   }
 
+  /// spawn() of a task that runs on the calling worker only (zokio::spawn_local): never
+  /// stolen, never run inline by a join on another worker; wakes and aborts from anywhere
+  /// queue it back on this worker (push_pinned). Precondition: called on one of our workers
+  /// (on a worker the registration cannot be refused: teardown joins the workers first).
+  template <future F>
+  task_core<future_output_t<F>>* spawn_local(F&& f) {
+    using cell = task_cell<std::decay_t<F>>;
+    using namespace task_state;
+    worker* w = local_worker();
+    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f));
+    t->home = worker_home(*w);
+    bind(t);
+    push_pinned(t);
+    return t;
+  }
+
   /// Spawns each future of `r` (moved out) as its own task, in order. On one of our workers
   /// each is a fork, as spawn() makes it. Elsewhere the cheap path for many: the tasks are
   /// registered under one lock and handed to the injector in batches (one push and one
@@ -347,6 +363,11 @@ class scheduler final : public task_scheduler {
   // push_local of a woken (or yielding) task: counted, so the deque gets fairness turns
   // against the spawn stack only while woken tasks wait there.
   ZOKIO_DECL void push_woken(worker& w, task_header* t, bool notify) noexcept;
+  // Pinned tasks (spawn_local): queued on their home worker's pinned queue from any thread;
+  // from another thread the home worker is unparked (a stale unpark costs it one more loop).
+  ZOKIO_DECL void push_pinned(task_header* t) noexcept;
+  ZOKIO_DECL static task_header* pop_pinned(worker& w) noexcept;
+  ZOKIO_DECL static std::uint32_t worker_home(const worker& w) noexcept;
   // A busy worker's deque gets one turn in this many spawn-stack pops (fairness for woken
   // tasks while a fork-join tree runs depth-first on this worker).
   static constexpr std::uint32_t spawn_fairness = 32;

@@ -40,6 +40,9 @@ struct task_header {
   task_header* owned_next = nullptr;
   task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack
   std::uint32_t owned_shard = 0;
+  // spawn_local: 1 + the index of the worker the task never leaves; 0: any worker. Set
+  // before the task is first queued, never changed (scheduler::push_pinned).
+  std::uint32_t home = 0;
   // Written by the join_handle while JOIN_WAKER is clear; read by the task side once it set
   // COMPLETE and saw JOIN_WAKER (see task_state.hpp).
   waker join_waker;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include <zokio/allocator.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/topology.hpp>
 #include <zokio/detail/work_stealing_deque.hpp>
@@ -75,11 +77,21 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   std::atomic<bool> unpark_flag{false};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
+  // Tasks pinned to this worker (spawn_local), FIFO: any thread pushes, only the owner pops,
+  // both under pinned_mu (the count is changed under it too). Never stolen, never spilled.
+  // The owner reads pinned_count without the lock as a hint; a push from another thread
+  // always unparks the owner afterwards (scheduler::push_pinned), so a hint read as 0 just
+  // before parking costs no wake-up.
+  alignas(ZOKIO_CACHE_LINE) spin_mutex pinned_mu;
+  std::atomic<std::uint32_t> pinned_count{0};
+  std::deque<task_header*> pinned;
+
   // Owner-only loop state.
   alignas(ZOKIO_CACHE_LINE) std::uint32_t inject_countdown = 1;  // polls until the injector's turn
   std::uint32_t event_countdown = 1;   // polls until the io_context's turn
   unsigned lifo_streak = 0;
   bool searching = false;
+  bool pinned_turn = false;  // pinned tasks and the rest take turns while both wait
   // Depth-first fork-join (doc/architecture.md, "Scheduling order"). Tasks spawned by this
   // worker's running tasks that the LIFO slot displaced, newest on top: the owner runs them
   // newest first, after the LIFO slot and before the deque. Owner-only, so invisible to

@@ -129,6 +129,10 @@ bool scheduler::release_owned(task_header* t) noexcept {
 }
 
 void scheduler::schedule(task_header* t) noexcept {
+  if (t->home != 0) [[unlikely]] {
+    push_pinned(t);  // spawn_local: back to its own worker, from wherever the wake came
+    return;
+  }
   worker* w = local_worker();
   if (w && !shutdown_.load(std::memory_order_relaxed)) {
     if (opts_.enable_lifo_slot) {
@@ -184,6 +188,7 @@ void scheduler::drain_queues() noexcept {
     while (w->spawn_top != 0)
       if (task_header* t = w->spawn_stack[--w->spawn_top]) t->ref_dec();
     while (task_header* t = w->deque.pop()) t->ref_dec();
+    while (task_header* t = pop_pinned(*w)) t->ref_dec();
   }
   while (auto e = inject_.pop()) {
     if (!e.is_batch()) {

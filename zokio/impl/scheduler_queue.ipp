@@ -110,6 +110,30 @@ void scheduler::inject_many(task_header* const* ts, std::size_t n) noexcept {
   }
 }
 
+std::uint32_t scheduler::worker_home(const worker& w) noexcept { return w.index + 1; }
+
+void scheduler::push_pinned(task_header* t) noexcept {
+  worker& h = *workers_[t->home - 1];
+  {
+    std::lock_guard lk(h.pinned_mu);
+    h.pinned.push_back(t);  // bad_alloc here terminates, as any allocation in a noexcept wake
+    h.pinned_count.store(h.pinned_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // The owner may be parked, or about to park having read pinned_count as 0: unpark sets
+  // its flag before io.stop(), and park() checks the flag after taking its io_context, so
+  // the owner cannot sleep past this task. On the owner's own thread nothing is needed.
+  if (local_worker() != &h) unpark(h.index);
+}
+
+task_header* scheduler::pop_pinned(worker& w) noexcept {
+  std::lock_guard lk(w.pinned_mu);
+  if (w.pinned.empty()) return nullptr;
+  task_header* t = w.pinned.front();
+  w.pinned.pop_front();
+  w.pinned_count.store(w.pinned_count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  return t;
+}
+
 bool scheduler::has_visible_work() const noexcept {
   if (inject_.size_hint() != 0 || !inject_.empty()) return true;
   for (auto& w : workers_) {

@@ -35,6 +35,8 @@ task_header* scheduler::pop_spawned(worker& w) noexcept {
 inline_run scheduler::run_inline(task_header* t) noexcept {
   worker* w = local_worker();
   if (!w) return inline_run::not_run;
+  // A spawn_local task runs on its own worker only.
+  if (t->home != 0 && t->home != worker_home(*w)) return inline_run::not_run;
   // Stack grows down: a frame outside [base - limit, base] (a fiber's stack, or too deep)
   // makes the unsigned difference exceed the limit.
   const auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
@@ -106,7 +108,10 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
-    push_woken(*w, t, true);
+    if (t->home != 0)
+      push_pinned(t);
+    else
+      push_woken(*w, t, true);
     r = inline_run::ran;
   }
   return r;
@@ -143,6 +148,10 @@ void scheduler::run_worker(worker& w) {
 
 template <bool Metrics>
 task_header* scheduler::next_task(worker& w) {
+  // Pinned tasks (spawn_local) take every other turn while other work waits, and any turn
+  // when nothing else does (the end of this function): neither side starves the other.
+  if (w.pinned_count.load(std::memory_order_relaxed) != 0 && (w.pinned_turn = !w.pinned_turn))
+    if (task_header* t = pop_pinned(w)) return t;
   // Fairness: the injector gets a turn even when local work never runs out.
   if (--w.inject_countdown == 0) {
     w.inject_countdown = opts_.global_queue_interval;
@@ -216,6 +225,9 @@ task_header* scheduler::next_task(worker& w) {
     return t;
   }
   w.woken_in_deque = 0;
+
+  if (w.pinned_count.load(std::memory_order_relaxed) != 0)
+    if (task_header* t = pop_pinned(w)) return t;
 
   // Local queue empty: take batches from the injector until we hold a fair share (the rest
   // is left for the others; a batch is at most half a deque, so one always fits).
@@ -315,7 +327,10 @@ void scheduler::run_task(worker& w, task_header* t) {
   if constexpr (Metrics) worker_counters::bump(w.counters.polls);
   if (task_run(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
-    push_woken(w, t, true);
+    if (t->home != 0) [[unlikely]]
+      push_pinned(t);
+    else
+      push_woken(w, t, true);
   }
 }
 
