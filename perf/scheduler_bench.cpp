@@ -374,7 +374,9 @@ void zk_coro_chained(zokio_setup& z) {
 // coroutines: work is split between the shards by the program (no stealing), ping and pong
 // sit on different shards (each round trip crosses cores), the chain stays on shard 0.
 struct tpc_setup {
-  zokio::thread_per_core tpc{zokio::thread_per_core::builder().shards(kThreads).build()};
+  explicit tpc_setup(std::chrono::nanoseconds spin = {})
+      : tpc(zokio::thread_per_core::builder().shards(kThreads).spin_before_park(spin).build()) {}
+  zokio::thread_per_core tpc;
   spawn_many_state sm;
   yield_many_state ym;
   ping_pong_state pp;
@@ -733,6 +735,7 @@ struct asio_aw {
 
 const std::string kZkCoro = "zokio coro";
 const std::string kZkTpc = "zokio tpc coro";
+const std::string kZkTpcSpin = "zokio tpc spin coro";
 const std::string kZkHand = "zokio hand";
 const std::vector<std::string> kAsioSetups = {
     "cb: thread_pool(2)", "cb: 1 io_context/2 thr", "cb: 2 io_context/1 thr",
@@ -791,6 +794,7 @@ int main(int argc, char** argv) {
   auto aw_two = std::make_unique<asio_aw<two_ctx_env>>();
   auto tbb_ch = std::make_unique<tbb_chain>();
   auto zk_t = std::make_unique<tpc_setup>();
+  auto zk_ts = std::make_unique<tpc_setup>(std::chrono::microseconds(50));
 
   bench::runner r;
   {
@@ -809,6 +813,11 @@ int main(int argc, char** argv) {
     r.add("yield_many", kZkTpc, [&t] { tpc_yield_many(t); });
     r.add("ping_pong", kZkTpc, [&t] { tpc_ping_pong(t); });
     r.add("chained_spawn", kZkTpc, [&t] { tpc_chained(t); });
+    auto& ts = *zk_ts;
+    r.add("spawn_many", kZkTpcSpin, [&ts] { tpc_spawn_many(ts); });
+    r.add("yield_many", kZkTpcSpin, [&ts] { tpc_yield_many(ts); });
+    r.add("ping_pong", kZkTpcSpin, [&ts] { tpc_ping_pong(ts); });
+    r.add("chained_spawn", kZkTpcSpin, [&ts] { tpc_chained(ts); });
   }
   add_asio(r, kAsioSetups[0], *cb_pool);
   add_asio(r, kAsioSetups[1], *cb_one);
@@ -859,10 +868,15 @@ int main(int argc, char** argv) {
     if (!opts.selected(w)) continue;
     const bench::summary* mt = r.result(w, kZkCoro);
     const bench::summary* tp = r.result(w, kZkTpc);
+    const bench::summary* ts = r.result(w, kZkTpcSpin);
     if (mt && tp)
-      std::printf("  %-14s multi_thread %s, thread_per_core %s: speed-up %s\n", w.c_str(),
+      std::printf("  %-14s multi_thread %s, thread_per_core %s: speed-up %s", w.c_str(),
                   bench::format_duration(mt->median).c_str(), bench::format_duration(tp->median).c_str(),
                   bench::format_ratio(bench::ratio(*mt, *tp)).c_str());
+    if (mt && tp && ts)
+      std::printf("; spinning 50 us before parking %s: speed-up %s", bench::format_duration(ts->median).c_str(),
+                  bench::format_ratio(bench::ratio(*mt, *ts)).c_str());
+    if (mt && tp) std::printf("\n");
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

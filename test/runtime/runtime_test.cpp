@@ -257,6 +257,27 @@ BOOST_AUTO_TEST_CASE(builder_max_lifo_polls_has_its_effect) {
   BOOST_TEST(lifo[1] > 100u);
 }
 
+// park_spin: a worker that spins before parking picks up the next outside spawn while
+// spinning; without it, every spawn of a sequence finds it parked.
+BOOST_AUTO_TEST_CASE(builder_park_spin_has_its_effect, *boost::unit_test::timeout(60)) {
+  using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+  std::uint64_t parks[2];
+  unsigned k = 0;
+  for (auto spin : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(std::chrono::milliseconds(200))}) {
+    auto rt = metrics_rt::builder().worker_threads(1).park_spin(spin).build();
+    rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
+    const auto before = rt.metrics().workers[0].parks;
+    for (int i = 0; i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // the worker goes idle
+      rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
+    }
+    parks[k++] = rt.metrics().workers[0].parks - before;
+  }
+  BOOST_TEST_MESSAGE("parks for 50 spawns: " << parks[0] << " without spin, " << parks[1] << " with");
+  BOOST_TEST(parks[0] >= 40u);
+  BOOST_TEST(parks[1] <= 5u);
+}
+
 // event_interval: on one worker that never runs out of tasks (a task that keeps yielding),
 // a 2 ms timer is seen within a few ms with the default, and only when the worker runs out
 // of tasks with an interval no busy stretch reaches.

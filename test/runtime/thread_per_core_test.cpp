@@ -93,7 +93,9 @@ BOOST_AUTO_TEST_CASE(submit_to_crosses_shards_and_the_result_comes_back) {
 }
 
 BOOST_AUTO_TEST_CASE(cross_shard_channel_ping_pong) {
-  auto tpc = zokio::thread_per_core::builder().shards(2).pin(false).build();
+ for (auto spin : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(50us)}) {
+  // With spin_before_park the shards spin 50 us before parking: the same messages, fewer parks.
+  auto tpc = zokio::thread_per_core::builder().shards(2).pin(false).spin_before_park(spin).build();
   auto [to1, at1] = zokio::mpsc::channel<int>(1);
   auto [to0, at0] = zokio::mpsc::channel<int>(1);
   auto pong = tpc.submit_to(1, zokio::co_invoke([](zokio::mpsc::receiver<int>& in, zokio::mpsc::sender<int>& out) -> zokio::task<int> {
@@ -115,6 +117,7 @@ BOOST_AUTO_TEST_CASE(cross_shard_channel_ping_pong) {
   }, std::move(to1), std::move(at0)));
   BOOST_TEST(tpc.block_on(std::move(ping)) == 2000);
   BOOST_TEST(tpc.block_on(std::move(pong)) == 2000);
+ }
 }
 
 BOOST_AUTO_TEST_CASE(pinned_shards_run_on_their_cpu) {

@@ -53,6 +53,8 @@ struct scheduler_options {
   // The blocking pool (spawn_blocking, zokio/blocking.hpp).
   std::size_t max_blocking_threads = 512;                            // Tokio's default
   std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);  // idle thread exit
+  // A worker out of work looks for new work this long before it parks (0: parks at once).
+  std::chrono::nanoseconds park_spin{0};
   // Where an exception no join_handle sees goes (zokio/unhandled_exception.hpp).
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
 };
@@ -366,6 +368,8 @@ class scheduler final : public task_scheduler {
   // Pinned tasks (spawn_local): queued on their home worker's pinned queue from any thread;
   // from another thread the home worker is unparked (a stale unpark costs it one more loop).
   ZOKIO_DECL void push_pinned(task_header* t) noexcept;
+  // opts_.park_spin: true when work for `w` showed up within the spin (then no park).
+  ZOKIO_DECL bool spin_before_park(worker& w) noexcept;
   ZOKIO_DECL static task_header* pop_pinned(worker& w) noexcept;
   ZOKIO_DECL static std::uint32_t worker_home(const worker& w) noexcept;
   // A busy worker's deque gets one turn in this many spawn-stack pops (fairness for woken

@@ -142,6 +142,7 @@ void scheduler::run_worker(worker& w) {
     }
     // No task anywhere: run I/O completions that busy siblings have not got to yet.
     if (poll_sibling_io(w)) continue;
+    if (opts_.park_spin.count() > 0 && spin_before_park(w)) continue;
     park<Metrics>(w);
   }
 }
@@ -319,6 +320,22 @@ void scheduler::end_search(worker& w) noexcept {
   w.searching = false;
   // The last searcher to find work wakes another, in case there is more (Tokio's rule).
   if (idle_.transition_from_searching()) notify_parked();
+}
+
+bool scheduler::spin_before_park(worker& w) noexcept {
+  // Not registered as a sleeper meanwhile: a producer wakes nobody (no system call on either
+  // side), and this loop sees its push. Its own io_context is not polled while spinning, so
+  // the spin is short (a builder option, default off; thread_per_core's shards use it).
+  const std::int64_t until = steady_ns() + opts_.park_spin.count();
+  for (unsigned i = 1;; ++i) {
+    if (has_visible_work() || w.pinned_count.load(std::memory_order_relaxed) != 0 ||
+        shutdown_.load(std::memory_order_relaxed))
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0 && steady_ns() >= until) return false;
+  }
 }
 
 template <bool Metrics>
