@@ -394,11 +394,14 @@ zokio::task<> yield_part(yield_many_state& s, std::size_t n) {
 }
 }  // namespace zk_tpc
 
+// Shard i's part of n (the remainder goes to shard 0).
+std::size_t share(std::size_t n, unsigned i) { return n / kThreads + (i == 0 ? n % kThreads : 0); }
+
 void tpc_spawn_many(tpc_setup& z) {
   auto& s = z.sm;
   s.reset();
   for (unsigned i = 0; i < kThreads; ++i)
-    z.tpc.submit_detached_to(i, zk_tpc::spawn_part(s, kSpawnMany / kThreads + (i == 0 ? kSpawnMany % kThreads : 0)));
+    z.tpc.submit_detached_to(i, zk_tpc::spawn_part(s, share(kSpawnMany, i)));
   z.tpc.block_on(s.done_sig.wait());
   bench::check_eq(s.ran.load(), kSpawnMany, "spawn_many: tasks run");
 }
@@ -406,7 +409,7 @@ void tpc_yield_many(tpc_setup& z) {
   auto& s = z.ym;
   s.reset();
   for (unsigned i = 0; i < kThreads; ++i)
-    z.tpc.submit_detached_to(i, zk_tpc::yield_part(s, kYieldTasks / kThreads + (i == 0 ? kYieldTasks % kThreads : 0)));
+    z.tpc.submit_detached_to(i, zk_tpc::yield_part(s, share(kYieldTasks, i)));
   z.tpc.block_on(s.done_sig.wait());
   s.verify();
 }

@@ -141,7 +141,8 @@ inline thread_per_core thread_per_core::builder::build() const {
     throw std::invalid_argument("zokio::thread_per_core: shards(0): at least one shard is needed");
   const std::vector<unsigned> cpus = detail::allowed_cpus();
   const unsigned n = shards_set_ ? shards_ : static_cast<unsigned>(cpus.size());
-  const detail::topology topo = detail::topology::discover();
+  // NUMA nodes only matter for pinning (each shard keeps its cpu's real node).
+  const detail::topology topo = pin_ ? detail::topology::discover() : detail::topology{};
   std::vector<runtime> shards;
   shards.reserve(n);
   for (unsigned i = 0; i < n; ++i) {

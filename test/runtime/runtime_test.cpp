@@ -276,6 +276,38 @@ BOOST_AUTO_TEST_CASE(builder_park_spin_has_its_effect, *boost::unit_test::timeou
   BOOST_TEST_MESSAGE("parks for 50 spawns: " << parks[0] << " without spin, " << parks[1] << " with");
   BOOST_TEST(parks[0] >= 40u);
   BOOST_TEST(parks[1] <= 5u);
+  // A spinning worker still sees a shutdown: destroying a runtime whose workers spin for
+  // 10 s before parking, from outside and from one of its tasks, does not wait for the spin.
+  for (bool from_inside : {false, true}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      auto rt = std::make_shared<zokio::runtime>(zokio::runtime::builder().worker_threads(2).park_spin(std::chrono::seconds(10)).build());
+      rt->block_on(rt->spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
+      if (from_inside) {
+        // A task that never ends tells when the teardown (on a worker) has cancelled it.
+        struct on_drop {
+          std::shared_ptr<std::atomic<bool>> f;
+          ~on_drop() {
+            if (f) f->store(true);
+          }
+        };
+        auto torn_down = std::make_shared<std::atomic<bool>>(false);
+        rt->spawn_detached(zokio::co_invoke([](on_drop& g) -> zokio::task<void> {
+          (void)g;
+          co_await zokio::sleep(std::chrono::hours(1));
+        }, on_drop{torn_down}));
+        auto* raw = rt.get();
+        raw->spawn_detached(zokio::co_invoke([](std::shared_ptr<zokio::runtime>& self) -> zokio::task<void> {
+          self.reset();  // the last owner, destroyed on a worker
+          co_return;
+        }, std::move(rt)));
+        while (!torn_down->load() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        BOOST_TEST(torn_down->load());
+      }
+    }
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)));
+  }
 }
 
 // event_interval: on one worker that never runs out of tasks (a task that keeps yielding),

@@ -86,7 +86,7 @@ class scheduler final : public task_scheduler {
     if (!bound) {
       gate.release();  // dropping the future may wake other tasks
       if (join_waker) t->join_waker.reset();
-      complete_refused<cell>(t);
+      cell::complete_refused(t);
       return t;
     }
     if (fork)
@@ -164,7 +164,7 @@ class scheduler final : public task_scheduler {
     wake_gate_guard gate(outside_gate_key());
     if (!owned_.insert_shared_many(hs.data(), hs.size())) {
       gate.release();
-      for (auto* t : ts) complete_refused<cell>(t);
+      for (auto* t : ts) cell::complete_refused(t);
       return ts;
     }
     inject_many(hs.data(), hs.size());
@@ -179,15 +179,6 @@ class scheduler final : public task_scheduler {
   /// no gate is needed (teardown joins the workers first).
   const void* outside_gate_key() const noexcept {
     return on_worker_thread() ? nullptr : static_cast<const void*>(static_cast<const task_scheduler*>(this));
-  }
-
-  /// A spawn refused after shutdown (never registered, never queued): the future dropped, the
-  /// result errc::runtime_shutdown, only the handle's reference left.
-  template <class Cell>
-  static void complete_refused(task_header* t) {
-    Cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
-    t->state.store(task_state::COMPLETE | task_state::JOIN_INTEREST | task_state::REF_ONE,
-                   std::memory_order_release);
   }
 
   /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
@@ -363,7 +354,8 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL static task_header* pop_spawned(worker& w) noexcept;
   ZOKIO_DECL bool spill_wanted(const worker& w) const noexcept;  // deque empty, >1 worker
   // push_local of a woken (or yielding) task: counted, so the deque gets fairness turns
-  // against the spawn stack only while woken tasks wait there.
+  // against the spawn stack only while woken tasks wait there. A pinned task (spawn_local)
+  // goes to its home's pinned queue instead.
   ZOKIO_DECL void push_woken(worker& w, task_header* t, bool notify) noexcept;
   // Pinned tasks (spawn_local): queued on their home worker's pinned queue from any thread;
   // from another thread the home worker is unparked (a stale unpark costs it one more loop).
@@ -407,6 +399,8 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL void end_search(worker& w) noexcept;
   ZOKIO_DECL void note_first_steal(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;
+  // has_visible_work(), this worker's pinned queue, or shutdown: what ends a spin or a park.
+  ZOKIO_DECL bool should_wake(const worker& w) const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void restart_io(worker& v) noexcept;
   ZOKIO_DECL void drain_queues() noexcept;

@@ -100,7 +100,9 @@ class sim_core final : public sim_driver {
       return deadline != o.deadline ? deadline < o.deadline : seq < o.seq;
     }
   };
-  std::map<timer_key, std::pair<void*, timer_fire>> timers_;
+  using timer_map = std::map<timer_key, std::pair<void*, timer_fire>>;
+  void fire_timer(timer_map::iterator it) noexcept;  // removes it, then fires (or drops) it
+  timer_map timers_;
   std::unordered_map<void*, timer_key> timer_of_;
   std::uint64_t timer_seq_ = 0;
 

@@ -66,8 +66,7 @@ task_core<future_output_t<F>>* sim_spawn(sim_driver* s, F&& f, waker* join_waker
   if (refused) *refused = !bound;
   if (!bound) {
     if (join_waker) t->join_waker.reset();
-    cell::cancel_fn(t, static_cast<int>(errc::runtime_shutdown));
-    t->state.store(COMPLETE | JOIN_INTEREST | REF_ONE, std::memory_order_release);
+    cell::complete_refused(t);
     return t;
   }
   s->schedule(t);

@@ -110,6 +110,14 @@ struct task_cell final : task_core<future_output_t<F>> {
     self->drop_future();
     return true;
   }
+  /// A spawn refused after shutdown (never registered, never queued): the future dropped, the
+  /// result errc::runtime_shutdown, only the handle's reference left. Every runtime's spawn
+  /// (scheduler, simulation) refuses this way.
+  static void complete_refused(task_header* h) {
+    cancel_fn(h, static_cast<int>(errc::runtime_shutdown));
+    h->state.store(task_state::COMPLETE | task_state::JOIN_INTEREST | task_state::REF_ONE,
+                   std::memory_order_release);
+  }
   static void cancel_fn(task_header* h, int e) {
     auto* self = static_cast<task_cell*>(h);
     self->drop_future();

@@ -120,8 +120,7 @@ void scheduler::park(worker& w) {
   idle_.register_sleeper(w.index);
   // Ordering: seq_cst fence, pairs with the one in notify_parked(); see idle.hpp.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (has_visible_work() || w.pinned_count.load(std::memory_order_relaxed) != 0 ||
-      shutdown_.load(std::memory_order_acquire)) {
+  if (should_wake(w)) {
     if (!idle_.unregister_sleeper(w.index)) w.searching = true;  // a producer woke us already
     return;
   }

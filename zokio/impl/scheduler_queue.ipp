@@ -16,6 +16,10 @@
 namespace zokio::detail {
 
 void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
+  if (t->home != 0) [[unlikely]] {
+    push_pinned(t);  // spawn_local: its own worker's pinned queue, never the deque
+    return;
+  }
   ++w.woken_in_deque;
   push_local(w, t, notify);
 }
@@ -132,6 +136,11 @@ task_header* scheduler::pop_pinned(worker& w) noexcept {
   w.pinned.pop_front();
   w.pinned_count.store(w.pinned_count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   return t;
+}
+
+bool scheduler::should_wake(const worker& w) const noexcept {
+  return has_visible_work() || w.pinned_count.load(std::memory_order_relaxed) != 0 ||
+         shutdown_.load(std::memory_order_acquire);
 }
 
 bool scheduler::has_visible_work() const noexcept {

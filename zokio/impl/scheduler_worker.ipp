@@ -108,10 +108,7 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
-    if (t->home != 0)
-      push_pinned(t);
-    else
-      push_woken(*w, t, true);
+    push_woken(*w, t, true);
     r = inline_run::ran;
   }
   return r;
@@ -328,9 +325,7 @@ bool scheduler::spin_before_park(worker& w) noexcept {
   // the spin is short (a builder option, default off; thread_per_core's shards use it).
   const std::int64_t until = steady_ns() + opts_.park_spin.count();
   for (unsigned i = 1;; ++i) {
-    if (has_visible_work() || w.pinned_count.load(std::memory_order_relaxed) != 0 ||
-        shutdown_.load(std::memory_order_relaxed))
-      return true;
+    if (should_wake(w)) return true;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -344,10 +339,7 @@ void scheduler::run_task(worker& w, task_header* t) {
   if constexpr (Metrics) worker_counters::bump(w.counters.polls);
   if (task_run(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
-    if (t->home != 0) [[unlikely]]
-      push_pinned(t);
-    else
-      push_woken(w, t, true);
+    push_woken(w, t, true);
   }
 }
 

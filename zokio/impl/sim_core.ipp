@@ -27,12 +27,7 @@ sim_core::~sim_core() {
   for (task_header* t : pinned) task_shutdown(t);
   drain_run_queue();
   // Timers armed by nobody's future any more (none expected): their handlers' references.
-  while (!timers_.empty()) {
-    auto [ctx, fire] = timers_.begin()->second;
-    timer_of_.erase(ctx);
-    timers_.erase(timers_.begin());
-    fire(ctx);
-  }
+  while (!timers_.empty()) fire_timer(timers_.begin());
   for (task_header* t : pinned) t->ref_dec();
   drain_run_queue();
   // A wake from another thread may still be inside schedule().
@@ -85,12 +80,7 @@ bool sim_core::fire_next_timers() {
   const time_point at = timers_.begin()->first.deadline;
   if (at > now_) now_ = at;  // the jump: nothing else could happen before it
   // Every timer due now, in arm order; a timer armed by a woken task runs in a later step.
-  while (!timers_.empty() && timers_.begin()->first.deadline <= now_) {
-    auto [ctx, fire] = timers_.begin()->second;
-    timer_of_.erase(ctx);
-    timers_.erase(timers_.begin());
-    fire(ctx);
-  }
+  while (!timers_.empty() && timers_.begin()->first.deadline <= now_) fire_timer(timers_.begin());
   return true;
 }
 
@@ -155,12 +145,14 @@ void sim_core::arm_timer(time_point deadline, void* ctx, timer_fire fire) {
 
 void sim_core::cancel_timer(void* ctx) noexcept {
   auto it = timer_of_.find(ctx);
-  if (it == timer_of_.end()) return;
-  auto t = timers_.find(it->second);
-  timer_fire fire = t->second.second;
-  timers_.erase(t);
-  timer_of_.erase(it);
-  fire(ctx);
+  if (it != timer_of_.end()) fire_timer(timers_.find(it->second));
+}
+
+void sim_core::fire_timer(timer_map::iterator it) noexcept {
+  auto [ctx, fire] = it->second;
+  timer_of_.erase(ctx);
+  timers_.erase(it);
+  fire(ctx);  // last: it may arm or cancel other timers
 }
 
 void sim_core::report_unhandled(std::exception_ptr e, const char* where) noexcept {
