@@ -44,12 +44,13 @@ struct handler_future {
   scheduler* sched;
   work_unit work{sched};
   zokio::poll<void> poll(context&) {
+    std::exception_ptr error;
     try {
       std::move(f)();
     } catch (...) {
-      sched->report_unhandled(std::current_exception(),
-                              "a function posted to zokio::executor");
+      error = std::current_exception();  // handed over once the catch block has ended
     }
+    if (error) sched->report_unhandled(std::move(error), "a function posted to zokio::executor");
     return zokio::ready();
   }
 };

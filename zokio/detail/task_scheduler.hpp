@@ -42,6 +42,9 @@ class task_scheduler {
   /// list's reference (false: handed back to the owning worker, which drops it).
   virtual bool release_owned(task_header* t) noexcept = 0;
   /// An exception nobody can join (detached task) goes to the runtime's policy.
+  /// Call it outside the catch block that caught `e`: leaving that block drops the
+  /// handler's reference inside libstdc++, which ThreadSanitizer cannot see, so a drop
+  /// after the handover reads as a race with the thread that rethrows and frees it.
   virtual void report_unhandled(std::exception_ptr e, const char* where) noexcept = 0;
   /// A join found `t` not started: run it inline on the calling thread if the runtime
   /// allows it there (never returns requeue: it requeues the task itself).

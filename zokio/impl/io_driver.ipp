@@ -49,6 +49,7 @@ std::size_t scheduler::run_io(worker& v, bool block) {
   // dispatched through zokio::executor); one that throws leaves run_one()/poll() as it would
   // leave io_context::run(), and goes to the unhandled-exception policy. The io_context stays
   // usable (Asio's contract): the handlers left run on the next call.
+  std::exception_ptr error;
   try {
     if (!block) return v.io.poll();
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
@@ -71,9 +72,12 @@ std::size_t scheduler::run_io(worker& v, bool block) {
     return v.io.run_one();
 #endif
   } catch (...) {
-    report_unhandled(std::current_exception(), "an Asio completion handler run by a worker");
-    return 1;  // it ran something: the caller looks for more work before sleeping
+    // Handed over after the catch block: leaving it drops the handler's reference to the
+    // exception, and it must not be dropped after the handover (see report_unhandled).
+    error = std::current_exception();
   }
+  report_unhandled(std::move(error), "an Asio completion handler run by a worker");
+  return 1;  // it ran something: the caller looks for more work before sleeping
 }
 
 std::size_t scheduler::poll_io(worker& v) {

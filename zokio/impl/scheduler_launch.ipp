@@ -57,6 +57,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
   for (unsigned i = 0; i < n; ++i) {
     threads_.emplace_back([&, i, place = plan[i]] {
       worker* w = nullptr;
+      std::exception_ptr caught;
       try {
         if (place.cpu >= 0)
           pin_current_thread(static_cast<unsigned>(place.cpu));
@@ -64,8 +65,11 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
           bind_current_thread(topo.nodes[place.node_index].cpus);
         w = new worker(this, i, opts_.local_queue_capacity, place);
       } catch (...) {
+        caught = std::current_exception();  // published after the catch block (report_unhandled)
+      }
+      if (caught) {
         std::lock_guard lk(m);
-        if (!error) error = std::current_exception();
+        if (!error) error = std::move(caught);
       }
       {
         std::unique_lock lk(m);
