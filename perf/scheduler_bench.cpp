@@ -16,6 +16,10 @@
 //   aw: ...        (d) plain Asio C++20 coroutines: awaitable, co_spawn(detached),
 //                      yield = co_await asio::post(ex, use_awaitable),
 //                      ping_pong over experimental::concurrent_channel
+//   zokio current_thread coro  the coroutines of (a) on a current_thread runtime: no worker
+//                  threads, the main thread's block_on runs the workload (issue 13)
+//   cb/aw: 1 io_context/1 thr  (c) and (d) on one io_context run by one thread: current_thread's
+//                  plain-Asio baseline (not among the 2-thread targets' baselines)
 //   tbb: task_group  chained_spawn only (issue 12's target): each link task_group::run()s the
 //                    next in a 2-thread task_arena; the main thread waits on the group
 //   (c) and (d) each on: thread_pool(2) ("pool"), one io_context run by 2 threads ("1ctx"),
@@ -335,6 +339,8 @@ struct chain {
 // Zokio setups: one runtime each, created once.
 
 struct zokio_setup {
+  explicit zokio_setup(zokio::runtime_flavour f = zokio::runtime_flavour::multi_thread)
+      : rt(zokio_rt::builder().flavour(f).build()) {}
   zokio_rt rt;
   spawn_many_state sm;
   yield_many_state ym;
@@ -502,6 +508,20 @@ struct one_ctx_env {
     guard.reset();
     io.stop();
     for (auto& t : threads) t.join();
+  }
+};
+
+// Plain Asio on one thread: one io_context with concurrency hint 1, run by one thread (the
+// baseline of Zokio's current_thread flavour).
+struct one_thread_env {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  std::thread thread{[this] { io.run(); }};
+  asio::io_context::executor_type exec(std::size_t) { return io.get_executor(); }
+  ~one_thread_env() {
+    guard.reset();
+    io.stop();
+    thread.join();
   }
 };
 
@@ -740,6 +760,9 @@ const std::string kZkCoro = "zokio coro";
 const std::string kZkTpc = "zokio tpc coro";
 const std::string kZkTpcSpin = "zokio tpc spin coro";
 const std::string kZkHand = "zokio hand";
+const std::string kZkCt = "zokio current_thread coro";
+// Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
+const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
     "cb: thread_pool(2)", "cb: 1 io_context/2 thr", "cb: 2 io_context/1 thr",
     "aw: thread_pool(2)", "aw: 1 io_context/2 thr", "aw: 2 io_context/1 thr"};
@@ -798,6 +821,9 @@ int main(int argc, char** argv) {
   auto tbb_ch = std::make_unique<tbb_chain>();
   auto zk_t = std::make_unique<tpc_setup>();
   auto zk_ts = std::make_unique<tpc_setup>(std::chrono::microseconds(50));
+  auto zk_ct = std::make_unique<zokio_setup>(zokio::runtime_flavour::current_thread);
+  auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
+  auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
   bench::runner r;
   {
@@ -821,7 +847,15 @@ int main(int argc, char** argv) {
     r.add("yield_many", kZkTpcSpin, [&ts] { tpc_yield_many(ts); });
     r.add("ping_pong", kZkTpcSpin, [&ts] { tpc_ping_pong(ts); });
     r.add("chained_spawn", kZkTpcSpin, [&ts] { tpc_chained(ts); });
+    // current_thread: the main thread's block_on runs the workload itself.
+    auto& c = *zk_ct;
+    r.add("spawn_many", kZkCt, [&c] { zk_coro_spawn_many(c); });
+    r.add("yield_many", kZkCt, [&c] { zk_coro_yield_many(c); });
+    r.add("ping_pong", kZkCt, [&c] { zk_coro_ping_pong(c); });
+    r.add("chained_spawn", kZkCt, [&c] { zk_coro_chained(c); });
   }
+  add_asio(r, kAsio1Setups[0], *cb_1);
+  add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
   add_asio(r, kAsioSetups[1], *cb_one);
   add_asio(r, kAsioSetups[2], *cb_two);
@@ -880,6 +914,22 @@ int main(int argc, char** argv) {
       std::printf("; spinning 50 us before parking %s: speed-up %s", bench::format_duration(ts->median).c_str(),
                   bench::format_ratio(bench::ratio(*mt, *ts)).c_str());
     if (mt && tp) std::printf("\n");
+  }
+
+  std::printf("\n== current_thread (the caller of block_on runs everything) against "
+              "multi_thread (2 workers) and plain Asio on one thread (speed-up > 1: "
+              "current_thread faster)\n");
+  for (auto& w : kWorkloads) {
+    if (!opts.selected(w)) continue;
+    const bench::summary* ct = r.result(w, kZkCt);
+    const bench::summary* mt = r.result(w, kZkCoro);
+    if (!ct) continue;
+    std::printf("  %-14s current_thread %s", w.c_str(), bench::format_duration(ct->median).c_str());
+    if (mt) std::printf(", vs multi_thread %s", bench::format_ratio(bench::ratio(*mt, *ct)).c_str());
+    for (auto& a : kAsio1Setups)
+      if (const bench::summary* as = r.result(w, a))
+        std::printf(", vs %s %s", a.c_str(), bench::format_ratio(bench::ratio(*as, *ct)).c_str());
+    std::printf("\n");
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

@@ -19,6 +19,7 @@
 
 #include <zokio/block_on.hpp>
 #include <zokio/blocking.hpp>
+#include <zokio/detail/drive_current_thread.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/executor.hpp>
 #include <zokio/join_handle.hpp>
@@ -62,6 +63,13 @@ class basic_runtime {
   class builder {
    public:
     builder() : opts_(basic_runtime::default_options()) {}
+    /// multi_thread (default: Config.flavour) or current_thread: no threads of its own, the
+    /// caller of block_on drives one worker (see runtime_flavour); worker_threads, pinning and
+    /// NUMA placement are then ignored.
+    builder& flavour(runtime_flavour f) {
+      opts_.current_thread = f == runtime_flavour::current_thread;
+      return *this;
+    }
     /// At least 1 (build() throws on 0); leave unset for one per cpu.
     builder& worker_threads(unsigned n) {
       opts_.worker_threads = n;
@@ -235,6 +243,9 @@ class basic_runtime {
       throw boost::system::system_error(make_error_code(errc::nested_block_on));
     detail::scheduler::enter_guard g(sched_.get());
     detail::scheduler& s = *sched_;
+    // current_thread: this thread runs the runtime meanwhile. Touches only `s` and locals:
+    // a task may destroy this runtime object (the scheduler then lives until the driver leaves).
+    if (s.is_current_thread()) return detail::drive_current_thread(s, f);
     return detail::drive(
         f,
         // Woken by report_unhandled, so that an exception thrown meanwhile leaves this call.
@@ -262,6 +273,14 @@ class basic_runtime {
    * system_error(errc::nested_block_on) on one of the runtime's own threads.
    */
   void run() {
+    if (sched_->is_current_thread()) {  // this thread drives the runtime meanwhile
+      if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
+        throw boost::system::system_error(make_error_code(errc::nested_block_on));
+      detail::scheduler::enter_guard g(sched_.get());
+      detail::no_work_left f{sched_.get()};
+      detail::drive_current_thread(*sched_, f, true);
+      return;
+    }
     if (sched_->wait_for_no_work())
       if (std::exception_ptr e = sched_->take_unhandled()) std::rethrow_exception(e);
   }
@@ -322,6 +341,12 @@ class basic_runtime {
 
   std::size_t num_workers() const noexcept { return sched_->num_workers(); }
 
+  /// multi_thread, or current_thread (builder::flavour, runtime_config::flavour).
+  runtime_flavour flavour() const noexcept {
+    return sched_->is_current_thread() ? runtime_flavour::current_thread
+                                       : runtime_flavour::multi_thread;
+  }
+
   /// Whether Asio's io_uring service runs on every worker (false: epoll only, see
   /// runtime_config::enable_io_uring).
   bool io_uring_active() const noexcept { return sched_->io_uring_active(); }
@@ -379,6 +404,7 @@ class basic_runtime {
     o.max_lifo_polls = Config.max_lifo_polls;
     o.enable_io_uring = Config.enable_io_uring;
     o.unhandled_exception = Config.unhandled_exception;
+    o.current_thread = Config.flavour == runtime_flavour::current_thread;
     return o;
   }
   static const detail::scheduler_options& checked(const detail::scheduler_options& o) {
@@ -393,6 +419,9 @@ class basic_runtime {
 };
 
 using runtime = basic_runtime<>;
+/// A runtime of the current_thread flavour by default (the builder can still choose).
+using current_thread_runtime =
+    basic_runtime<runtime_config{.flavour = runtime_flavour::current_thread}>;
 
 }  // namespace zokio
 

@@ -8,12 +8,26 @@
 
 namespace zokio {
 
+/// How a runtime runs its tasks (Tokio's runtime flavours).
+enum class runtime_flavour {
+  /// Worker threads of its own, with work stealing (the default).
+  multi_thread,
+  /// No thread of its own: one worker, driven by the thread that calls block_on (or run())
+  /// for as long as the call lasts; tasks spawned meanwhile from other threads wait for the
+  /// next call. For programs that are single-threaded by design, tests, and nested event
+  /// loops. Several threads may call block_on at once: one drives, the others wait for their
+  /// futures and take over when it returns.
+  current_thread,
+};
+
 /**
  * A structural type, so it can be a template argument:
  * `zokio::basic_runtime<zokio::runtime_config{.worker_threads = 4, .enable_metrics = true}>`.
  * Fields a program only knows at run time can be overridden with `basic_runtime::builder`.
  */
 struct runtime_config {
+  runtime_flavour flavour = runtime_flavour::multi_thread;  ///< current_thread: one worker,
+                                                            ///< worker_threads ignored
   unsigned worker_threads = 0;        ///< 0: one per cpu this process may use (or
                                       ///< workers_per_node x nodes)
   bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue

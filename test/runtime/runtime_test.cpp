@@ -1,4 +1,5 @@
-// Tests for zokio::basic_runtime: spawn, block_on, shutdown, destruction, idle behaviour.
+// Tests for zokio::basic_runtime: spawn, block_on, shutdown, destruction, idle behaviour. The
+// general cases run on both flavours (the test's block_on and settle() drive current_thread).
 #include <zokio/runtime.hpp>  // self-contained header check
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
@@ -24,6 +25,7 @@ using zokio::test::stress_divisor;
 
 namespace {
 
+using zokio::test::flavours;
 using zokio::test::make_runtime;
 
 // Marks its own slot once and counts completions: a task lost or run twice shows.
@@ -48,9 +50,11 @@ double process_cpu_seconds() {
 
 BOOST_AUTO_TEST_SUITE(runtime_suite)
 
-BOOST_DATA_TEST_CASE(spawn_and_block_on, bdata::make({1u, 2u, 4u}), workers) {
-  auto rt = make_runtime(workers);
-  BOOST_TEST(rt.num_workers() == workers);
+BOOST_DATA_TEST_CASE(spawn_and_block_on, bdata::make(flavours) * bdata::make({1u, 2u, 4u}), flavour,
+                     workers) {
+  auto rt = make_runtime(flavour, workers);
+  BOOST_TEST(rt.flavour() == flavour);
+  BOOST_TEST(rt.num_workers() == (flavour == zokio::runtime_flavour::current_thread ? 1u : workers));
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
     co_await zokio::yield_now{};
     co_return 21 * 2;
@@ -58,20 +62,21 @@ BOOST_DATA_TEST_CASE(spawn_and_block_on, bdata::make({1u, 2u, 4u}), workers) {
   BOOST_TEST(rt.block_on(std::move(h)) == 42);
 }
 
-BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make({2u, 4u}), workers) {
+BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make(flavours) * bdata::make({2u, 4u}),
+                     flavour, workers) {
   // Each task bumps its own slot: a task lost or run twice shows as a slot != 1.
   const int n = 1'000'000 / stress_divisor;
   auto runs = std::make_unique<std::atomic<std::uint8_t>[]>(n);
   std::atomic<int> done{0};
   {
-    auto rt = make_runtime(workers);
+    auto rt = make_runtime(flavour, workers);
     // Half spawned from outside (injector), half from inside a task (local queues).
     for (int i = 0; i < n / 2; ++i) rt.spawn(bump{&runs[i], &done}).detach();
     rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
       for (int i = n / 2; i < n; ++i) zokio::spawn(bump{&runs[i], &done}).detach();
       co_return;
     })));
-    BOOST_REQUIRE(zokio::test::wait_until([&] { return done.load() == n; }, 120s));
+    BOOST_REQUIRE(zokio::test::settle(rt, [&] { return done.load() == n; }, 120s));
   }
   int bad = 0;
   for (int i = 0; i < n; ++i) bad += runs[i].load() != 1;
@@ -79,7 +84,7 @@ BOOST_DATA_TEST_CASE(million_tasks_complete_exactly_once, bdata::make({2u, 4u}),
   BOOST_TEST(done.load() == n);
 }
 
-BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
+BOOST_DATA_TEST_CASE(repeated_spawn_bursts_on_one_runtime, bdata::make(flavours), flavour) {
   // One task spawns 100,000 tasks at once, 20 times on the same runtime: overflow to the
   // injector, stealing and parking all interleave. Each task must run exactly once per round.
   // (Regression: an overflow racing with a steal once ran stale tasks twice and hung.)
@@ -96,10 +101,10 @@ BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
       return zokio::ready();
     }
   };
-  auto rt = make_runtime(2);
+  auto rt = make_runtime(flavour, 2);
   for (int r = 1; r <= rounds; ++r) {
     rt.spawn(burst{runs.get(), n, &done}).detach();
-    BOOST_REQUIRE(zokio::test::wait_until([&] { return done.load() >= r * n; }, 60s));
+    BOOST_REQUIRE(zokio::test::settle(rt, [&] { return done.load() >= r * n; }, 60s));
   }
   std::this_thread::sleep_for(10ms);
   BOOST_TEST(done.load() == rounds * n);
@@ -108,14 +113,14 @@ BOOST_AUTO_TEST_CASE(repeated_spawn_bursts_on_one_runtime) {
   BOOST_TEST(bad == 0);
 }
 
-BOOST_AUTO_TEST_CASE(destroyed_with_pending_tasks_frees_everything) {
+BOOST_DATA_TEST_CASE(destroyed_with_pending_tasks_frees_everything, bdata::make(flavours), flavour) {
   // 100,000 tasks pending forever, some holding the join handles of others (cycles through
   // wakers and handles). Destruction must destroy every future: tracked::live returns to 0
   // (and LeakSanitizer, in the ASan build, sees no leaked task memory).
   const int n = 100'000 / stress_divisor;
   zokio::test::tracked::live = 0;
   {
-    auto rt = make_runtime(2);
+    auto rt = make_runtime(flavour, 2);
     std::vector<zokio::join_handle<int>> handles;
     handles.reserve(n / 2);
     for (int i = 0; i < n / 2; ++i) handles.push_back(rt.spawn(zokio::test::never{}));
@@ -131,10 +136,10 @@ BOOST_AUTO_TEST_CASE(destroyed_with_pending_tasks_frees_everything) {
   BOOST_TEST(zokio::test::tracked::live.load() == 0);
 }
 
-BOOST_AUTO_TEST_CASE(join_after_destruction_reports_shutdown) {
+BOOST_DATA_TEST_CASE(join_after_destruction_reports_shutdown, bdata::make(flavours), flavour) {
   zokio::join_handle<int> h;
   {
-    auto rt = make_runtime(2);
+    auto rt = make_runtime(flavour, 2);
     h = rt.spawn(zokio::test::never{});
   }
   BOOST_TEST(h.is_finished());
@@ -147,8 +152,8 @@ BOOST_AUTO_TEST_CASE(join_after_destruction_reports_shutdown) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(spawn_after_shutdown_fails_cleanly) {
-  auto rt = make_runtime(2);
+BOOST_DATA_TEST_CASE(spawn_after_shutdown_fails_cleanly, bdata::make(flavours), flavour) {
+  auto rt = make_runtime(flavour, 2);
   rt.shutdown();
   zokio::test::tracked::live = 0;
   auto h = rt.spawn(zokio::test::never{});
@@ -156,8 +161,8 @@ BOOST_AUTO_TEST_CASE(spawn_after_shutdown_fails_cleanly) {
   BOOST_CHECK_THROW(zokio::block_on(std::move(h)), zokio::join_error);
 }
 
-BOOST_AUTO_TEST_CASE(stop_from_a_task_then_destroy) {
-  auto rt = make_runtime(2);
+BOOST_DATA_TEST_CASE(stop_from_a_task_then_destroy, bdata::make(flavours), flavour) {
+  auto rt = make_runtime(flavour, 2);
   zokio::test::tracked::live = 0;
   rt.spawn(zokio::test::never{}).detach();
   auto* rtp = &rt;
@@ -165,7 +170,7 @@ BOOST_AUTO_TEST_CASE(stop_from_a_task_then_destroy) {
       rtp->stop();
       co_return;
     })).detach();
-  BOOST_TEST(zokio::test::wait_until([&] { return rt.scheduler().is_shutdown(); }));
+  BOOST_TEST(zokio::test::settle(rt, [&] { return rt.scheduler().is_shutdown(); }));
   rt.shutdown();
   BOOST_TEST(zokio::test::tracked::live.load() == 0);
 }
@@ -179,8 +184,8 @@ BOOST_AUTO_TEST_CASE(zokio_spawn_outside_runtime_throws) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(block_on_inside_worker_throws) {
-  auto rt = make_runtime(1);
+BOOST_DATA_TEST_CASE(block_on_inside_worker_throws, bdata::make(flavours), flavour) {
+  auto rt = make_runtime(flavour, 1);
   auto* rtp = &rt;
   auto h = rt.spawn(zokio::co_invoke([rtp]() -> zokio::task<bool> {
     try {

@@ -9,9 +9,11 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <zokio/context.hpp>
 #include <zokio/future.hpp>
@@ -150,6 +152,38 @@ bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::millis
   return true;
 }
 
+/// Both runtime flavours, for BOOST_DATA_TEST_CASE(..., bdata::make(flavours) * ...).
+inline const std::vector<zokio::runtime_flavour> flavours{zokio::runtime_flavour::multi_thread,
+                                                          zokio::runtime_flavour::current_thread};
+
+/// make_runtime of a flavour (current_thread ignores `workers`: it has one, the caller's).
+template <class Runtime = zokio::runtime>
+Runtime make_runtime(zokio::runtime_flavour f, unsigned workers) {
+  return typename Runtime::builder().flavour(f).worker_threads(workers).build();
+}
+
+/// wait_until for a test on either flavour: on current_thread nothing runs unless a thread
+/// drives the runtime, so this thread does (block_on) while it waits.
+template <class Runtime, class Pred>
+bool settle(Runtime& rt, Pred pred,
+            std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  if (rt.flavour() == zokio::runtime_flavour::multi_thread) return wait_until(pred, limit);
+  const auto end = std::chrono::steady_clock::now() + limit;
+  try {
+    return rt.block_on(zokio::co_invoke([&]() -> zokio::task<bool> {
+      while (!pred()) {
+        if (std::chrono::steady_clock::now() > end) co_return false;
+        co_await zokio::sleep(std::chrono::milliseconds(1));
+      }
+      co_return true;
+    }));
+  } catch (const boost::system::system_error& e) {
+    // The runtime was stopped meanwhile (what the predicate may be waiting for).
+    if (e.code() != zokio::make_error_code(zokio::errc::runtime_shutdown)) throw;
+    return pred();
+  }
+}
+
 /// A one-shot event with a waiting future (mutex-based: the test's yardstick, not a product).
 class event {
  public:
@@ -194,5 +228,12 @@ struct never {
 };
 
 }  // namespace zokio::test
+
+namespace zokio {
+/// For Boost.Test's data-driven cases' names and messages.
+inline std::ostream& operator<<(std::ostream& o, runtime_flavour f) {
+  return o << (f == runtime_flavour::current_thread ? "current_thread" : "multi_thread");
+}
+}  // namespace zokio
 
 #endif

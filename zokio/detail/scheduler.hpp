@@ -17,6 +17,7 @@
 
 #include <zokio/detail/blocking_pool.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/driver_signal.hpp>
 #include <zokio/detail/idle.hpp>
 #include <zokio/detail/inject_queue.hpp>
 #include <zokio/detail/owned_tasks.hpp>
@@ -57,6 +58,9 @@ struct scheduler_options {
   std::chrono::nanoseconds park_spin{0};
   // Where an exception no join_handle sees goes (zokio/unhandled_exception.hpp).
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
+  // The current_thread flavour: one worker without a thread of its own, driven by the
+  // caller of block_on (impl/current_thread.ipp).
+  bool current_thread = false;
 };
 
 
@@ -222,6 +226,21 @@ class scheduler final : public task_scheduler {
     // read under its mutex).
     return unhandled_pending_.load(std::memory_order_acquire);
   }
+  // --- the current_thread flavour (impl/current_thread.ipp) --------------------------------
+  bool is_current_thread() const noexcept { return opts_.current_thread; }
+  /// The calling thread becomes worker 0 and drives the runtime (block_on on a current_thread
+  /// runtime); a wake of `sig` from another thread then unparks it. False when another
+  /// thread drives it now, or after shutdown.
+  ZOKIO_DECL bool enter_driver(driver_signal& sig) noexcept;
+  /// Runs worker 0's loop on the driving thread until `sig` is woken, shutdown, or (with
+  /// `until_no_work`) no outstanding Asio work is left (runtime::run()).
+  ZOKIO_DECL void run_driver(const driver_signal& sig, bool until_no_work);
+  /// The driving thread stops driving and wakes the other block_on callers (one of them
+  /// takes over). May delete this scheduler (destroyed from inside): touch nothing after.
+  ZOKIO_DECL void leave_driver(driver_signal& sig) noexcept;
+  /// A wake of the driving block_on's future: unparks the driver unless it is the caller.
+  ZOKIO_DECL void unpark_driver() noexcept;
+
   /// RAII: registers a block_on's waker, woken when an unhandled exception is reported.
   class driver_guard {
    public:
@@ -337,6 +356,10 @@ class scheduler final : public task_scheduler {
 
   template <bool Metrics>
   void run_worker(worker& w);
+  // The worker loop, until shutdown or stop() (run_worker: never; the current_thread driver:
+  // its future woken).
+  template <bool Metrics, class Stop>
+  void run_loop(worker& w, Stop stop);
   template <bool Metrics>
   task_header* next_task(worker& w);
   template <bool Metrics>
@@ -446,6 +469,7 @@ class scheduler final : public task_scheduler {
   unsigned running_workers_ = 0;    // worker loops not yet left (exit_mu_)
   bool workers_abandoned_ = false;  // a timed shutdown gave up waiting for them (exit_mu_)
   bool orphaned_ = false;           // destroyed while they ran: the last one deletes (exit_mu_)
+  bool driving_ = false;            // current_thread: a block_on drives worker 0 (exit_mu_)
   // Unhandled exceptions kept for block_on (propagate policy), and the block_on wakers.
   std::mutex unhandled_mu_;
   std::deque<std::exception_ptr> unhandled_;

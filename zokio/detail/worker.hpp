@@ -113,6 +113,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // (steady clock, ns) and whether it ran any handler (then the next is not held back).
   std::int64_t last_io_turn = 0;
   bool io_turn_found = false;
+  // current_thread: the flag of the future the driving block_on polls (its waker sets it);
+  // a set flag ends a park like visible work does. Null on worker threads.
+  const std::atomic<bool>* driver_woken = nullptr;
   task_header* spawn_stack[spawn_stack_capacity];
   xorshift32 rng;
 

@@ -17,6 +17,12 @@ namespace zokio::detail {
 scheduler::placement scheduler::place(const scheduler_options& opts) {
   // Every configuration error is thrown here, before a thread exists.
   placement p;
+  if (opts.current_thread) {  // one worker, on whichever thread calls block_on: no placement
+    p.topo.nodes.push_back({0, allowed_cpus()});
+    p.topo.source = "current_thread";
+    p.plan.push_back(worker_placement{0, 0, -1});
+    return p;
+  }
   if (opts.numa_aware) {
     p.topo = topology::resolve(opts.topology);
   } else {
@@ -45,6 +51,12 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
   // A real multi-node machine: unpinned workers still stay on their node's cpus.
   const bool bind_to_node = opts_.numa_aware && !topo.fake && topo.nodes.size() > 1;
 
+  if (opts_.current_thread) {
+    // No thread of its own: block_on's caller drives worker 0 (impl/current_thread.ipp).
+    workers_.assign(1, new worker(this, 0, opts_.local_queue_capacity, plan[0]));
+    if (opts_.enable_io_uring) setup_io_uring();
+    return;
+  }
   // Each worker thread places itself, then builds its own worker (first touch on its node);
   // they wait for `go` until all are built, since stealing reads the siblings' deques.
   workers_.assign(n, nullptr);

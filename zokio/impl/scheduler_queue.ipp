@@ -139,8 +139,10 @@ task_header* scheduler::pop_pinned(worker& w) noexcept {
 }
 
 bool scheduler::should_wake(const worker& w) const noexcept {
+  // driver_woken: acquire, pairs with driver_signal::wake's release store.
   return has_visible_work() || w.pinned_count.load(std::memory_order_relaxed) != 0 ||
-         shutdown_.load(std::memory_order_acquire);
+         shutdown_.load(std::memory_order_acquire) ||
+         (w.driver_woken && w.driver_woken->load(std::memory_order_acquire));
 }
 
 bool scheduler::has_visible_work() const noexcept {

@@ -116,7 +116,12 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
 
 template <bool Metrics>
 void scheduler::run_worker(worker& w) {
-  while (!shutdown_.load(std::memory_order_acquire)) {
+  run_loop<Metrics>(w, [] { return false; });
+}
+
+template <bool Metrics, class Stop>
+void scheduler::run_loop(worker& w, Stop stop) {
+  while (!shutdown_.load(std::memory_order_acquire) && !stop()) {
     if (task_header* t = next_task<Metrics>(w)) {
       // A worker woken as a searcher may find its work here rather than in search(): it
       // must stop counting as searching, or producers would never wake anyone else.

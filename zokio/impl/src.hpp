@@ -11,6 +11,7 @@
 #include <zokio/impl/scheduler_launch.ipp>
 #include <zokio/impl/scheduler_queue.ipp>
 #include <zokio/impl/scheduler_worker.ipp>
+#include <zokio/impl/current_thread.ipp>
 #include <zokio/impl/io_driver.ipp>
 #include <zokio/impl/scheduler_metrics.ipp>
 #include <zokio/impl/sim_core.ipp>
