@@ -24,6 +24,7 @@
 #include <zokio/executor.hpp>
 #include <zokio/join_handle.hpp>
 #include <zokio/metrics.hpp>
+#include <zokio/priority.hpp>
 #include <zokio/runtime_config.hpp>
 #include <zokio/unhandled_exception.hpp>
 
@@ -56,6 +57,9 @@ namespace zokio {
  */
 template <runtime_config Config = runtime_config{}>
 class basic_runtime {
+  static_assert(Config.priority_levels >= 1 && Config.priority_levels <= 16,
+                "runtime_config::priority_levels: 1 to 16");
+
  public:
   static constexpr runtime_config config = Config;
 
@@ -193,12 +197,27 @@ class basic_runtime {
     return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
   }
 
+  /// spawn() at a priority level (zokio/priority.hpp): the task runs before level-0 work on
+  /// every worker. Throws std::invalid_argument for a level Config.priority_levels lacks.
+  template <future F>
+  join_handle<future_output_t<F>> spawn(F f, priority p) {
+    sched_->check_priority(p.level);
+    return join_handle<future_output_t<F>>(
+        sched_->spawn(std::move(f), nullptr, nullptr, true, p.level));
+  }
+
   /// Fire and forget: spawn() without a handle, cheaper than `spawn(f).detach()` (no handle
   /// to drop). The output is discarded; an exception goes to the unhandled-exception policy
   /// (builder::unhandled_exception). Returns false, with `f` dropped, after shutdown.
   template <future F>
   bool spawn_detached(F f) {
     return sched_->spawn_detached(std::move(f));
+  }
+  /// spawn_detached() at a priority level (see spawn(f, priority)).
+  template <future F>
+  bool spawn_detached(F f, priority p) {
+    sched_->check_priority(p.level);
+    return sched_->spawn_detached(std::move(f), true, p.level);
   }
 
   /**
@@ -405,6 +424,7 @@ class basic_runtime {
     o.enable_io_uring = Config.enable_io_uring;
     o.unhandled_exception = Config.unhandled_exception;
     o.current_thread = Config.flavour == runtime_flavour::current_thread;
+    o.priority_levels = Config.priority_levels;
     return o;
   }
   static const detail::scheduler_options& checked(const detail::scheduler_options& o) {

@@ -45,6 +45,9 @@ struct runtime_config {
   /// Where an exception no join_handle sees goes (default: rethrown by block_on, like
   /// io_context::run(); see zokio/unhandled_exception.hpp).
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
+  /// Priority levels for spawn(f, zokio::priority{l}), 0 <= l < priority_levels (1 to 16;
+  /// default 1: none). See zokio/priority.hpp.
+  unsigned priority_levels = 1;
 };
 
 }  // namespace zokio

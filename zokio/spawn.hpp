@@ -10,6 +10,7 @@
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/sim_hooks.hpp>
 #include <zokio/join_handle.hpp>
+#include <zokio/priority.hpp>
 
 namespace zokio {
 
@@ -22,6 +23,18 @@ join_handle<future_output_t<F>> spawn(F f) {
   auto* s = detail::scheduler::current();
   if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
   return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
+}
+
+/// spawn() at a priority level (zokio/priority.hpp). Throws std::invalid_argument for a level
+/// the runtime lacks. Inside a sim_runtime the level is ignored (the seed orders the tasks).
+template <future F>
+join_handle<future_output_t<F>> spawn(F f, priority p) {
+  if (auto* sim = detail::tl_sim) [[unlikely]]
+    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f)));
+  auto* s = detail::scheduler::current();
+  if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
+  s->check_priority(p.level);
+  return join_handle<future_output_t<F>>(s->spawn(std::move(f), nullptr, nullptr, true, p.level));
 }
 
 /**

@@ -18,6 +18,7 @@
 #include <zokio/join_set.hpp>
 #include <zokio/metrics.hpp>
 #include <zokio/poll.hpp>
+#include <zokio/priority.hpp>
 #include <zokio/runtime.hpp>
 #include <zokio/unhandled_exception.hpp>
 #include <zokio/runtime_config.hpp>

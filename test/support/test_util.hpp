@@ -200,6 +200,11 @@ class event {
     std::lock_guard lk(m_);
     return set_;
   }
+  /// A wait() future has been polled and is parked on the event.
+  bool waiting() {
+    std::lock_guard lk(m_);
+    return w_.valid();
+  }
   struct wait_future {
     using output = void;
     event* e;

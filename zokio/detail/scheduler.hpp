@@ -61,6 +61,9 @@ struct scheduler_options {
   // The current_thread flavour: one worker without a thread of its own, driven by the
   // caller of block_on (impl/current_thread.ipp).
   bool current_thread = false;
+  // Priority levels (runtime_config::priority_levels): level 0 plus one shared queue for each
+  // level above it; 1 means none.
+  unsigned priority_levels = 1;
 };
 
 
@@ -76,13 +79,17 @@ class scheduler final : public task_scheduler {
   /// (join_set); it is dropped when the spawn is refused.
   /// `fork`: a child of the running task (the default), run depth-first when spawned on a
   /// worker; false for work that should keep wake order (Asio handlers posted to an executor).
+  /// `level`: a priority level above 0 (checked by the caller, check_priority) queues the
+  /// task on that level's shared queue instead.
   template <future F>
   task_core<future_output_t<F>>* spawn(F&& f, waker* join_waker = nullptr,
-                                       bool* refused = nullptr, bool fork = true) {
+                                       bool* refused = nullptr, bool fork = true,
+                                       unsigned level = 0) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE,
                            this, std::move(f));
+    t->priority = static_cast<std::uint8_t>(level);
     if (join_waker) t->join_waker = std::move(*join_waker);  // published by bind and schedule
     wake_gate_guard gate(outside_gate_key());
     const bool bound = bind(t);
@@ -93,7 +100,9 @@ class scheduler final : public task_scheduler {
       cell::complete_refused(t);
       return t;
     }
-    if (fork)
+    if (level != 0)
+      push_high(t);
+    else if (fork)
       schedule_spawned(t);
     else
       schedule(t);
@@ -105,17 +114,20 @@ class scheduler final : public task_scheduler {
   /// output is dropped at completion; an exception goes to the unhandled-exception policy.
   /// After shutdown the future is dropped here and false returned.
   template <future F>
-  bool spawn_detached(F&& f, bool fork = true) {
+  bool spawn_detached(F&& f, bool fork = true, unsigned level = 0) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | 2 * REF_ONE, this, std::move(f));
+    t->priority = static_cast<std::uint8_t>(level);
     wake_gate_guard gate(outside_gate_key());
     if (!bind(t)) {
       gate.release();
       cell::dealloc_fn(t);  // never registered nor queued: the future goes with the cell
       return false;
     }
-    if (fork)
+    if (level != 0)
+      push_high(t);
+    else if (fork)
       schedule_spawned(t);
     else
       schedule(t);
@@ -226,6 +238,12 @@ class scheduler final : public task_scheduler {
     // read under its mutex).
     return unhandled_pending_.load(std::memory_order_acquire);
   }
+  // --- priorities (impl/scheduler_queue.ipp) -------------------------------------------------
+  /// runtime_config::priority_levels (1: priorities off).
+  unsigned priority_levels() const noexcept { return opts_.priority_levels; }
+  /// Throws std::invalid_argument for a level this runtime does not have.
+  ZOKIO_DECL void check_priority(unsigned level) const;
+
   // --- the current_thread flavour (impl/current_thread.ipp) --------------------------------
   bool is_current_thread() const noexcept { return opts_.current_thread; }
   /// The calling thread becomes worker 0 and drives the runtime (block_on on a current_thread
@@ -383,6 +401,16 @@ class scheduler final : public task_scheduler {
   // Pinned tasks (spawn_local): queued on their home worker's pinned queue from any thread;
   // from another thread the home worker is unparked (a stale unpark costs it one more loop).
   ZOKIO_DECL void push_pinned(task_header* t) noexcept;
+  // A task with a home (spawn_local) or a priority: its home's pinned queue, or its level's
+  // shared queue (push_high). Where schedule() and push_woken send them.
+  ZOKIO_DECL void push_routed(task_header* t) noexcept;
+  // Priorities: push onto the task's level's shared queue (from any thread) and wake a worker;
+  // pop the oldest task of the highest non-empty level (nullptr: none).
+  ZOKIO_DECL void push_high(task_header* t) noexcept;
+  ZOKIO_DECL task_header* pop_high() noexcept;
+  // The starvation guard: after this many tasks in a row from the priority queues, a worker
+  // gives one turn to its other work (when it has some).
+  static constexpr std::uint32_t priority_fairness = 32;
   // opts_.park_spin: true when work for `w` showed up within the spin (then no park).
   ZOKIO_DECL bool spin_before_park(worker& w) noexcept;
   ZOKIO_DECL static task_header* pop_pinned(worker& w) noexcept;
@@ -453,6 +481,13 @@ class scheduler final : public task_scheduler {
   idle idle_;
   owned_tasks owned_;
   std::string topology_;  // topology::describe() of the placement, for metrics
+  // Priorities: high_[l - 1] queues level l's tasks (l >= 1); every worker serves them before
+  // its own work (next_task). high_pending_ counts their tasks: a hint read on every
+  // next_task when priorities are on (relaxed; a miss is caught on the next turn, and parking
+  // reads it after the seq_cst fence that push_high's notify_parked pairs with).
+  std::vector<std::unique_ptr<inject_queue>> high_;
+  const bool has_priorities_;
+  alignas(ZOKIO_CACHE_LINE) std::atomic<long> high_pending_{0};
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<unsigned> next_home_{0};

@@ -42,7 +42,11 @@ struct task_header {
   std::uint32_t owned_shard = 0;
   // spawn_local: 1 + the index of the worker the task never leaves; 0: any worker. Set
   // before the task is first queued, never changed (scheduler::push_pinned).
-  std::uint32_t home = 0;
+  std::uint16_t home = 0;
+  // Priority level (runtime_config::priority_levels; 0, the default, is the lowest). A task
+  // above 0 is queued on its level's shared queue, which every worker serves first
+  // (scheduler::push_high). Set before the task is first queued, never changed.
+  std::uint8_t priority = 0;
   // Written by the join_handle while JOIN_WAKER is clear; read by the task side once it set
   // COMPLETE and saw JOIN_WAKER (see task_state.hpp).
   waker join_waker;

@@ -92,6 +92,7 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   unsigned lifo_streak = 0;
   bool searching = false;
   bool pinned_turn = false;  // pinned tasks and the rest take turns while both wait
+  std::uint32_t high_streak = 0;  // priority-queue tasks in a row (the starvation guard)
   // Depth-first fork-join (doc/architecture.md, "Scheduling order"). Tasks spawned by this
   // worker's running tasks that the LIFO slot displaced, newest on top: the owner runs them
   // newest first, after the LIFO slot and before the deque. Owner-only, so invisible to

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -129,8 +130,8 @@ bool scheduler::release_owned(task_header* t) noexcept {
 }
 
 void scheduler::schedule(task_header* t) noexcept {
-  if (t->home != 0) [[unlikely]] {
-    push_pinned(t);  // spawn_local: back to its own worker, from wherever the wake came
+  if (t->home != 0 || t->priority != 0) [[unlikely]] {
+    push_routed(t);  // spawn_local's home worker, or a priority level's queue
     return;
   }
   worker* w = local_worker();
@@ -190,6 +191,7 @@ void scheduler::drain_queues() noexcept {
     while (task_header* t = w->deque.pop()) t->ref_dec();
     while (task_header* t = pop_pinned(*w)) t->ref_dec();
   }
+  while (task_header* t = pop_high()) t->ref_dec();
   while (auto e = inject_.pop()) {
     if (!e.is_batch()) {
       inject_.taken(1);

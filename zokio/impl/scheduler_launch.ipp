@@ -41,8 +41,11 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       idle_(where.plan.size()),
       owned_(where.plan.size()),
       topology_(where.topo.describe()),
+      has_priorities_(opts.priority_levels > 1),
       blocking_(this, blocking_pool_options{opts.max_blocking_threads, opts.blocking_keep_alive,
                                             opts.thread_name}) {
+  for (unsigned l = 1; l < opts_.priority_levels; ++l)
+    high_.push_back(std::make_unique<inject_queue>(64));
   const topology& topo = where.topo;
   const std::vector<worker_placement>& plan = where.plan;
   const unsigned n = static_cast<unsigned>(plan.size());

@@ -16,8 +16,8 @@
 namespace zokio::detail {
 
 void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
-  if (t->home != 0) [[unlikely]] {
-    push_pinned(t);  // spawn_local: its own worker's pinned queue, never the deque
+  if (t->home != 0 || t->priority != 0) [[unlikely]] {
+    push_routed(t);  // spawn_local's pinned queue, or its priority level's queue
     return;
   }
   ++w.woken_in_deque;
@@ -147,8 +147,41 @@ bool scheduler::should_wake(const worker& w) const noexcept {
          (w.driver_woken && w.driver_woken->load(std::memory_order_acquire));
 }
 
+void scheduler::push_routed(task_header* t) noexcept {
+  if (t->home != 0)
+    push_pinned(t);
+  else
+    push_high(t);
+}
+
+void scheduler::push_high(task_header* t) noexcept {
+  high_[t->priority - 1]->push(t);
+  high_pending_.fetch_add(1, std::memory_order_relaxed);  // a hint (see the member)
+  if (!shutdown_.load(std::memory_order_relaxed)) notify_parked();
+}
+
+task_header* scheduler::pop_high() noexcept {
+  for (std::size_t l = high_.size(); l-- > 0;) {
+    if (auto e = high_[l]->pop()) {  // only single tasks are pushed there
+      high_[l]->taken(1);
+      high_pending_.fetch_sub(1, std::memory_order_relaxed);
+      return e.task();
+    }
+  }
+  return nullptr;
+}
+
+void scheduler::check_priority(unsigned level) const {
+  if (level >= opts_.priority_levels)
+    throw std::invalid_argument("zokio: priority level " + std::to_string(level) +
+                                ": this runtime has " + std::to_string(opts_.priority_levels) +
+                                " level(s), 0 to " + std::to_string(opts_.priority_levels - 1) +
+                                " (runtime_config::priority_levels)");
+}
+
 bool scheduler::has_visible_work() const noexcept {
   if (inject_.size_hint() != 0 || !inject_.empty()) return true;
+  if (has_priorities_ && high_pending_.load(std::memory_order_relaxed) > 0) return true;
   for (auto& w : workers_) {
     if (!w->deque.empty()) return true;
     if (w->lifo.load(std::memory_order_acquire)) return true;

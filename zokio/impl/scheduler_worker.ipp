@@ -151,6 +151,17 @@ void scheduler::run_loop(worker& w, Stop stop) {
 
 template <bool Metrics>
 task_header* scheduler::next_task(worker& w) {
+  // Priority levels first, on every worker; after priority_fairness of them in a row, one
+  // turn for the rest (the starvation guard), then the priority queues again.
+  if (has_priorities_ && high_pending_.load(std::memory_order_relaxed) > 0) {
+    if (w.high_streak < priority_fairness) {
+      if (task_header* t = pop_high()) {
+        ++w.high_streak;
+        return t;
+      }
+    }
+    w.high_streak = 0;
+  }
   // Pinned tasks (spawn_local) take every other turn while other work waits, and any turn
   // when nothing else does (the end of this function): neither side starves the other.
   if (w.pinned_count.load(std::memory_order_relaxed) != 0 && (w.pinned_turn = !w.pinned_turn))
