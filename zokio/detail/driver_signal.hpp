@@ -12,23 +12,18 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
 #include <mutex>
 
-#include <zokio/waker.hpp>
+#include <zokio/detail/counted_waker_target.hpp>
 
 namespace zokio::detail {
 
 class scheduler;
 
-class driver_signal {
+class driver_signal : public counted_waker_target<driver_signal> {
  public:
   static driver_signal* create() { return new driver_signal; }
 
-  waker make_waker() noexcept {
-    refs_.fetch_add(1, std::memory_order_relaxed);
-    return waker::from_raw({this, &vtable_});
-  }
   /// Woken since the last take() (the first call returns true: poll once to start).
   bool take() noexcept { return woken_.exchange(false, std::memory_order_acquire); }
   /// What the driving loop (and a parked driver's wake check) reads.
@@ -49,24 +44,12 @@ class driver_signal {
     cv_.wait_for(lk, d, [&] { return woken_.load(std::memory_order_relaxed); });
   }
   void wake() noexcept;  // impl/current_thread.ipp (needs the scheduler)
-  void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
 
  private:
+  friend class counted_waker_target<driver_signal>;  // deletes it
   driver_signal() = default;
-  static void clone_fn(void* p) noexcept {
-    static_cast<driver_signal*>(p)->refs_.fetch_add(1, std::memory_order_relaxed);
-  }
-  static void wake_fn(void* p) noexcept {
-    static_cast<driver_signal*>(p)->wake();
-    static_cast<driver_signal*>(p)->release();
-  }
-  static void wake_by_ref_fn(void* p) noexcept { static_cast<driver_signal*>(p)->wake(); }
-  static void drop_fn(void* p) noexcept { static_cast<driver_signal*>(p)->release(); }
-  static constexpr waker_vtable vtable_{&clone_fn, &wake_fn, &wake_by_ref_fn, &drop_fn};
+  ~driver_signal() = default;
 
-  std::atomic<std::uint32_t> refs_{1};
   std::atomic<bool> woken_{true};
   std::mutex mu_;
   std::condition_variable cv_;
