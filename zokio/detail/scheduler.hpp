@@ -387,6 +387,11 @@ class scheduler final : public task_scheduler {
   template <bool Metrics>
   void run_task(worker& w, task_header* t);
   ZOKIO_DECL void push_local(worker& w, task_header* t, bool notify) noexcept;
+  // The owner's deque pop and LIFO-slot take / swap: atomic RMWs against thieves, plain
+  // loads and stores on a one-worker runtime (single_worker_). Defined in scheduler_queue.ipp.
+  ZOKIO_DECL task_header* pop_local(worker& w) noexcept;
+  ZOKIO_DECL task_header* take_lifo(worker& w) noexcept;
+  ZOKIO_DECL task_header* swap_lifo(worker& w, task_header* t) noexcept;
   // The spawn stack (worker.hpp): push a displaced spawned task; move the oldest half to the
   // deque when the deque is empty (so thieves always find the oldest work).
   ZOKIO_DECL void push_spawned(worker& w, task_header* t) noexcept;
@@ -487,6 +492,10 @@ class scheduler final : public task_scheduler {
   // reads it after the seq_cst fence that push_high's notify_parked pairs with).
   std::vector<std::unique_ptr<inject_queue>> high_;
   const bool has_priorities_;
+  // One worker (current_thread, a thread-per-core shard, worker_threads(1)): nobody steals
+  // its deque or its LIFO slot, so the owner's pops and slot swaps need no atomic RMW
+  // (pop_local, take_lifo, swap_lifo). Set before any worker runs, never changed.
+  bool single_worker_ = false;
   alignas(ZOKIO_CACHE_LINE) std::atomic<long> high_pending_{0};
   alignas(ZOKIO_CACHE_LINE) std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};

@@ -104,6 +104,16 @@ class work_stealing_deque {
     }
   }
 
+  /// Owner, when no thief can exist (a one-worker runtime: nobody steals): pop() without the
+  /// CAS, a plain load and store of `head_` (relaxed: only the owner's thread touches it).
+  T* pop_unshared() noexcept {
+    const auto head = head_.load(std::memory_order_relaxed);
+    const std::uint32_t real = unpack_real(head);
+    if (real == tail_.load(std::memory_order_relaxed)) return nullptr;
+    head_.store(pack(real + 1, real + 1), std::memory_order_relaxed);
+    return buf_[real & mask_].load(std::memory_order_relaxed);
+  }
+
   /// Thief: moves about half of this queue into `dst` (owned by the calling thread) and
   /// returns one of the stolen items to run now, or nullptr. `stolen` gets the count taken.
   T* steal_into(work_stealing_deque& dst, std::uint32_t& stolen) noexcept {

@@ -147,7 +147,7 @@ void scheduler::schedule(task_header* t) noexcept {
         w->lifo.store(t, std::memory_order_release);
         return;  // one task waiting: no need to wake a sibling for it
       }
-      t = w->lifo.exchange(t, std::memory_order_acq_rel);
+      t = swap_lifo(*w, t);
       if (!t) return;
       if (displaced_spawned) {
         push_spawned(*w, t);

@@ -49,6 +49,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
   const topology& topo = where.topo;
   const std::vector<worker_placement>& plan = where.plan;
   const unsigned n = static_cast<unsigned>(plan.size());
+  single_worker_ = n == 1;
   opts_.worker_threads = n;
   for (unsigned i = 0; i < n; ++i) idle_.set_node(i, plan[i].node_index);
   // A real multi-node machine: unpinned workers still stay on their node's cpus.

@@ -147,6 +147,29 @@ bool scheduler::should_wake(const worker& w) const noexcept {
          (w.driver_woken && w.driver_woken->load(std::memory_order_acquire));
 }
 
+task_header* scheduler::pop_local(worker& w) noexcept {
+  return single_worker_ ? w.deque.pop_unshared() : w.deque.pop();
+}
+
+task_header* scheduler::take_lifo(worker& w) noexcept {
+  if (single_worker_) {  // no thief: the owner's load and store
+    task_header* t = w.lifo.load(std::memory_order_relaxed);
+    w.lifo.store(nullptr, std::memory_order_relaxed);
+    return t;
+  }
+  // Ordering: acq_rel, pairs with a thief's exchange in search() and the owner's stores.
+  return w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+}
+
+task_header* scheduler::swap_lifo(worker& w, task_header* t) noexcept {
+  if (single_worker_) {
+    task_header* old = w.lifo.load(std::memory_order_relaxed);
+    w.lifo.store(t, std::memory_order_relaxed);
+    return old;
+  }
+  return w.lifo.exchange(t, std::memory_order_acq_rel);  // same pairing as take_lifo
+}
+
 void scheduler::push_routed(task_header* t) noexcept {
   if (t->home != 0)
     push_pinned(t);

@@ -71,8 +71,13 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   task_header* expected = t;
   bool took_entry = false;
   if (w->lifo.load(std::memory_order_relaxed) == t) {
-    took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
-                                                 std::memory_order_relaxed);
+    if (single_worker_) {  // no thief can take it meanwhile (take_lifo)
+      w->lifo.store(nullptr, std::memory_order_relaxed);
+      took_entry = true;
+    } else {
+      took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
+                                                   std::memory_order_relaxed);
+    }
   } else {
     // The whole stack (at most 256 pointers, contiguous): code that joins in spawn order
     // finds its children at the bottom. Taken from the middle, a slot becomes a hole that
@@ -189,7 +194,7 @@ task_header* scheduler::next_task(worker& w) {
   }
 
   if (w.lifo.load(std::memory_order_relaxed)) {
-    task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    task_header* t = take_lifo(w);
     if (t) {
       w.lifo_spawned = false;
       if (w.lifo_streak < opts_.max_lifo_polls) {
@@ -203,7 +208,7 @@ task_header* scheduler::next_task(worker& w) {
       // usually a parent just woken by its last child's completion, and parking it behind
       // older work is breadth-first again (fib's live tasks grew from about 24 to 40,000).
       w.lifo_streak = 0;
-      task_header* d = w.deque.pop();
+      task_header* d = pop_local(w);
       if (d) {
         if (w.woken_in_deque != 0) --w.woken_in_deque;
       } else if (w.spawn_top != 0) {
@@ -226,7 +231,7 @@ task_header* scheduler::next_task(worker& w) {
     if (++w.spawn_streak < spawn_fairness || w.woken_in_deque == 0)
       return pop_spawned(w);
     w.spawn_streak = 0;
-    if (task_header* t = w.deque.pop()) {
+    if (task_header* t = pop_local(w)) {
       --w.woken_in_deque;  // most likely that one; an estimate (thieves take some)
       return t;
     }
@@ -234,7 +239,7 @@ task_header* scheduler::next_task(worker& w) {
     return pop_spawned(w);
   }
   w.spawn_streak = 0;
-  if (task_header* t = w.deque.pop()) {
+  if (task_header* t = pop_local(w)) {
     if (w.woken_in_deque != 0) --w.woken_in_deque;
     return t;
   }
