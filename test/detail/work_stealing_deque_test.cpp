@@ -38,6 +38,34 @@ BOOST_AUTO_TEST_CASE(wraps_around) {
   BOOST_TEST(q.size() <= 3u);
 }
 
+// pop_unshared (a one-worker runtime's owner: no thief) keeps pop()'s contract: FIFO, empty
+// at the end, room freed for pushes, across wrap-around and interleaved with pop() and
+// push_overflow.
+BOOST_AUTO_TEST_CASE(unshared_pop_is_pop_without_thieves) {
+  work_stealing_deque<int> q(4);
+  std::vector<int> v(1000);
+  int next_out = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (!q.push(&v[i])) {
+      std::vector<int*> moved;
+      BOOST_REQUIRE(q.push_overflow([&](int* p) { moved.push_back(p); }));
+      for (int* p : moved) BOOST_TEST((p == &v[next_out++]));
+      BOOST_REQUIRE(q.push(&v[i]));
+    }
+    if (i % 5 == 4) {
+      for (int k = 0; k < 3; ++k) {
+        int* p = k == 1 ? q.pop() : q.pop_unshared();
+        if (!p) break;
+        BOOST_TEST((p == &v[next_out++]));
+      }
+    }
+  }
+  while (int* p = q.pop_unshared()) BOOST_TEST((p == &v[next_out++]));
+  BOOST_TEST(next_out == 1000);
+  BOOST_TEST(q.empty());
+  BOOST_TEST(q.pop_unshared() == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(overflow_moves_older_half) {
   work_stealing_deque<int> q(8);
   std::vector<int> v(8);
