@@ -776,6 +776,21 @@ void add_asio(bench::runner& r, const std::string& name, T& x) {
   r.add("chained_spawn", name, [&x] { x.chained(); });
 }
 
+// The four workloads of one Zokio setup: the coroutine workloads on a runtime, or the
+// thread-per-core split of them.
+void add_zokio_coro(bench::runner& r, const std::string& name, zokio_setup& z) {
+  r.add("spawn_many", name, [&z] { zk_coro_spawn_many(z); });
+  r.add("yield_many", name, [&z] { zk_coro_yield_many(z); });
+  r.add("ping_pong", name, [&z] { zk_coro_ping_pong(z); });
+  r.add("chained_spawn", name, [&z] { zk_coro_chained(z); });
+}
+void add_tpc(bench::runner& r, const std::string& name, tpc_setup& t) {
+  r.add("spawn_many", name, [&t] { tpc_spawn_many(t); });
+  r.add("yield_many", name, [&t] { tpc_yield_many(t); });
+  r.add("ping_pong", name, [&t] { tpc_ping_pong(t); });
+  r.add("chained_spawn", name, [&t] { tpc_chained(t); });
+}
+
 // The fastest (lowest median) of `names` that has a result; nullptr when none.
 const bench::summary* fastest(bench::runner& r, const std::string& w,
                               const std::vector<std::string>& names, std::string* which) {
@@ -837,23 +852,10 @@ int main(int argc, char** argv) {
     r.add("ping_pong", kZkHand, [&b] { zk_hand_ping_pong(b); });
     r.add("chained_spawn", kZkCoro, [&a] { zk_coro_chained(a); });
     r.add("chained_spawn", kZkHand, [&b] { zk_hand_chained(b); });
-    auto& t = *zk_t;
-    r.add("spawn_many", kZkTpc, [&t] { tpc_spawn_many(t); });
-    r.add("yield_many", kZkTpc, [&t] { tpc_yield_many(t); });
-    r.add("ping_pong", kZkTpc, [&t] { tpc_ping_pong(t); });
-    r.add("chained_spawn", kZkTpc, [&t] { tpc_chained(t); });
-    auto& ts = *zk_ts;
-    r.add("spawn_many", kZkTpcSpin, [&ts] { tpc_spawn_many(ts); });
-    r.add("yield_many", kZkTpcSpin, [&ts] { tpc_yield_many(ts); });
-    r.add("ping_pong", kZkTpcSpin, [&ts] { tpc_ping_pong(ts); });
-    r.add("chained_spawn", kZkTpcSpin, [&ts] { tpc_chained(ts); });
-    // current_thread: the main thread's block_on runs the workload itself.
-    auto& c = *zk_ct;
-    r.add("spawn_many", kZkCt, [&c] { zk_coro_spawn_many(c); });
-    r.add("yield_many", kZkCt, [&c] { zk_coro_yield_many(c); });
-    r.add("ping_pong", kZkCt, [&c] { zk_coro_ping_pong(c); });
-    r.add("chained_spawn", kZkCt, [&c] { zk_coro_chained(c); });
   }
+  add_tpc(r, kZkTpc, *zk_t);
+  add_tpc(r, kZkTpcSpin, *zk_ts);
+  add_zokio_coro(r, kZkCt, *zk_ct);  // current_thread: the main thread's block_on runs it
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);

@@ -258,8 +258,7 @@ class basic_runtime {
   /// is (not polled again: call block_on again to go on). The runtime keeps working.
   template <future F>
   future_output_t<F> block_on(F f) {
-    if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
-      throw boost::system::system_error(make_error_code(errc::nested_block_on));
+    refuse_on_a_worker();
     detail::scheduler::enter_guard g(sched_.get());
     detail::scheduler& s = *sched_;
     // current_thread: this thread runs the runtime meanwhile. Touches only `s` and locals:
@@ -293,8 +292,7 @@ class basic_runtime {
    */
   void run() {
     if (sched_->is_current_thread()) {  // this thread drives the runtime meanwhile
-      if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
-        throw boost::system::system_error(make_error_code(errc::nested_block_on));
+      refuse_on_a_worker();
       detail::scheduler::enter_guard g(sched_.get());
       detail::no_work_left f{sched_.get()};
       detail::drive_current_thread(*sched_, f, true);
@@ -405,6 +403,13 @@ class basic_runtime {
   detail::scheduler& scheduler() noexcept { return *sched_; }
 
  private:
+  // block_on, and run() on current_thread, would block (or re-enter) the worker they run on:
+  // refused on any runtime's worker thread.
+  static void refuse_on_a_worker() {
+    if (detail::scheduler::current() && detail::scheduler::current()->on_worker_thread())
+      throw boost::system::system_error(make_error_code(errc::nested_block_on));
+  }
+
   explicit basic_runtime(const detail::scheduler_options& o)
       : sched_(new detail::scheduler(checked(o))) {}
 

@@ -372,12 +372,17 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL static placement place(const scheduler_options& opts);
   ZOKIO_DECL scheduler(const scheduler_options& opts, placement where);
 
-  template <bool Metrics>
-  void run_worker(worker& w);
-  // The worker loop, until shutdown or stop() (run_worker: never; the current_thread driver:
-  // its future woken).
+  // The worker loop until shutdown or stop() (a worker thread: never; the current_thread
+  // driver: its future woken), with or without the metrics counters (opts_.enable_metrics).
+  template <class Stop>
+  void run_worker(worker& w, Stop stop);
   template <bool Metrics, class Stop>
   void run_loop(worker& w, Stop stop);
+  // The calling thread becomes worker `w` (its thread_locals; `stack_base`: the frame
+  // run_inline's stack bound counts from) / stops being one. Worker threads and the
+  // current_thread driver.
+  ZOKIO_DECL void enter_worker_thread(worker& w, std::uintptr_t stack_base) noexcept;
+  ZOKIO_DECL static void leave_worker_thread() noexcept;
   template <bool Metrics>
   task_header* next_task(worker& w);
   template <bool Metrics>
@@ -392,6 +397,8 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL task_header* pop_local(worker& w) noexcept;
   ZOKIO_DECL task_header* take_lifo(worker& w) noexcept;
   ZOKIO_DECL task_header* swap_lifo(worker& w, task_header* t) noexcept;
+  // run_inline's take-back: empties the slot if it holds `t`; true when it did.
+  ZOKIO_DECL bool take_lifo_if(worker& w, task_header* t) noexcept;
   // The spawn stack (worker.hpp): push a displaced spawned task; move the oldest half to the
   // deque when the deque is empty (so thieves always find the oldest work).
   ZOKIO_DECL void push_spawned(worker& w, task_header* t) noexcept;

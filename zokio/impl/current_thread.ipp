@@ -32,12 +32,9 @@ bool scheduler::enter_driver(driver_signal& sig) noexcept {
     driving_ = true;
     ++running_workers_;
   }
-  worker* w = workers_[0];
-  w->driver_woken = &sig.flag();
-  tl_worker = w;
-  tl_stack_base = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  tl_work_slot = work_slot{static_cast<const task_scheduler*>(this), &w->work_started,
-                           &w->work_finished};
+  worker& w = *workers_[0];
+  w.driver_woken = &sig.flag();
+  enter_worker_thread(w, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
   sig.attach(this);
   return true;
 }
@@ -49,10 +46,7 @@ void scheduler::run_driver(const driver_signal& sig, bool until_no_work) {
     return sig.flag().load(std::memory_order_acquire) ||
            (until_no_work && outstanding_work() <= 0);
   };
-  if (opts_.enable_metrics)
-    run_loop<true>(w, stop);
-  else
-    run_loop<false>(w, stop);
+  run_worker(w, stop);
 }
 
 void scheduler::unpark_driver() noexcept {
@@ -64,9 +58,7 @@ void scheduler::leave_driver(driver_signal& sig) noexcept {
   worker& w = *workers_[0];
   if (w.searching) end_search(w);
   w.driver_woken = nullptr;
-  tl_worker = nullptr;
-  tl_stack_base = 0;
-  tl_work_slot = work_slot{};
+  leave_worker_thread();
   {
     // Another thread's block_on waits for the runtime: one of them drives next.
     std::lock_guard lk(unhandled_mu_);

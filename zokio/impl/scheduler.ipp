@@ -66,6 +66,19 @@ worker* scheduler::local_worker() const noexcept {
 }
 
 
+void scheduler::enter_worker_thread(worker& w, std::uintptr_t stack_base) noexcept {
+  tl_worker = &w;
+  tl_stack_base = stack_base;
+  tl_work_slot =
+      work_slot{static_cast<const task_scheduler*>(this), &w.work_started, &w.work_finished};
+}
+
+void scheduler::leave_worker_thread() noexcept {
+  tl_worker = nullptr;
+  tl_stack_base = 0;
+  tl_work_slot = work_slot{};
+}
+
 scheduler::enter_guard::enter_guard(scheduler* s) noexcept : prev_(tl_entered) { tl_entered = s; }
 scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
 

@@ -100,9 +100,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       char name[16];  // the kernel's limit, terminator included
       std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
       pthread_setname_np(pthread_self(), name);
-      tl_worker = w;
-      tl_stack_base = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-      tl_work_slot = work_slot{static_cast<const task_scheduler*>(this), &w->work_started, &w->work_finished};
+      enter_worker_thread(*w, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
       {
         // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
         // outside io_context::poll (an operation started in a task, a cancellation slot) is
@@ -110,14 +108,9 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
         boost::asio::detail::thread_info_base asio_info;
         asio_call_stack_key key;
         asio_call_stack::context asio_ctx(&key, asio_info);
-        if (opts_.enable_metrics)
-          run_worker<true>(*w);
-        else
-          run_worker<false>(*w);
+        run_worker(*w, [] { return false; });
       }
-      tl_worker = nullptr;
-      tl_stack_base = 0;
-      tl_work_slot = work_slot{};
+      leave_worker_thread();
       worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
     });
   }

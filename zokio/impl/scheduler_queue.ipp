@@ -65,7 +65,7 @@ void scheduler::push_local(worker& w, task_header* t, bool notify) noexcept {
   }
   // One worker (current_thread, a thread-per-core shard): the pusher is that worker, awake,
   // so there is nobody to wake, and notify_parked's seq_cst fence was 12 % of a yield there.
-  if (notify && workers_.size() > 1) notify_parked();
+  if (notify && !single_worker_) notify_parked();
 }
 
 task_header* scheduler::take_injected(worker& w, std::size_t& taken) noexcept {
@@ -168,6 +168,17 @@ task_header* scheduler::swap_lifo(worker& w, task_header* t) noexcept {
     return old;
   }
   return w.lifo.exchange(t, std::memory_order_acq_rel);  // same pairing as take_lifo
+}
+
+bool scheduler::take_lifo_if(worker& w, task_header* t) noexcept {
+  if (single_worker_) {  // no thief can take it meanwhile
+    if (w.lifo.load(std::memory_order_relaxed) != t) return false;
+    w.lifo.store(nullptr, std::memory_order_relaxed);
+    return true;
+  }
+  // Same pairing as take_lifo: a thief may have taken it since the caller looked.
+  return w.lifo.compare_exchange_strong(t, nullptr, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed);
 }
 
 void scheduler::push_routed(task_header* t) noexcept {

@@ -68,16 +68,9 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   // injector, a sibling's queues) the task is claimed with a reference of its own and the
   // entry goes stale, dropping its reference when popped. A completion is left held for the
   // joiner (inline_run::held), which publishes it in one RMW.
-  task_header* expected = t;
   bool took_entry = false;
   if (w->lifo.load(std::memory_order_relaxed) == t) {
-    if (single_worker_) {  // no thief can take it meanwhile (take_lifo)
-      w->lifo.store(nullptr, std::memory_order_relaxed);
-      took_entry = true;
-    } else {
-      took_entry = w->lifo.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
-                                                   std::memory_order_relaxed);
-    }
+    took_entry = take_lifo_if(*w, t);
   } else {
     // The whole stack (at most 256 pointers, contiguous): code that joins in spawn order
     // finds its children at the bottom. Taken from the middle, a slot becomes a hole that
@@ -119,9 +112,12 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   return r;
 }
 
-template <bool Metrics>
-void scheduler::run_worker(worker& w) {
-  run_loop<Metrics>(w, [] { return false; });
+template <class Stop>
+void scheduler::run_worker(worker& w, Stop stop) {
+  if (opts_.enable_metrics)
+    run_loop<true>(w, stop);
+  else
+    run_loop<false>(w, stop);
 }
 
 template <bool Metrics, class Stop>
