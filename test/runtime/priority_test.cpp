@@ -199,6 +199,60 @@ BOOST_AUTO_TEST_CASE(a_level_the_runtime_lacks_is_refused) {
   }))));
 }
 
+// Abort and throw at a priority level: an aborted queued task is dropped and its join says
+// cancelled; a task that throws rethrows at its join; the runtime goes on.
+BOOST_DATA_TEST_CASE(abort_and_throw_at_a_level, bdata::make(flavours), flavour) {
+  zokio::test::tracked::live = 0;
+  auto rt = make_prio(flavour, 1);
+  auto h = rt.spawn(zokio::test::never{}, zokio::priority{2});
+  BOOST_TEST(zokio::test::tracked::live.load() == 1);
+  h.abort();
+  try {
+    rt.block_on(std::move(h));
+    BOOST_FAIL("join of an aborted task should throw");
+  } catch (const zokio::join_error& e) {
+    BOOST_TEST(e.is_cancelled());
+  }
+  BOOST_TEST(zokio::test::settle(rt, [] { return zokio::test::tracked::live.load() == 0; }));
+  auto bad = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
+                        co_await zokio::yield_now{};  // a yield goes back to level 1's queue
+                        throw std::runtime_error("level 1");
+                      }),
+                      zokio::priority{1});
+  BOOST_CHECK_THROW(rt.block_on(std::move(bad)), std::runtime_error);
+  BOOST_TEST(rt.block_on(rt.spawn(zokio::ready_future<int>(4), zokio::priority{1})) == 4);
+}
+
+// Races, repeated (TSan/ASan in CI): four outside threads spawn at all three levels while two
+// workers take from the shared level queues; every task runs exactly once.
+BOOST_AUTO_TEST_CASE(outside_spawns_at_every_level_run_exactly_once) {
+  const int per_thread = 2000 / zokio::test::stress_divisor;
+  for (int round = 0; round < 5; ++round) {
+    auto rt = make_prio(zokio::runtime_flavour::multi_thread, 2);
+    std::vector<std::atomic<int>> runs(4 * static_cast<std::size_t>(per_thread));
+    std::atomic<int> done{0};
+    std::vector<std::thread> spawners;
+    for (int k = 0; k < 4; ++k)
+      spawners.emplace_back([&, k] {
+        for (int i = 0; i < per_thread; ++i) {
+          auto* slot = &runs[static_cast<std::size_t>(k * per_thread + i)];
+          auto* dp = &done;
+          rt.spawn_detached(zokio::co_invoke([slot, dp]() -> zokio::task<void> {
+                              slot->fetch_add(1);
+                              dp->fetch_add(1);
+                              co_return;
+                            }),
+                            zokio::priority{static_cast<unsigned>(i % 3)});
+        }
+      });
+    for (auto& t : spawners) t.join();
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return done.load() == 4 * per_thread; }));
+    int bad = 0;
+    for (auto& r : runs) bad += r.load() != 1;
+    BOOST_TEST(bad == 0);
+  }
+}
+
 // Queued priority tasks are freed by the teardown like any others (the ASan build checks
 // the memory; tracked counts the futures).
 BOOST_AUTO_TEST_CASE(teardown_frees_queued_priority_tasks) {
