@@ -125,19 +125,22 @@ BOOST_DATA_TEST_CASE(an_always_ready_high_task_does_not_starve_level_0, bdata::m
                        }),
                        zokio::priority{1});
   BOOST_REQUIRE(zokio::test::settle(rt, [&] { return high_polls.load() > 100; }));
-  const long before = high_polls.load();
   auto* hw = &high_polls_when_low_ran;
   rt.spawn_detached(zokio::co_invoke([lr, hp, hw]() -> zokio::task<void> {
     hw->store(hp->load());
     lr->store(true);
     co_return;
   }));
+  // Counted from the spawn's return, when the task is in the injector: counted from before
+  // the call, the polls made while this thread was preempted inside it were counted too
+  // (129 > 99 once, under ASan in CI).
+  const long queued = high_polls.load();
   BOOST_REQUIRE(zokio::test::settle(rt, [&] { return low_ran.load(); }, 5000ms));
   rt.block_on(std::move(high));
-  // 33 = one guard period; the slack covers the polls before the spawn reached the worker.
-  BOOST_TEST(high_polls_when_low_ran.load() - before <= 3 * 33);
+  // 33 = one guard period; the slack is a second one.
+  BOOST_TEST(high_polls_when_low_ran.load() - queued <= 2 * 33);
   BOOST_TEST_MESSAGE(flavour << ": the level-0 task ran after "
-                             << high_polls_when_low_ran.load() - before
+                             << high_polls_when_low_ran.load() - queued
                              << " polls of the always-ready level-1 task");
 }
 
