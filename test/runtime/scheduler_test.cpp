@@ -454,6 +454,51 @@ BOOST_AUTO_TEST_CASE(shutdown_while_a_fork_join_tree_runs_frees_every_task,
   }
 }
 
+// Children spawned on a worker enter the owned lists only when a poll leaves them pending
+// (owned_tasks.hpp): until then shutdown must find them in the queues (LIFO slot, spawn
+// stack, deque, injector after an overflow). Here the runtime is stopped while the parent's
+// poll that spawned them still runs, so on one worker none of them is ever polled. Each one
+// must be cancelled (its handle reports runtime_shutdown) and its frame freed, handles kept
+// or dropped; live_tasks counts them while they wait.
+zokio::task<void> never_run_child(zokio::test::tracked keep, std::atomic<int>* polled) {
+  polled->fetch_add(1);
+  co_await zokio::sleep(1h);
+  (void)keep;
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_cancels_spawned_children_that_never_ran, *boost::unit_test::timeout(120)) {
+  zokio::test::tracked::live = 0;
+  constexpr int children = 600;  // beyond the spawn stack (256) and the deque (1024 / 2 spill)
+  for (unsigned workers : {1u, 2u}) {
+    for (int round = 0; round < 10; ++round) {
+      std::atomic<int> polled{0};
+      std::atomic<bool> spawned{false}, release{false};
+      std::vector<zokio::join_handle<void>> kept;  // half the handles leave the runtime
+      {
+        auto rt = make_runtime<metrics_rt>(workers);
+        rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+          std::vector<zokio::join_handle<void>> hs;
+          for (int i = 0; i < children; ++i)
+            hs.push_back(zokio::spawn(never_run_child(zokio::test::tracked{}, &polled)));
+          for (int i = 0; i < children; i += 2) kept.push_back(std::move(hs[static_cast<std::size_t>(i)]));
+          spawned = true;
+          while (!release) std::this_thread::yield();  // this poll outlasts the stop request
+          co_await zokio::sleep(1h);
+        })).detach();
+        BOOST_TEST_REQUIRE(zokio::test::wait_until([&] { return spawned.load(); }));
+        if (workers == 1) BOOST_TEST(rt.metrics().live_tasks == children + 1u);
+        BOOST_TEST(!rt.shutdown_timeout(0ms));  // stop requested; the busy worker keeps its poll
+        release = true;
+        rt.shutdown();  // finishes the teardown here (the destructor would hand it to the worker)
+      }
+      if (workers == 1) BOOST_TEST(polled.load() == 0);
+      BOOST_TEST(zokio::test::tracked::live.load() == 0, "frames left after shutdown");
+      for (auto& h : kept) BOOST_TEST(h.is_finished());
+      kept.clear();
+    }
+  }
+}
+
 // --- Inline joins (scheduler::run_inline; doc/architecture.md, "Joins run children") -------
 
 // One worker, so nothing can steal the child: it starts only when its parent joins it, on the

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <mutex>
 #include <vector>
 
@@ -24,8 +25,14 @@ namespace zokio::detail {
  * Treiber stack per worker through which other threads hand back the tasks they completed,
  * and one locked list for tasks spawned from outside the workers.
  *
- *  - insert: a worker links the task into its own list (`owner` = its index); another thread
- *    uses the shared list (`owner` = num_workers).
+ *  - insert: a task spawned on a worker is only counted (`owner` = `unlinked`): until its
+ *    first poll returns pending it sits in a queue (spawn stack, LIFO slot, deque, injector,
+ *    pinned or priority queue) or is being run, and shutdown finds it there
+ *    (scheduler::take_queued). The worker whose poll leaves it pending links it into its own
+ *    list before the task goes idle (`link_local`, `owner` = that worker). Most fork-join
+ *    children complete in their first poll and never touch a list (the link and unlink were
+ *    9 % of skynet's profile). Another thread links at once into the shared list
+ *    (`owner` = num_workers).
  *  - remove (at completion): on the owner, unlink at once; elsewhere, push the task on the
  *    owner's `returned` stack (one CAS, release), still holding the list's reference. The owner
  *    drains that stack (exchange, acquire) every event_interval ticks and before parking, and
@@ -40,22 +47,39 @@ namespace zokio::detail {
  */
 class owned_tasks {
  public:
-  explicit owned_tasks(std::size_t workers)
-      : n_(workers), lists_(std::make_unique<worker_list[]>(workers)) {}
+  /// `owner` of a task spawned on a worker that has not been left pending yet.
+  static constexpr std::uint16_t unlinked = owned_unlinked;
 
-  /// On worker `i`'s own thread.
+  explicit owned_tasks(std::size_t workers)
+      : n_(check_workers(workers)), lists_(std::make_unique<worker_list[]>(workers)) {}
+
+  /// On worker `i`'s own thread, at spawn: counted, linked later (link_local).
   void insert_local(task_header* t, std::uint32_t i) noexcept {
-    auto& l = lists_[i];
-    t->owned_shard = i;
-    link(l.head, t);
-    bump(l.inserted);
+    t->owned_shard = unlinked;
+    bump(lists_[i].inserted);
+  }
+
+  /// On worker `i`'s own thread, by the poll that leaves an unlinked task pending, before it
+  /// goes idle (while RUNNING is held nobody else can complete it).
+  void link_local(task_header* t, std::uint32_t i) noexcept {
+    t->owned_shard = static_cast<std::uint16_t>(i);
+    link(lists_[i].head, t);
+  }
+
+  /// link_local for a poll off the workers (none today; kept for safety): the shared list.
+  void link_shared(task_header* t) noexcept {
+    std::lock_guard lk(shared_.mu);
+    t->owned_shard = static_cast<std::uint16_t>(n_);
+    link(shared_.head, t);
+    ++shared_.count;
+    ++shared_.unlinked_removed;  // counted at spawn already: keep live() exact
   }
 
   /// From any other thread. False when closed: the caller completes the task at once instead.
   bool insert_shared(task_header* t) noexcept {
     std::lock_guard lk(shared_.mu);
     if (shared_.closed) return false;
-    t->owned_shard = static_cast<std::uint32_t>(n_);
+    t->owned_shard = static_cast<std::uint16_t>(n_);
     link(shared_.head, t);
     ++shared_.count;
     return true;
@@ -66,7 +90,7 @@ class owned_tasks {
     std::lock_guard lk(shared_.mu);
     if (shared_.closed) return false;
     for (std::size_t i = 0; i < n; ++i) {
-      ts[i]->owned_shard = static_cast<std::uint32_t>(n_);
+      ts[i]->owned_shard = static_cast<std::uint16_t>(n_);
       link(shared_.head, ts[i]);
     }
     shared_.count += n;
@@ -78,6 +102,16 @@ class owned_tasks {
   /// false when it was handed back to its owner, who drops it.
   [[nodiscard]] bool remove(task_header* t, std::size_t current) noexcept {
     const std::uint32_t owner = t->owned_shard;
+    if (owner == unlinked) {
+      // In no list: only the count changes (on this worker's list: live() sums them all).
+      if (current < n_) {
+        bump(lists_[current].removed);
+      } else {
+        std::lock_guard lk(shared_.mu);
+        ++shared_.unlinked_removed;  // shutdown cancelling a never-polled task
+      }
+      return true;
+    }
     if (owner == n_) {
       {
         std::lock_guard lk(shared_.mu);
@@ -135,19 +169,26 @@ class owned_tasks {
     return out;
   }
 
-  /// Tasks not yet complete (approximate while workers run).
+  /// Tasks not yet complete (approximate while workers run: a task may be counted in on
+  /// one worker's list and out on another's, so a sum read mid-way can fall short; never
+  /// below 0).
   std::size_t live() const noexcept {
-    std::size_t n = 0;
+    std::size_t n = 0;  // modular: the terms are exact only in total
     for (std::size_t i = 0; i < n_; ++i) {
       auto& l = lists_[i];
       n += l.inserted.load(std::memory_order_relaxed) - l.removed.load(std::memory_order_relaxed) -
            l.returned_count.load(std::memory_order_relaxed);
     }
     std::lock_guard lk(shared_.mu);
-    return n + shared_.count;
+    n += shared_.count - shared_.unlinked_removed;
+    return static_cast<std::int64_t>(n) < 0 ? 0 : n;
   }
 
  private:
+  static std::size_t check_workers(std::size_t n) {
+    if (n >= unlinked) throw std::length_error("zokio: at most 65534 workers");
+    return n;
+  }
   static void pin(std::vector<task_header*>& out, task_header* t) {
     t->ref_inc();
     out.push_back(t);
@@ -182,6 +223,7 @@ class owned_tasks {
     bool closed = false;
     task_header* head = nullptr;
     std::size_t count = 0;
+    std::size_t unlinked_removed = 0;  // never-linked tasks completed off the workers
   };
 
   const std::size_t n_;

@@ -2,6 +2,7 @@
 #ifndef ZOKIO_DETAIL_RECYCLING_CACHE_HPP
 #define ZOKIO_DETAIL_RECYCLING_CACHE_HPP
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,9 +36,9 @@ class recycling_cache {
     return bytes == 0 ? 0 : (bytes - 1) / granule;
   }
   static constexpr std::size_t class_bytes(std::size_t cls) noexcept { return (cls + 1) * granule; }
-  static constexpr std::uint32_t class_limit(std::size_t cls) noexcept {
-    return static_cast<std::uint32_t>(max_bytes_per_class / class_bytes(cls));
-  }
+  /// Blocks kept per class. A table: the division it holds was a run-time divide on every
+  /// free (the class is not a constant there).
+  static constexpr std::uint32_t class_limit(std::size_t cls) noexcept { return limits_[cls]; }
 
   recycling_cache() noexcept = default;
   recycling_cache(const recycling_cache&) = delete;
@@ -69,6 +70,12 @@ class recycling_cache {
   struct node {
     node* next;
   };
+  static constexpr auto limits_ = [] {
+    std::array<std::uint32_t, classes> l{};
+    for (std::size_t c = 0; c < classes; ++c)
+      l[c] = static_cast<std::uint32_t>(max_bytes_per_class / ((c + 1) * granule));
+    return l;
+  }();
   node* heads_[classes] = {};
   std::uint32_t counts_[classes] = {};
 };

@@ -344,6 +344,8 @@ class scheduler final : public task_scheduler {
   /// Completion: unlinks from the owned lists. True: the caller drops the list's reference
   /// (false: handed back to the owning worker, see owned_tasks.hpp).
   ZOKIO_DECL bool release_owned(task_header* t) noexcept override;
+  /// The first pending poll of a task spawned on a worker (owned_tasks.hpp, insert).
+  ZOKIO_DECL void link_owned(task_header* t) noexcept override;
 
   /// The owner's deleter (basic_runtime): destroy(). Blocking jobs left running by a timed
   /// shutdown keep the scheduler (their scheduler::current(), which then refuses spawns)
@@ -466,6 +468,10 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL bool should_wake(const worker& w) const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
   ZOKIO_DECL void restart_io(worker& v) noexcept;
+  // Pops every queue entry (LIFO slots, spawn stacks, deques, pinned, priority and injected
+  // queues), handing each entry's reference to f.
+  template <class F>
+  void pop_queued(F f) noexcept;
   ZOKIO_DECL void drain_queues() noexcept;
   ZOKIO_DECL bool shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) noexcept;
   ZOKIO_DECL void worker_exited() noexcept;

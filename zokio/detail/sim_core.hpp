@@ -66,6 +66,8 @@ class sim_core final : public sim_driver {
   ZOKIO_DECL void cancel_timer(void* ctx) noexcept override;
   ZOKIO_DECL void schedule(task_header* t) noexcept override;
   ZOKIO_DECL bool release_owned(task_header* t) noexcept override;
+  /// Never called: bind() links every task at once.
+  void link_owned(task_header*) noexcept override {}
   ZOKIO_DECL void report_unhandled(std::exception_ptr e, const char* where) noexcept override;
   /// Joins never run a child inline here: which task runs next is the seed's choice.
   inline_run run_inline(task_header*) noexcept override { return inline_run::not_run; }

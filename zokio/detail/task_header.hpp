@@ -30,6 +30,10 @@ struct task_vtable {
   void (*dealloc)(task_header*);
 };
 
+/// task_header::owned_shard of a task that is in no owned list yet: the scheduler links it
+/// when its first poll leaves it pending (task_scheduler::link_owned).
+inline constexpr std::uint16_t owned_unlinked = 0xffff;
+
 struct task_header {
   std::atomic<std::uint64_t> state;
   const task_vtable* vtable;
@@ -39,7 +43,10 @@ struct task_header {
   task_header* owned_prev = nullptr;
   task_header* owned_next = nullptr;
   task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack
-  std::uint32_t owned_shard = 0;
+  std::uint16_t owned_shard = 0;  // owned_unlinked: in no list yet (owned_tasks.hpp)
+  // Where the task sits in its worker's spawn stack while it is there (worker::spawn_base):
+  // its joiner finds it in O(1). Owner-only, like the stack.
+  std::uint16_t spawn_slot = 0;
   // spawn_local: 1 + the index of the worker the task never leaves; 0: any worker. Set
   // before the task is first queued, never changed (scheduler::push_pinned).
   std::uint16_t home = 0;

@@ -41,6 +41,10 @@ class task_scheduler {
   /// Completion: unlinks the task from the runtime's owned lists. True: the caller drops the
   /// list's reference (false: handed back to the owning worker, which drops it).
   virtual bool release_owned(task_header* t) noexcept = 0;
+  /// A poll left a task whose owned_shard is owned_unlinked pending: link it into the owned
+  /// lists, before it goes idle (RUNNING is held). Only runtimes that defer the link at
+  /// spawn see it.
+  virtual void link_owned(task_header* t) noexcept = 0;
   /// An exception nobody can join (detached task) goes to the runtime's policy.
   /// Call it outside the catch block that caught `e`: leaving that block drops the
   /// handler's reference inside libstdc++, which ThreadSanitizer cannot see, so a drop

@@ -101,6 +101,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // (a displaced wake goes to the deque as before, keeping the fairness of woken tasks).
   static constexpr std::uint32_t spawn_stack_capacity = 256;
   std::uint32_t spawn_top = 0;
+  // Entries moved out of the bottom of the stack so far (mod 2^16): the entry at index i
+  // records its slot as spawn_base + i, so run_inline finds a child without a scan.
+  std::uint16_t spawn_base = 0;
   std::uint32_t spawn_streak = 0;  // spawn-stack pops in a row while the deque waits
   std::uint32_t woken_in_deque = 0;  // woken tasks pushed to the deque and not yet popped
                                      // (an estimate: thieves take some)

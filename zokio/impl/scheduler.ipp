@@ -137,6 +137,13 @@ bool scheduler::bind(task_header* t) noexcept {
   return owned_.insert_shared(t);
 }
 
+void scheduler::link_owned(task_header* t) noexcept {
+  if (worker* w = local_worker())
+    owned_.link_local(t, w->index);
+  else
+    owned_.link_shared(t);
+}
+
 bool scheduler::release_owned(task_header* t) noexcept {
   worker* w = local_worker();
   return owned_.remove(t, w ? w->index : workers_.size());
@@ -195,27 +202,32 @@ void scheduler::request_stop() noexcept {
   for (auto& w : workers_) w->io.stop();
 }
 
-void scheduler::drain_queues() noexcept {
-  // Each queued entry owns one reference.
+template <class F>
+void scheduler::pop_queued(F f) noexcept {
+  // Each queued entry owns one reference, which goes to f.
   for (auto& w : workers_) {
-    if (task_header* t = w->lifo.exchange(nullptr, std::memory_order_acq_rel)) t->ref_dec();
+    if (task_header* t = w->lifo.exchange(nullptr, std::memory_order_acq_rel)) f(t);
     while (w->spawn_top != 0)
-      if (task_header* t = w->spawn_stack[--w->spawn_top]) t->ref_dec();
-    while (task_header* t = w->deque.pop()) t->ref_dec();
-    while (task_header* t = pop_pinned(*w)) t->ref_dec();
+      if (task_header* t = w->spawn_stack[--w->spawn_top]) f(t);
+    while (task_header* t = w->deque.pop()) f(t);
+    while (task_header* t = pop_pinned(*w)) f(t);
   }
-  while (task_header* t = pop_high()) t->ref_dec();
+  while (task_header* t = pop_high()) f(t);
   while (auto e = inject_.pop()) {
     if (!e.is_batch()) {
       inject_.taken(1);
-      e.task()->ref_dec();
+      f(e.task());
       continue;
     }
     inject_batch* b = e.batch();
-    for (std::uint32_t i = 0; i < b->n; ++i) b->items[i]->ref_dec();
+    for (std::uint32_t i = 0; i < b->n; ++i) f(b->items[i]);
     inject_.taken(b->n);
     inject_batch::destroy(b);
   }
+}
+
+void scheduler::drain_queues() noexcept {
+  pop_queued([](task_header* t) noexcept { t->ref_dec(); });
 }
 
 void scheduler::delete_or_adopt() noexcept {
@@ -333,7 +345,12 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   enter_guard entered(this);
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
+  // Tasks spawned on a worker and never left pending are in no owned list but in a queue
+  // (owned_tasks.hpp): taken out with their entries' references, and cancelled with the rest.
+  std::vector<task_header*> queued;
+  pop_queued([&](task_header* t) noexcept { queued.push_back(t); });
   for (task_header* t : pinned) task_shutdown(t);
+  for (task_header* t : queued) task_shutdown(t);
   // Blocking pool: queued jobs are dropped (their handles report runtime_shutdown), running
   // ones are waited for. After the tasks are cancelled, so that a job waiting on a task's
   // output sees it end; before the queues are drained, so that a job's wakes land in the
@@ -346,6 +363,7 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   // pushing its queue entry: wait for it (wake_gate.hpp), then drop the entries.
   wake_gate::wait_idle(static_cast<const task_scheduler*>(this));  // the tasks' key
   drain_queues();
+  for (task_header* t : queued) t->ref_dec();
   for (task_header* t : pinned) t->ref_dec();
   drain_queues();
   for (auto& w : workers_) w->guard.reset();

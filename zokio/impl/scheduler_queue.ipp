@@ -26,6 +26,7 @@ void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
 
 void scheduler::push_spawned(worker& w, task_header* t) noexcept {
   if (w.spawn_top == worker::spawn_stack_capacity) spill_spawned(w, w.spawn_top / 2, false);
+  t->spawn_slot = static_cast<std::uint16_t>(w.spawn_base + w.spawn_top);
   w.spawn_stack[w.spawn_top++] = t;
   if (spill_wanted(w)) spill_spawned(w, (w.spawn_top + 1) / 2, true);
 }
@@ -46,6 +47,7 @@ void scheduler::spill_spawned(worker& w, std::uint32_t n, bool notify) noexcept 
     if (w.spawn_stack[i]) push_local(w, w.spawn_stack[i], false);  // holes: see run_inline
   std::copy(w.spawn_stack + n, w.spawn_stack + w.spawn_top, w.spawn_stack);
   w.spawn_top -= n;
+  w.spawn_base = static_cast<std::uint16_t>(w.spawn_base + n);
   if (notify) notify_parked();
 }
 

@@ -72,17 +72,17 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
   if (w->lifo.load(std::memory_order_relaxed) == t) {
     took_entry = take_lifo_if(*w, t);
   } else {
-    // The whole stack (at most 256 pointers, contiguous): code that joins in spawn order
-    // finds its children at the bottom. Taken from the middle, a slot becomes a hole that
+    // In this worker's spawn stack, the task is at the index its slot records (a task is in
+    // one stack at most, and the check of the pointer settles it: a scan of the stack was
+    // 40 % of this function in skynet). Taken from the middle, a slot becomes a hole that
     // pops and spills skip; the top is never a hole.
-    for (std::uint32_t i = w->spawn_top; i-- > 0;) {
-      if (w->spawn_stack[i] != t) continue;
+    const std::uint32_t i = static_cast<std::uint16_t>(t->spawn_slot - w->spawn_base);
+    if (i < w->spawn_top && w->spawn_stack[i] == t) {
       if (i + 1 == w->spawn_top)
         pop_spawned(*w);
       else
         w->spawn_stack[i] = nullptr;
       took_entry = true;
-      break;
     }
   }
   if (!took_entry && !task_claim(t)) return inline_run::not_run;  // not claimable any more

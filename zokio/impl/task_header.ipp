@@ -67,6 +67,10 @@ run_outcome poll_running(task_header* t, bool cancelled, bool joiner) noexcept {
     w.release();
   }
   if (!done) {
+    // Spawned on a worker and pending for the first time: from now on it may sit in no queue,
+    // so shutdown must find it in an owned list (owned_tasks.hpp). Before to_idle: until then
+    // nobody else can complete (and unlink) it.
+    if (t->owned_shard == owned_unlinked) [[unlikely]] t->sched->link_owned(t);
     switch (ts::to_idle(t->state)) {
       case ts::idle_result::idle: return run_outcome::done;
       case ts::idle_result::last: t->vtable->dealloc(t); return run_outcome::done;
