@@ -377,6 +377,16 @@ BOOST_AUTO_TEST_CASE(execution_properties, *utf::timeout(30)) {
   }
   BOOST_TEST(ex.with_home(static_cast<unsigned>(rt.num_workers()) + 1).home_worker() == 1u);
 
+  // on_calling_worker: off the workers, the executor unchanged; on a worker, pinned to it.
+  BOOST_TEST(!rt.get_executor().on_calling_worker().is_placed());
+  for (int round = 0; round < 20; ++round) {
+    auto seen = rt.block_on(rt.spawn(zokio::co_invoke([&rt]() -> zokio::task<std::pair<unsigned, unsigned>> {
+      const auto here = static_cast<unsigned>(rt.get_executor().scheduler().current_worker_index());
+      co_return std::pair{here, rt.get_executor().on_calling_worker().home_worker()};
+    })));
+    BOOST_TEST(seen.first == seen.second);
+  }
+
   // allocator: accepted (task memory comes from the runtime), reported as the runtime's.
   zokio::allocator<int> a = asio::query(ex, execution::allocator);
   int* p = a.allocate(4);
