@@ -3,7 +3,8 @@
 # Sourced by example/run.sh and test/run.sh. Needs root (or sudo) when something is missing.
 zokio_install_deps() {
   local pkgs=(g++ cmake ninja-build libboost1.81-all-dev libboost1.81-tools-dev libtbb-dev
-              liburing-dev libnuma-dev relacy-dev libssl-dev "$@")
+              liburing-dev libnuma-dev relacy-dev libssl-dev
+              prometheus-cpp-dev "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -18,6 +18,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/require.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
@@ -183,6 +185,33 @@ class locked_slot {
   spin_mutex* mu_;
 };
 
+/// What inline_executor becomes under `require(blocking.never)`: `asio::post` of a handler
+/// whose executor is inline_executor, which composed operations do when a step completes at
+/// once (Beast's http::async_read posts its continuation so as not to complete inside the
+/// initiating call). The function runs later as a task of the runtime the calling thread runs
+/// in (a worker, or a thread inside block_on), or on Asio's system executor off any runtime.
+struct deferred_executor {
+  template <class F>
+  void execute(F&& f) const {
+    namespace ex = boost::asio::execution;
+    if (scheduler* s = scheduler::current())
+      ex::execute(boost::asio::require(zokio::executor(*s, zokio::executor::unplaced), ex::blocking.never),
+                  std::forward<F>(f));
+    else
+      ex::execute(boost::asio::require(boost::asio::system_executor(), ex::blocking.never), std::forward<F>(f));
+  }
+  static constexpr boost::asio::execution::blocking_t::never_t query(
+      boost::asio::execution::blocking_t) noexcept {
+    return boost::asio::execution::blocking.never;
+  }
+  friend constexpr bool operator==(const deferred_executor&, const deferred_executor&) noexcept {
+    return true;
+  }
+  friend constexpr bool operator!=(const deferred_executor&, const deferred_executor&) noexcept {
+    return false;
+  }
+};
+
 /// The executor of op_handler: runs the completion inline, wherever Asio completes the
 /// operation. op_handler only stores the result and wakes (thread-safe), and a concrete
 /// executor spares Asio the type-erased (allocating) dispatch through the I/O object's
@@ -195,6 +224,10 @@ struct inline_executor {
   static constexpr boost::asio::execution::blocking_t::always_t query(
       boost::asio::execution::blocking_t) noexcept {
     return boost::asio::execution::blocking.always;
+  }
+  /// For asio::post (see deferred_executor).
+  static constexpr deferred_executor require(boost::asio::execution::blocking_t::never_t) noexcept {
+    return {};
   }
   friend constexpr bool operator==(const inline_executor&, const inline_executor&) noexcept {
     return true;

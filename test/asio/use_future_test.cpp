@@ -1,8 +1,11 @@
 // Tests for zokio::use_future: Asio operations as zokio futures.
 #include <zokio/use_future.hpp>  // self-contained header check
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <zokio/runtime.hpp>
@@ -24,6 +29,65 @@ using namespace std::chrono_literals;
 using zokio::test::make_runtime;
 
 BOOST_AUTO_TEST_SUITE(use_future_suite)
+
+// Beast's composed operations post their continuation when a step completes at once (the
+// second of two pipelined requests is already in the buffer): asio::post of use_future's
+// handler, whose associated executor is the inline one, must then defer. This did not compile
+// before inline_executor answered require(blocking.never) (with deferred_executor).
+BOOST_AUTO_TEST_CASE(beast_reads_pipelined_requests_with_use_future, *boost::unit_test::timeout(30)) {
+  namespace http = boost::beast::http;
+  auto rt = make_runtime(2);
+  auto ex = rt.get_executor();
+  int got = rt.block_on(rt.spawn(zokio::co_invoke([ex]() -> zokio::task<int> {
+    asio::ip::tcp::acceptor acc(ex, {asio::ip::address_v4::loopback(), 0});
+    asio::ip::tcp::socket client(ex);
+    auto accepted = acc.async_accept(zokio::use_future);
+    if (!co_await client.async_connect(acc.local_endpoint(), zokio::use_future)) co_return -1;
+    auto server = co_await std::move(accepted);
+    if (!server) co_return -2;
+    const std::string two = "GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n";
+    if (!co_await asio::async_write(client, asio::buffer(two), zokio::use_future)) co_return -3;
+    boost::beast::flat_buffer buf;
+    int n = 0;
+    for (const char* want : {"/a", "/b"}) {
+      http::request<http::empty_body> req;
+      auto r = co_await http::async_read(*server, buf, req, zokio::use_future);
+      if (!r || req.target() != want) co_return -4;
+      ++n;
+    }
+    co_return n;
+  })));
+  BOOST_TEST(got == 2);
+}
+
+// deferred_executor itself: never runs the function inside execute(); on a runtime's thread it
+// runs as a task of that runtime (one worker here: after the calling task yields), off any
+// runtime on Asio's system executor.
+BOOST_AUTO_TEST_CASE(deferred_executor_runs_later_on_the_callers_runtime, *boost::unit_test::timeout(30)) {
+  namespace execution = asio::execution;
+  auto rt = make_runtime(1);
+  struct seen {
+    std::atomic<bool> ran{false}, ran_inside_execute{false}, on_worker{false};
+  };
+  auto st = std::make_shared<seen>();
+  rt.block_on(rt.spawn(zokio::co_invoke([&rt, st]() -> zokio::task<void> {
+    std::atomic<bool> in_execute{true};
+    execution::execute(zokio::detail::deferred_executor{}, [&rt, st, &in_execute] {
+      st->ran_inside_execute = in_execute.load();
+      st->on_worker = rt.get_executor().running_in_this_thread();
+      st->ran = true;
+    });
+    in_execute = false;
+    while (!st->ran) co_await zokio::yield_now{};  // the only worker: it runs once we yield
+  })));
+  BOOST_TEST(st->ran.load());
+  BOOST_TEST(!st->ran_inside_execute.load());
+  BOOST_TEST(st->on_worker.load());
+
+  std::promise<std::thread::id> where;
+  execution::execute(zokio::detail::deferred_executor{}, [&] { where.set_value(std::this_thread::get_id()); });
+  BOOST_TEST((where.get_future().get() != std::this_thread::get_id()));
+}
 
 BOOST_AUTO_TEST_CASE(timer_as_future_in_task) {
   auto rt = make_runtime(2);
