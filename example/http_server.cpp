@@ -285,6 +285,23 @@ zokio::task<boost::system::result<std::size_t>> within(Op op, std::chrono::secon
   co_return std::move(*r);
 }
 
+// After an error answer, the client may still be sending (the rest of a header over the limit,
+// a body over it): closing now, with its bytes unread, makes the kernel reset the connection,
+// and the reset can destroy the answer before the client reads it. So: half-close, then read
+// and discard until the client closes (or 1 s passes, or 1 MiB was discarded).
+zokio::task<void> linger_close(tcp::socket& sock) {
+  boost::system::error_code ec;
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 4096> scratch;
+  std::size_t discarded = 0;
+  const auto until = std::chrono::steady_clock::now() + 1s;
+  while (discarded < (1u << 20) && std::chrono::steady_clock::now() < until) {
+    auto n = co_await zokio::timeout(sock.async_read_some(asio::buffer(scratch), zokio::use_future), 1s);
+    if (!n || !*n) break;  // timed out, or the client closed / reset
+    discarded += **n;
+  }
+}
+
 zokio::task<void> send_error(server& s, tcp::socket& sock, http::status st, bool retry_after = false) {
   request none;
   none.version(11);
@@ -293,6 +310,7 @@ zokio::task<void> send_error(server& s, tcp::socket& sock, http::status st, bool
   res.keep_alive(false);
   co_await within(http::async_write(sock, res, zokio::use_future), s.cfg.header_timeout);
   s.metrics.by_class[static_cast<std::size_t>(res.result_int() / 100)]->Increment();
+  co_await linger_close(sock);
 }
 
 // One connection: requests read and answered in order (pipelined ones wait in the buffer).
@@ -348,8 +366,6 @@ zokio::task<void> session(server& s, tcp::socket sock) {
 // Over the connection cap: 503 with Retry-After, then close.
 zokio::task<void> refuse(server& s, tcp::socket sock) {
   co_await send_error(s, sock, http::status::service_unavailable, true);
-  boost::system::error_code ec;
-  sock.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 // Accepts until SIGINT/SIGTERM, then drains.
