@@ -214,6 +214,10 @@ zokio::task<response> handle(server& s, const request& req) {
                             "<a href=\"/metrics\">/metrics</a>, /static/...</p>\n",
                             "text/html");
   }
+  if (path == "/plaintext") {  // the body perf/perf_http_beast serves: for wrk comparisons
+    if (!get) co_return only("GET, HEAD");
+    co_return make_response(req, http::status::ok, "Hello, World!", "text/plain");
+  }
   if (path == "/api/hello") {
     if (!get) co_return only("GET, HEAD");
     co_return json_response(req, http::status::ok, json::object{{"message", "hello from zokio"}});
