@@ -33,7 +33,9 @@ struct runtime_config {
   bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue
   bool enable_io_uring = true;        ///< Linux: start Asio's io_uring service on each worker
                                       ///< (files); sockets stay on epoll (doc/asio_bridge.md)
-  bool enable_metrics = false;        ///< per-worker counters; compiled out when false
+  bool enable_metrics = false;        ///< per-worker counters; when false the worker loop
+                                      ///< without counter updates runs (chosen at start-up;
+                                      ///< the counters' memory remains)
   bool numa_aware = true;             ///< place workers by NUMA node; steal inside a node first
   bool pin_workers = false;           ///< pin each worker to one cpu of its node
   unsigned workers_per_node = 0;      ///< 0: worker_threads spread evenly over the nodes
