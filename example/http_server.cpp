@@ -273,6 +273,11 @@ void log_line(const server& s, const request& req, const response& res, std::chr
               res.result_int(), res.body().size(), static_cast<long long>(us));
 }
 
+// http_requests_total{code="Nxx"} for one answer sent.
+void count_response(server& s, const response& res) {
+  s.metrics.by_class[std::clamp(res.result_int() / 100, 1u, 5u)]->Increment();
+}
+
 struct open_guard {
   server& s;
   ~open_guard() { s.open.fetch_sub(1); }
@@ -313,7 +318,7 @@ zokio::task<void> send_error(server& s, tcp::socket& sock, http::status st, bool
   if (retry_after) res.set(http::field::retry_after, "1");
   res.keep_alive(false);
   co_await within(http::async_write(sock, res, zokio::use_future), s.cfg.header_timeout);
-  s.metrics.by_class[static_cast<std::size_t>(res.result_int() / 100)]->Increment();
+  count_response(s, res);
   co_await linger_close(sock);
 }
 
@@ -359,7 +364,7 @@ zokio::task<void> session(server& s, tcp::socket sock) {
     response& res = *handled;
     if (s.draining.load()) res.keep_alive(false);  // drain: this answer is the last
     auto w = co_await within(http::async_write(sock, res, zokio::use_future), s.cfg.header_timeout);
-    s.metrics.by_class[static_cast<std::size_t>(std::clamp(res.result_int() / 100, 1u, 5u))]->Increment();
+    count_response(s, res);
     log_line(s, req, res, t0);
     if (!w || !res.keep_alive()) break;
   }

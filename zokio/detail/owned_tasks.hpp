@@ -28,7 +28,7 @@ namespace zokio::detail {
  *  - insert: a task spawned on a worker is only counted (`owner` = `unlinked`): until its
  *    first poll returns pending it sits in a queue (spawn stack, LIFO slot, deque, injector,
  *    pinned or priority queue) or is being run, and shutdown finds it there
- *    (scheduler::take_queued). The worker whose poll leaves it pending links it into its own
+ *    (scheduler::pop_queued). The worker whose poll leaves it pending links it into its own
  *    list before the task goes idle (`link_local`, `owner` = that worker). Most fork-join
  *    children complete in their first poll and never touch a list (the link and unlink were
  *    9 % of skynet's profile). Another thread links at once into the shared list
