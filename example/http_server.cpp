@@ -11,6 +11,8 @@
 // until SIGINT or SIGTERM; then it stops accepting, lets every connection finish the request
 // it is on (answers carry "Connection: close"), waits up to --drain seconds for them, closes
 // the rest and exits 0.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -234,8 +236,19 @@ bool parse(int argc, char** argv, config& c) {
 
 }  // namespace
 
+// A server holds a descriptor per connection: the soft limit (often 1,024) goes up to the hard
+// one, as servers do (a hard limit set from outside, e.g. `ulimit -n`, still holds).
+static void raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the request log, a line at a time
+  raise_descriptor_limit();
   server s;
   if (!parse(argc, argv, s.cfg)) {
     std::fprintf(stderr,
