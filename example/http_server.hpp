@@ -126,6 +126,7 @@ inline std::string_view mime_type(const fs::path& p) {
   if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
   if (ext == ".svg") return "image/svg+xml";
   if (ext == ".txt") return "text/plain";
+  if (ext == ".md") return "text/markdown; charset=utf-8";
   return "application/octet-stream";
 }
 
