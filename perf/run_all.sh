@@ -10,7 +10,9 @@
 #     from Debian if missing);
 #   --quick (about 2 minutes; CI's benchmark_smoke test): one or two samples each, small sizes,
 #     no wrk runs: checks that every benchmark runs and its results are right, not speed.
-# Output: BUILD_DIR/benchmark/<name>.log and BUILD_DIR/benchmark/summary.md (also printed).
+# Output: BUILD_DIR/benchmark/<name>.log and BUILD_DIR/benchmark/summary.md (also printed),
+#   and SVG charts of the ratios there (perf/plot.py) when python3-matplotlib is installed (a full
+#   run installs it from Debian if missing; --quick skips the charts then).
 # Exit status: 1 if a benchmark failed (a wrong result, a hang, a crash), else 0; targets not
 # met do not fail it (they are in the summary as NOT MET).
 set -uo pipefail
@@ -89,6 +91,27 @@ done
 if [ $quick = 0 ]; then
   run_one "http_beast (wrk)" "$out/http_beast.log" bash "$root/perf/http_beast.sh" "$build" 3
   run_one "http_server (wrk)" "$out/http_server.log" bash "$root/perf/http_server.sh" "$build" 3
+fi
+
+# Charts (perf/plot.py: SVGs next to the logs) if matplotlib imports, from PATH's python3 or
+# Debian's (the package installs for /usr/bin/python3 only). A full run installs it as
+# perf/http_server.sh installs wrk; a plot failure does not change the exit status.
+py=
+for p in python3 /usr/bin/python3; do
+  "$p" -c 'import matplotlib' 2> /dev/null && { py=$p; break; }
+done
+if [ -z "$py" ] && [ $quick = 0 ]; then
+  apt-get install -y -qq python3-matplotlib > /dev/null && /usr/bin/python3 -c 'import matplotlib' && py=/usr/bin/python3
+fi
+if [ -z "$py" ]; then
+  echo "plots skipped: python3-matplotlib not installed" >&2
+else
+  charts=$("$py" "$root/perf/plot.py" "$out" | while read -r f; do printf '%s, ' "${f#"$build"/}"; done)
+  if [ -n "$charts" ]; then
+    printf '## Charts\n\n- perf/plot.py wrote %s\n' "${charts%, }" >> "$summary"
+  else
+    echo "benchmark: perf/plot.py wrote no chart" >&2
+  fi
 fi
 
 cat "$summary"
