@@ -42,7 +42,7 @@ benches=(
 )
 for src in "$root"/perf/toolkit/*_bench.cpp; do
   b=$(basename "$src" _bench.cpp)
-  benches+=("perf_$b||--samples 2")
+  benches+=("perf_$b||--samples $([ "$b" = mpsc ] && echo 1 || echo 2)")
 done
 
 {

@@ -8,6 +8,9 @@
 set -u
 server=$1
 client=$2
+sanitizer=${3:-}  # "sanitizer" for an ASan/UBSan build of the server (see below)
+max_rss_mib=64
+[ -n "$sanitizer" ] && max_rss_mib=0  # report only: ASan's quarantine keeps freed memory resident
 d=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$d"; }
@@ -36,11 +39,19 @@ stop() {
 start
 # Header deadline 2 s, then the 408 and up to 1 s of lingering close: 6 s is the bound.
 timeout 60 "$client" --port "$port" --slowloris 1000 --deadline 6 || fail "slowloris"
-timeout 60 "$client" --port "$port" --never-read 50 --requests 2000 --server-pid "$pid" --max-rss-mib 64 || fail "never-read"
+timeout 60 "$client" --port "$port" --never-read 50 --requests 2000 --server-pid "$pid" --max-rss-mib "$max_rss_mib" || fail "never-read"
 stop
 
-start 48
-timeout 60 "$client" --port "$port" --emfile 60 || fail "emfile"
-grep -q 'http_server: accept: Too many open files' "$d/err" || fail "the server did not report EMFILE"
-stop
+# Not in sanitizer builds: with no descriptor left, UBSan's vptr check cannot open the pipe it
+# probes memory with and reports a false "invalid vptr" on the next virtual call (seen on the
+# error_category call that prints the accept error). test/stress's stress_network covers EMFILE
+# under ASan.
+if [ -z "$sanitizer" ]; then
+  start 48
+  timeout 60 "$client" --port "$port" --emfile 60 || fail "emfile"
+  grep -q 'http_server: accept: Too many open files' "$d/err" || fail "the server did not report EMFILE"
+  stop
+else
+  echo "emfile: skipped in a sanitizer build"
+fi
 echo "http_server hostile-client test passed"
