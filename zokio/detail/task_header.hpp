@@ -45,8 +45,11 @@ struct task_header {
   task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack
   std::uint16_t owned_shard = 0;  // owned_unlinked: in no list yet (owned_tasks.hpp)
   // Where the task sits in its worker's spawn stack while it is there (worker::spawn_base):
-  // its joiner finds it in O(1). Owner-only, like the stack.
-  std::uint16_t spawn_slot = 0;
+  // its joiner finds it in O(1). Written by the worker that pushes it; read by a joiner on any
+  // worker, which trusts it only if its own stack holds the task at that index (then it wrote
+  // it itself). Relaxed atomic: a joiner on another worker may read it while the owner writes
+  // (TSan found that race with test/stress's stress_high_perf); a stale value fails the check.
+  std::atomic<std::uint16_t> spawn_slot{0};
   // spawn_local: 1 + the index of the worker the task never leaves; 0: any worker. Set
   // before the task is first queued, never changed (scheduler::push_pinned).
   std::uint16_t home = 0;

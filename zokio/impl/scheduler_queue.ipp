@@ -26,7 +26,7 @@ void scheduler::push_woken(worker& w, task_header* t, bool notify) noexcept {
 
 void scheduler::push_spawned(worker& w, task_header* t) noexcept {
   if (w.spawn_top == worker::spawn_stack_capacity) spill_spawned(w, w.spawn_top / 2, false);
-  t->spawn_slot = static_cast<std::uint16_t>(w.spawn_base + w.spawn_top);
+  t->spawn_slot.store(static_cast<std::uint16_t>(w.spawn_base + w.spawn_top), std::memory_order_relaxed);
   w.spawn_stack[w.spawn_top++] = t;
   if (spill_wanted(w)) spill_spawned(w, (w.spawn_top + 1) / 2, true);
 }

@@ -76,7 +76,8 @@ inline_run scheduler::run_inline(task_header* t) noexcept {
     // one stack at most, and the check of the pointer settles it: a scan of the stack was
     // 40 % of this function in skynet). Taken from the middle, a slot becomes a hole that
     // pops and spills skip; the top is never a hole.
-    const std::uint32_t i = static_cast<std::uint16_t>(t->spawn_slot - w->spawn_base);
+    const std::uint32_t i =
+        static_cast<std::uint16_t>(t->spawn_slot.load(std::memory_order_relaxed) - w->spawn_base);
     if (i < w->spawn_top && w->spawn_stack[i] == t) {
       if (i + 1 == w->spawn_top)
         pop_spawned(*w);
