@@ -33,8 +33,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/associated_allocator.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -43,6 +41,7 @@
 #include <zokio/zokio.hpp>
 
 #include "websocket_chat.hpp"
+#include "websocket_strand.hpp"
 
 namespace {
 
@@ -56,53 +55,8 @@ using namespace std::chrono_literals;
 
 // As in websocket_chat.cpp (see the comment there): every operation on a websocket::stream
 // starts inside the connection's strand and runs its intermediate steps there, because a
-// connection has a read and a write in flight at once. (The helpers are repeated here, not
-// shared through websocket_chat.hpp, which stays free of sockets for the fuzz target.)
-using strand_t = asio::strand<zokio::executor>;
-using socket_t = tcp::socket;  // its any_io_executor holds the strand (see on_strand)
-using ws_t = websocket::stream<socket_t>;
-using io_future = zokio::op_future<error_code, std::size_t>;
-using close_future = zokio::op_future<error_code>;
-
-// The use_future handler as Beast's operations hold it: bound to the strand (every
-// intermediate step runs there), with use_future's allocator and without its cancellation
-// slot (Beast 1.81 keeps a suspended websocket operation's slot as an asio::cancellation_slot,
-// which zokio's locked_slot is not; these futures are never dropped before they complete).
-// The strand is held as an any_io_executor, as the socket's is: for a strand<zokio::executor>
-// Beast picks Networking-TS work guards (on_work_started), which zokio::executor lacks.
-template <class Handler>
-struct on_strand {
-  asio::any_io_executor ex;
-  Handler h;
-  using executor_type = asio::any_io_executor;
-  executor_type get_executor() const noexcept { return ex; }
-  using allocator_type = asio::associated_allocator_t<Handler>;
-  allocator_type get_allocator() const noexcept { return asio::get_associated_allocator(h); }
-  template <class... Args>
-  void operator()(Args&&... args) {
-    std::move(h)(std::forward<Args>(args)...);
-  }
-};
-
-// `start(handler)` run inside `st` (asio::dispatch: at once when the strand is free, else
-// queued behind what runs in it), the handler an on_strand: returns the operation's future.
-template <class Signature, class Start>
-auto in_strand(const strand_t& st, Start start) {
-  return asio::async_initiate<const zokio::use_future_t, Signature>(
-      [st](auto handler, Start start) {
-        asio::dispatch(st, [st, handler = std::move(handler), start = std::move(start)]() mutable {
-          start(on_strand<decltype(handler)>{asio::any_io_executor(st), std::move(handler)});
-        });
-      },
-      zokio::use_future, std::move(start));
-}
-
-template <zokio::future F>
-struct by_ref {
-  using output = zokio::future_output_t<F>;
-  F* f;
-  zokio::poll<output> poll(zokio::context& cx) { return f->poll(cx); }
-};
+// connection has a read and a write in flight at once (websocket_strand.hpp).
+using namespace ws_example;
 
 struct options {
   std::string address = "127.0.0.1";
@@ -533,7 +487,9 @@ zokio::task<int> run_slow(const options& o, zokio::executor ex) {
   co_return report_close(outcome, code, 1008);
 }
 
-zokio::task<int> run_oversize(const options& o, zokio::executor ex) {
+// One connection that sends `oversize` bytes (if non-zero) or only announces itself, then
+// reads until the server closes; the close code must be `want`.
+zokio::task<int> run_until_close(const options& o, zokio::executor ex, std::size_t oversize, int want) {
   const auto deadline = clock_type::now() + o.timeout;
   client c(asio::make_strand(ex.with_home(0)));
   std::string err = co_await connect(o, c, deadline);
@@ -542,7 +498,12 @@ zokio::task<int> run_oversize(const options& o, zokio::executor ex) {
   std::size_t bytes = 0;
   std::string outcome;
   if (err.empty()) {
-    start_write(c, std::string(o.oversize, 'x'));
+    if (oversize) {
+      start_write(c, std::string(oversize, 'x'));
+    } else {
+      std::printf("websocket_chat_client: joined room %s\n", o.room.c_str());
+      std::fflush(stdout);
+    }
     outcome = co_await read_until_closed(c, deadline, o.timeout, code, got, bytes);
   }
   co_await finish(c);
@@ -550,28 +511,7 @@ zokio::task<int> run_oversize(const options& o, zokio::executor ex) {
     std::fprintf(stderr, "websocket_chat_client: %s\n", err.c_str());
     co_return 1;
   }
-  co_return report_close(outcome, code, 1009);
-}
-
-zokio::task<int> run_wait_close(const options& o, zokio::executor ex) {
-  const auto deadline = clock_type::now() + o.timeout;
-  client c(asio::make_strand(ex.with_home(0)));
-  std::string err = co_await connect(o, c, deadline);
-  int code = 0;
-  long got = 0;
-  std::size_t bytes = 0;
-  std::string outcome;
-  if (err.empty()) {
-    std::printf("websocket_chat_client: joined room %s\n", o.room.c_str());
-    std::fflush(stdout);
-    outcome = co_await read_until_closed(c, deadline, o.timeout, code, got, bytes);
-  }
-  co_await finish(c);
-  if (!err.empty()) {
-    std::fprintf(stderr, "websocket_chat_client: %s\n", err.c_str());
-    co_return 1;
-  }
-  co_return report_close(outcome, code, o.wait_close);
+  co_return report_close(outcome, code, want);
 }
 
 bool parse(int argc, char** argv, options& o, bool& size_set) {
@@ -647,8 +587,8 @@ int main(int argc, char** argv) {
   zokio::runtime rt = b.build();
   auto ex = rt.get_executor();
   zokio::task<int> t = o.slow         ? run_slow(o, ex)
-                       : o.oversize   ? run_oversize(o, ex)
-                       : o.wait_close ? run_wait_close(o, ex)
+                       : o.oversize   ? run_until_close(o, ex, o.oversize, 1009)
+                       : o.wait_close ? run_until_close(o, ex, 0, o.wait_close)
                                       : run_load(o, ex);
   const int rc = rt.block_on(rt.spawn(std::move(t)));
   std::fflush(stdout);
