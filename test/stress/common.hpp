@@ -10,16 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include <zokio/detail/config.hpp>
-
 namespace stress {
-
-// Sanitizers slow everything 5-20x: the per-round sizes are divided by this there.
-#if defined(ZOKIO_SANITIZER_BUILD)
-inline constexpr int scale_divisor = 10;
-#else
-inline constexpr int scale_divisor = 1;
-#endif
 
 struct options {
   double seconds = 10;  // rounds start until this much time has passed (at least one round)

@@ -14,12 +14,13 @@
 
 #include <zokio/zokio.hpp>
 
+#include "../support/test_util.hpp"
 #include "common.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-constexpr int D = stress::scale_divisor;
+constexpr int D = zokio::test::stress_divisor;  // sizes / 10 under sanitizers
 
 zokio::task<long> leaf(long v) { co_return v; }
 

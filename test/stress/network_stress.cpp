@@ -27,6 +27,7 @@
 
 #include <zokio/zokio.hpp>
 
+#include "../support/test_util.hpp"
 #include "common.hpp"
 
 namespace {
@@ -34,7 +35,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
-constexpr int D = stress::scale_divisor;
+constexpr int D = zokio::test::stress_divisor;  // sizes / 10 under sanitizers
 
 // --- the server -------------------------------------------------------------------------------
 
