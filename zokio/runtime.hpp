@@ -19,6 +19,7 @@
 
 #include <zokio/block_on.hpp>
 #include <zokio/blocking.hpp>
+#include <zokio/detail/basic_scheduler.hpp>
 #include <zokio/detail/drive_current_thread.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/executor.hpp>
@@ -62,6 +63,11 @@ class basic_runtime {
 
  public:
   static constexpr runtime_config config = Config;
+  /// What code this runtime's scheduler is built with (Config's compile-time features).
+  static constexpr detail::scheduler_features features{.metrics = Config.enable_metrics,
+                                                      .lifo_slot = Config.enable_lifo_slot,
+                                                      .work_stealing = Config.enable_work_stealing,
+                                                      .numa = Config.numa_aware};
 
   /// Run-time overrides of Config (what a command-line flag or a config file decides).
   class builder {
@@ -78,11 +84,6 @@ class basic_runtime {
     builder& worker_threads(unsigned n) {
       opts_.worker_threads = n;
       workers_set_ = true;
-      return *this;
-    }
-    /// Place workers by NUMA node and steal inside a node first (default: Config.numa_aware).
-    builder& numa_aware(bool on) {
-      opts_.numa_aware = on;
       return *this;
     }
     /// Pin each worker thread to one cpu of its node.
@@ -103,14 +104,6 @@ class basic_runtime {
     /// overrides: several nodes on a machine with one, for tests.
     builder& topology(std::string spec) {
       opts_.topology.fake = std::move(spec);
-      return *this;
-    }
-    builder& enable_work_stealing(bool on) {
-      opts_.enable_work_stealing = on;
-      return *this;
-    }
-    builder& enable_lifo_slot(bool on) {
-      opts_.enable_lifo_slot = on;
       return *this;
     }
     builder& local_queue_capacity(std::size_t n) {
@@ -411,17 +404,13 @@ class basic_runtime {
   }
 
   explicit basic_runtime(const detail::scheduler_options& o)
-      : sched_(new detail::scheduler(checked(o))) {}
+      : sched_(new detail::basic_scheduler<features>(checked(o))) {}
 
   static detail::scheduler_options default_options() {
     detail::scheduler_options o;
     o.worker_threads = Config.worker_threads;  // 0: decided by the topology (plan_workers)
-    o.numa_aware = Config.numa_aware;
     o.topology.pin_workers = Config.pin_workers;
     o.topology.workers_per_node = Config.workers_per_node;
-    o.enable_work_stealing = Config.enable_work_stealing;
-    o.enable_lifo_slot = Config.enable_lifo_slot;
-    o.enable_metrics = Config.enable_metrics;
     o.local_queue_capacity = Config.local_queue_capacity;
     o.global_queue_interval = Config.global_queue_interval;
     o.event_interval = Config.event_interval;

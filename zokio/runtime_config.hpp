@@ -23,23 +23,33 @@ enum class runtime_flavour {
 /**
  * A structural type, so it can be a template argument:
  * `zokio::basic_runtime<zokio::runtime_config{.worker_threads = 4, .enable_metrics = true}>`.
- * Fields a program only knows at run time can be overridden with `basic_runtime::builder`.
+ *
+ * Two kinds of field:
+ * - **Features** (`enable_work_stealing`, `enable_metrics`, `numa_aware`, `enable_lifo_slot`,
+ *   `priority_levels`): decide what code the runtime is built with
+ *   (`detail::basic_scheduler<Features>`). A feature that is off generates no code and no
+ *   data: no branch at run time, no counters, no stealing loop (test/runtime/features_test.cpp
+ *   and perf/footprint.sh show it). The builder cannot change them.
+ * - **Defaults** of the run-time options (everything else): `basic_runtime::builder`
+ *   overrides them for one runtime (what a command-line flag or a config file decides).
  */
 struct runtime_config {
   runtime_flavour flavour = runtime_flavour::multi_thread;  ///< current_thread: one worker,
                                                             ///< worker_threads ignored
   unsigned worker_threads = 0;        ///< 0: one per cpu this process may use (or
                                       ///< workers_per_node x nodes)
-  bool enable_work_stealing = true;   ///< idle workers steal half of a busy worker's queue
+  bool enable_work_stealing = true;   ///< feature: idle workers steal half of a busy worker's
+                                      ///< queue (off: they serve only the injector)
   bool enable_io_uring = true;        ///< Linux: start Asio's io_uring service on each worker
                                       ///< (files); sockets stay on epoll (doc/asio_bridge.md)
-  bool enable_metrics = false;        ///< per-worker counters; when false the worker loop
-                                      ///< without counter updates runs (chosen at start-up;
-                                      ///< the counters' memory remains)
-  bool numa_aware = true;             ///< place workers by NUMA node; steal inside a node first
+  bool enable_metrics = false;        ///< feature: per-worker counters (off: none kept, none
+                                      ///< updated; runtime_metrics has queue depths only)
+  bool numa_aware = true;             ///< feature: place workers by NUMA node; steal inside a
+                                      ///< node first (off: one node of the allowed cpus)
   bool pin_workers = false;           ///< pin each worker to one cpu of its node
   unsigned workers_per_node = 0;      ///< 0: worker_threads spread evenly over the nodes
-  bool enable_lifo_slot = true;       ///< the last task woken by a worker runs next on it
+  bool enable_lifo_slot = true;       ///< feature: the last task woken by a worker runs next
+                                      ///< on it (off: wakes and spawns go to the deque)
   std::size_t local_queue_capacity = 1024;  ///< per-worker deque slots (power of two)
   unsigned global_queue_interval = 61;     ///< busy worker checks the injector every N polls
   unsigned event_interval = 61;            ///< busy worker polls its io_context every N polls

@@ -41,6 +41,10 @@ namespace zokio {
  */
 class thread_per_core {
  public:
+  /// A shard: a one-worker runtime built without work stealing (nobody to steal from).
+  using shard_runtime =
+      basic_runtime<runtime_config{.worker_threads = 1, .enable_work_stealing = false}>;
+
   class builder {
    public:
     /// Number of shards (default: one per cpu this process may use). At least 1.
@@ -100,14 +104,14 @@ class thread_per_core {
   unsigned shard_count() const noexcept { return static_cast<unsigned>(shards_.size()); }
 
   /// Shard i's runtime: its executor for Asio I/O objects, its metrics, spawn.
-  runtime& shard(unsigned i) { return shards_.at(i); }
+  shard_runtime& shard(unsigned i) { return shards_.at(i); }
 
   /// The shard whose thread calls this, or nullopt on any other thread.
   std::optional<unsigned> current_shard() const noexcept {
     detail::scheduler* s = detail::scheduler::current();
     if (!s || !s->on_worker_thread()) return std::nullopt;
     for (unsigned i = 0; i < shards_.size(); ++i)
-      if (&const_cast<runtime&>(shards_[i]).scheduler() == s) return i;
+      if (&const_cast<shard_runtime&>(shards_[i]).scheduler() == s) return i;
     return std::nullopt;
   }
 
@@ -132,8 +136,8 @@ class thread_per_core {
   }
 
  private:
-  explicit thread_per_core(std::vector<runtime> shards) : shards_(std::move(shards)) {}
-  std::vector<runtime> shards_;
+  explicit thread_per_core(std::vector<shard_runtime> shards) : shards_(std::move(shards)) {}
+  std::vector<shard_runtime> shards_;
 };
 
 inline thread_per_core thread_per_core::builder::build() const {
@@ -143,11 +147,11 @@ inline thread_per_core thread_per_core::builder::build() const {
   const unsigned n = shards_set_ ? shards_ : static_cast<unsigned>(cpus.size());
   // NUMA nodes only matter for pinning (each shard keeps its cpu's real node).
   const detail::topology topo = pin_ ? detail::topology::discover() : detail::topology{};
-  std::vector<runtime> shards;
+  std::vector<shard_runtime> shards;
   shards.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
-    runtime::builder b;
-    b.worker_threads(1).enable_work_stealing(false).thread_name(name_).unhandled_exception(policy_).park_spin(spin_);
+    shard_runtime::builder b;
+    b.worker_threads(1).thread_name(name_).unhandled_exception(policy_).park_spin(spin_);
     if (pin_ && !cpus.empty()) {
       // A one-cpu topology (its real node id kept): the runtime pins its worker there.
       const unsigned cpu = cpus[i % cpus.size()];
@@ -157,7 +161,11 @@ inline thread_per_core thread_per_core::builder::build() const {
           if (c == cpu) node = nd.id;
       b.topology(std::to_string(node) + ":" + std::to_string(cpu)).pin_workers(true);
     } else {
-      b.numa_aware(false);
+      // One node of every cpu this process may use, given as a spec: not bound to a node.
+      std::string spec = "0:";
+      for (unsigned c : cpus) spec += std::to_string(c) + ",";
+      if (!cpus.empty()) spec.pop_back();
+      b.topology(spec);
     }
     shards.push_back(b.build());
   }

@@ -209,7 +209,9 @@ BOOST_AUTO_TEST_CASE(impossible_configurations_fail_at_construction) {
 
 BOOST_AUTO_TEST_CASE(numa_aware_off_ignores_the_topology) {
   topology_env env("0:0;1:1");
-  auto rt = metered::builder().numa_aware(false).worker_threads(4).build();
+  auto rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true, .numa_aware = false}>::builder()
+                .worker_threads(4)
+                .build();
   for (auto& w : rt.metrics().workers) BOOST_TEST(w.numa_node == 0u);
 }
 

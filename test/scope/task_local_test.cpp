@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(inline_scope_children_see_the_value, *boost::unit_test::tim
 
 BOOST_AUTO_TEST_CASE(isolated_between_tasks_on_four_stealing_workers,
                      *boost::unit_test::timeout(60)) {
-  auto rt = zokio::runtime::builder().worker_threads(4).enable_work_stealing(true).build();
+  auto rt = zokio::runtime::builder().worker_threads(4).build();
   const int tasks = 200, yields = 500 / zokio::test::stress_divisor;
   std::atomic<int> mismatches{0};
   std::vector<zokio::join_handle<int>> hs;

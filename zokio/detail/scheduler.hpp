@@ -1,4 +1,6 @@
-// The multi-worker work-stealing scheduler behind zokio::basic_runtime.
+// The multi-worker work-stealing scheduler behind zokio::basic_runtime: the part that does not
+// depend on the compile-time features (spawn, schedule's queues, shutdown, launch, the I/O
+// driver's parking); basic_scheduler<Features> (basic_scheduler.hpp) adds the worker loop.
 #ifndef ZOKIO_DETAIL_SCHEDULER_HPP
 #define ZOKIO_DETAIL_SCHEDULER_HPP
 
@@ -21,6 +23,7 @@
 #include <zokio/detail/idle.hpp>
 #include <zokio/detail/inject_queue.hpp>
 #include <zokio/detail/owned_tasks.hpp>
+#include <zokio/detail/scheduler_features.hpp>
 #include <zokio/detail/task_cell.hpp>
 #include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/topology.hpp>
@@ -40,17 +43,13 @@ struct worker;
 /// its builder).
 struct scheduler_options {
   unsigned worker_threads = 1;          // 0: from the topology (one per cpu of the nodes used)
-  bool enable_work_stealing = true;
-  bool enable_lifo_slot = true;
-  bool enable_metrics = false;
   std::size_t local_queue_capacity = 1024;
   unsigned global_queue_interval = 61;  // ticks between injector checks when busy
   unsigned event_interval = 61;         // ticks between non-blocking io_context polls
   unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
   bool enable_io_uring = true;          // set up Asio's io_uring service on every worker
   std::string thread_name = "zokio-worker";
-  bool numa_aware = true;               // place workers by NUMA node (topology below)
-  topology_options topology;
+  topology_options topology;            // used with scheduler_features::numa
   // The blocking pool (spawn_blocking, zokio/blocking.hpp).
   std::size_t max_blocking_threads = 512;                            // Tokio's default
   std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);  // idle thread exit
@@ -67,10 +66,17 @@ struct scheduler_options {
 };
 
 
-class scheduler final : public task_scheduler {
+/// steady_clock now, in ns (the loop's time slices and turns).
+inline std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class scheduler : public task_scheduler {
  public:
-  ZOKIO_DECL explicit scheduler(const scheduler_options& opts);
-  ZOKIO_DECL ~scheduler();
+  /// Deleted through destroy() only (the last worker or blocking job may delete it).
+  ZOKIO_DECL virtual ~scheduler();
 
   /// Allocates the task, registers it and schedules its first poll. Never fails silently:
   /// after shutdown the task is completed at once with errc::runtime_shutdown (and
@@ -197,19 +203,11 @@ class scheduler final : public task_scheduler {
     return on_worker_thread() ? nullptr : static_cast<const void*>(static_cast<const task_scheduler*>(this));
   }
 
-  /// Queues a notified task (holding its queue reference): the LIFO slot when called on one of
-  /// our workers, the injector otherwise.
-  ZOKIO_DECL void schedule(task_header* t) noexcept override;
+  // schedule() and run_inline() (task_scheduler) are basic_scheduler's: they depend on the
+  // LIFO slot and the metrics.
   /// Queues a newly spawned task: on one of our workers, the LIFO slot, the task it displaces
   /// going to the worker's spawn stack (depth-first); elsewhere the injector.
-  ZOKIO_DECL void schedule_spawned(task_header* t) noexcept;
-
-  /// A join found `t` not started: when the calling thread is one of our workers with native
-  /// stack to spare and inline time left, polls `t` here, its queue entry taken back from this
-  /// worker's LIFO slot or spawn stack, or else `t` claimed (task_claim) and the entry left
-  /// stale. Returns not_run, ran, or held (completed: the joiner takes the result and calls
-  /// task_finish_joined). See doc/architecture.md, "Joins run children".
-  ZOKIO_DECL inline_run run_inline(task_header* t) noexcept override;
+  virtual void schedule_spawned(task_header* t) noexcept = 0;
 
   /// Stops the workers, joins them, cancels every task left and frees it, then shuts the
   /// blocking pool down: queued jobs are dropped, running ones waited for. Everything is
@@ -366,33 +364,40 @@ class scheduler final : public task_scheduler {
     scheduler* prev_;
   };
 
- private:
+ protected:
+  // --- launch (impl/scheduler_launch.ipp): basic_scheduler's constructor places the workers
+  // (place_flat, or place_on_nodes with the numa feature), builds the base, then start()s the
+  // workers once its own part is built (a worker thread calls its virtual loop at once).
   struct placement {
     topology topo;
     std::vector<worker_placement> plan;
   };
-  ZOKIO_DECL static placement place(const scheduler_options& opts);
+  // One node made of the cpus this process may use (current_thread: one worker, unplaced).
+  ZOKIO_DECL static placement place_flat(const scheduler_options& opts);
+  // The NUMA topology (topology::resolve) and the workers planned over its nodes.
+  ZOKIO_DECL static placement place_on_nodes(const scheduler_options& opts);
   ZOKIO_DECL scheduler(const scheduler_options& opts, placement where);
+  // Builds the workers (each by its own thread, with counters[i] when not null) and starts
+  // their loops; `bind` (numa feature only) binds an unpinned worker to its node's cpus on a
+  // real multi-node machine. Throws what building a worker threw, with nothing left running.
+  ZOKIO_DECL void start(worker_counters* counters,
+                        void (*bind)(const std::vector<unsigned>&) = nullptr);
+  // The destructor's work: shutdown, queues drained, workers freed, and what the propagate
+  // policy kept logged. basic_scheduler's destructor calls it while the object is whole (a
+  // task dropped here may wake another: schedule() is still its own).
+  ZOKIO_DECL void teardown() noexcept;
 
-  // The worker loop until shutdown or stop() (a worker thread: never; the current_thread
-  // driver: its future woken), with or without the metrics counters (opts_.enable_metrics).
-  template <class Stop>
-  void run_worker(worker& w, Stop stop);
-  template <bool Metrics, class Stop>
-  void run_loop(worker& w, Stop stop);
+  // The worker loop of a thread (until shutdown) / of the current_thread driver (until its
+  // future is woken, or no work is left with `until_no_work`): basic_scheduler's.
+  virtual void run_thread_loop(worker& w) = 0;
+  virtual void run_driver_loop(worker& w, const driver_signal& sig, bool until_no_work) = 0;
   // The calling thread becomes worker `w` (its thread_locals; `stack_base`: the frame
   // run_inline's stack bound counts from) / stops being one. Worker threads and the
   // current_thread driver.
   ZOKIO_DECL void enter_worker_thread(worker& w, std::uintptr_t stack_base) noexcept;
   ZOKIO_DECL static void leave_worker_thread() noexcept;
-  template <bool Metrics>
-  task_header* next_task(worker& w);
-  template <bool Metrics>
-  task_header* search(worker& w);
-  template <bool Metrics>
-  void park(worker& w);
-  template <bool Metrics>
-  void run_task(worker& w, task_header* t);
+  // The frame address run_inline's stack bound counts from (0: not a worker thread).
+  ZOKIO_DECL static std::uintptr_t stack_base() noexcept;
   ZOKIO_DECL void push_local(worker& w, task_header* t, bool notify) noexcept;
   // The owner's deque pop and LIFO-slot take / swap: atomic RMWs against thieves, plain
   // loads and stores on a one-worker runtime (single_worker_). Defined in scheduler_queue.ipp.
@@ -462,7 +467,6 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL task_header* take_injected(worker& w, std::size_t& taken) noexcept;
   ZOKIO_DECL void notify_parked() noexcept;
   ZOKIO_DECL void end_search(worker& w) noexcept;
-  ZOKIO_DECL void note_first_steal(worker& w) noexcept;
   ZOKIO_DECL bool has_visible_work() const noexcept;
   // has_visible_work(), this worker's pinned queue, or shutdown: what ends a spin or a park.
   ZOKIO_DECL bool should_wake(const worker& w) const noexcept;
@@ -477,11 +481,8 @@ class scheduler final : public task_scheduler {
   ZOKIO_DECL void worker_exited() noexcept;
   ZOKIO_DECL void delete_or_adopt() noexcept;
   ZOKIO_DECL std::size_t run_io(worker& v, bool block);
-  ZOKIO_DECL bool poll_sibling_io(worker& w);
   /// The calling thread's worker when it is one of ours, else nullptr.
   ZOKIO_DECL worker* local_worker() const noexcept;
-  ZOKIO_DECL std::size_t poll_io(worker& v);
-  ZOKIO_DECL void count_io(worker& v, std::size_t ran) noexcept;
 
   // How long a parked worker sleeps, while a sibling is awake, before it polls that sibling's
   // io_context: the latency bound for I/O owned by a worker stuck in a long poll.
@@ -499,6 +500,9 @@ class scheduler final : public task_scheduler {
   idle idle_;
   owned_tasks owned_;
   std::string topology_;  // topology::describe() of the placement, for metrics
+  placement where_;       // the placement, until start() has used it
+  bool bind_to_node_ = false;  // a real multi-node topology (start()'s `bind` applies)
+  bool metrics_ = false;       // workers have counters (metrics())
   // Priorities: high_[l - 1] queues level l's tasks (l >= 1); every worker serves them before
   // its own work (next_task). high_pending_ counts their tasks: a hint read on every
   // next_task when priorities are on (relaxed; a miss is caught on the next turn, and parking

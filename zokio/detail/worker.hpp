@@ -14,6 +14,7 @@
 
 #include <zokio/allocator.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/scheduler_features.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/topology.hpp>
@@ -24,28 +25,13 @@ namespace zokio::detail {
 
 class scheduler;
 
-/// Written by the owning worker only (relaxed load + store, no RMW), read by metrics().
-struct worker_counters {
-  std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
-      lifo_polls{0}, inline_runs{0}, inline_unwinds{0};
-  // Handlers run from this worker's io_context, by whichever thread held it (io_state makes
-  // that one thread at a time, so plain load + store is still exact).
-  std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0};
-  // Steals whose victim is on another NUMA node (a subset of steals).
-  std::atomic<std::uint64_t> remote_steals{0};
-  // Place of this worker's first steal in the order of all workers' steals (0: none yet).
-  std::atomic<std::uint64_t> first_steal{0};
-  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-};
-
 /// Built by its own thread once placed (allocator.hpp, category worker): its memory is first
 /// touched on its NUMA node. Cache-line aligned blocks keep the parts other workers write
 /// (deque head, LIFO slot, io_state) off the lines the owner writes in its loop.
 struct alignas(ZOKIO_CACHE_LINE) worker {
-  worker(scheduler* s, unsigned i, std::size_t cap, worker_placement p)
-      : sched(s), index(i), place(p), deque(cap), io(1), guard(io.get_executor()), rng(i + 1) {}
+  worker(scheduler* s, unsigned i, std::size_t cap, worker_placement p, worker_counters* c)
+      : sched(s), index(i), place(p), counters(c), deque(cap), io(1), guard(io.get_executor()),
+        rng(i + 1) {}
 
   static void* operator new(std::size_t n) {
     return allocate(n, alloc_category::worker, alignof(worker));
@@ -57,6 +43,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   scheduler* const sched;
   const unsigned index;
   const worker_placement place;  // NUMA node and cpu (-1: not pinned)
+  // This worker's counters when the runtime has metrics (basic_scheduler's storage), else
+  // nullptr: a runtime without metrics has no counters and no code that updates them.
+  worker_counters* const counters;
   // Steal order: siblings on this node first, then the other nodes' (set before the start).
   std::vector<unsigned> near, far;
   work_stealing_deque<task_header> deque;
@@ -122,8 +111,6 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   const std::atomic<bool>* driver_woken = nullptr;
   task_header* spawn_stack[spawn_stack_capacity];
   xorshift32 rng;
-
-  alignas(ZOKIO_CACHE_LINE) worker_counters counters;
 
   // Outstanding work started / finished on this worker's thread (scheduler::work_started):
   // written by this worker only (relaxed load + release store), read by outstanding_work().

@@ -40,13 +40,7 @@ bool scheduler::enter_driver(driver_signal& sig) noexcept {
 }
 
 void scheduler::run_driver(const driver_signal& sig, bool until_no_work) {
-  worker& w = *workers_[0];
-  // Acquire: pairs with driver_signal::wake's release store.
-  auto stop = [&] {
-    return sig.flag().load(std::memory_order_acquire) ||
-           (until_no_work && outstanding_work() <= 0);
-  };
-  run_worker(w, stop);
+  run_driver_loop(*workers_[0], sig, until_no_work);  // basic_scheduler's loop
 }
 
 void scheduler::unpark_driver() noexcept {

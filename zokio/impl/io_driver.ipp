@@ -1,5 +1,6 @@
-// The I/O driver side of detail::scheduler: each worker's io_context (polled between tasks,
-// slept in when idle), parking and unparking, and idle siblings polling a busy worker's I/O.
+// The I/O driver side of detail::scheduler: running a worker's io_context (polled between
+// tasks, slept in when idle), unparking and restarting it. Parking and the polls of a busy
+// sibling's I/O are basic_scheduler's (impl/basic_scheduler.hpp: they count with metrics).
 //
 // Invariants: at most one thread runs a worker's io_context at a time (worker::io_state:
 // 0 nobody, 1 the owner sleeping, 2 someone polling); unpark sets worker::unpark_flag
@@ -78,77 +79,6 @@ std::size_t scheduler::run_io(worker& v, bool block) {
   }
   report_unhandled(std::move(error), "an Asio completion handler run by a worker");
   return 1;  // it ran something: the caller looks for more work before sleeping
-}
-
-std::size_t scheduler::poll_io(worker& v) {
-  // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
-  // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
-  int expect = 0;
-  if (!v.io_state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
-    return 0;
-  restart_io(v);
-  std::size_t ran = run_io(v, false);
-  if (opts_.enable_metrics && ran != 0) count_io(v, ran);
-  v.io_state.store(0, std::memory_order_release);
-  return ran;
-}
-
-void scheduler::count_io(worker& v, std::size_t ran) noexcept {
-  // Called with v.io_state held, so these plain read-modify-writes do not race.
-  worker_counters::bump(v.counters.io_handlers, ran);
-  worker* self = local_worker();
-  if (self && self != &v) worker_counters::bump(v.counters.io_handlers_by_siblings, ran);
-}
-
-bool scheduler::poll_sibling_io(worker& w) {
-  const auto n = static_cast<std::uint32_t>(workers_.size());
-  if (n < 2) return false;
-  std::uint32_t start = w.rng.next_below(n);
-  for (std::uint32_t k = 0; k < n; ++k) {
-    worker& v = *workers_[(start + k) % n];
-    if (&v == &w) continue;
-    // Completions dispatched through zokio::executor run inline here, on this worker.
-    if (poll_io(v) != 0) return true;
-  }
-  return false;
-}
-
-template <bool Metrics>
-void scheduler::park(worker& w) {
-  if (w.searching) {
-    w.searching = false;
-    idle_.transition_from_searching();
-  }
-  owned_.drain_returned(w.index);  // do not keep completed tasks' memory while asleep
-  idle_.register_sleeper(w.index);
-  // Ordering: seq_cst fence, pairs with the one in notify_parked(); see idle.hpp.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (should_wake(w)) {
-    if (!idle_.unregister_sleeper(w.index)) w.searching = true;  // a producer woke us already
-    return;
-  }
-  if constexpr (Metrics) worker_counters::bump(w.counters.parks);
-  // Blocks in the reactor (or Asio's condition variable) until unpark()'s post, an I/O
-  // completion, or stop() at shutdown.
-  // Take the io_context for sleeping (a sibling may be polling it for a moment).
-  for (int expect = 0; !w.io_state.compare_exchange_weak(expect, 1, std::memory_order_acq_rel,
-                                                         std::memory_order_relaxed);
-       expect = 0)
-    std::this_thread::yield();
-  // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
-  // post, the flag still tells us not to sleep.
-  std::size_t ran = 0;
-  restart_io(w);
-  // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
-  // sets shutdown_ before its stop()).
-  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
-      !shutdown_.load(std::memory_order_acquire))
-    ran = run_io(w, true);
-  if constexpr (Metrics)
-    if (ran != 0) count_io(w, ran);
-  w.io_state.store(0, std::memory_order_release);
-  if (!idle_.unregister_sleeper(w.index)) w.searching = true;
 }
 
 }  // namespace zokio::detail

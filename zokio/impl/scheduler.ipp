@@ -1,9 +1,11 @@
 // The public-facing side of detail::scheduler: spawn's registration (bind), schedule,
 // placement helpers, outstanding work, shutdown and teardown, unhandled exceptions. The rest
 // is split by concern (as Tokio's scheduler is): impl/scheduler_launch.ipp (construction,
-// placement), impl/scheduler_worker.ipp (the worker loop, stealing, inline joins),
+// placement), impl/scheduler_worker.ipp (spawn stack pops, searching state, spinning),
 // impl/scheduler_queue.ipp (deque, spawn stack, injector), impl/io_driver.ipp (io_context
-// polling, parking), impl/scheduler_metrics.ipp.
+// running, unparking), impl/scheduler_metrics.ipp; the parts that depend on the compile-time
+// features (the worker loop, stealing, parking, schedule, inline joins) are templates of
+// basic_scheduler (impl/basic_scheduler.hpp).
 #ifndef ZOKIO_IMPL_SCHEDULER_IPP
 #define ZOKIO_IMPL_SCHEDULER_IPP
 
@@ -72,6 +74,8 @@ void scheduler::enter_worker_thread(worker& w, std::uintptr_t stack_base) noexce
   tl_work_slot =
       work_slot{static_cast<const task_scheduler*>(this), &w.work_started, &w.work_finished};
 }
+
+std::uintptr_t scheduler::stack_base() noexcept { return tl_stack_base; }
 
 void scheduler::leave_worker_thread() noexcept {
   tl_worker = nullptr;
@@ -147,54 +151,6 @@ void scheduler::link_owned(task_header* t) noexcept {
 bool scheduler::release_owned(task_header* t) noexcept {
   worker* w = local_worker();
   return owned_.remove(t, w ? w->index : workers_.size());
-}
-
-void scheduler::schedule(task_header* t) noexcept {
-  if (t->home != 0 || t->priority != 0) [[unlikely]] {
-    push_routed(t);  // spawn_local's home worker, or a priority level's queue
-    return;
-  }
-  worker* w = local_worker();
-  if (w && !shutdown_.load(std::memory_order_relaxed)) {
-    if (opts_.enable_lifo_slot) {
-      // The newest wake runs next on this worker (cache-hot, and a ping-pong between two
-      // tasks never leaves the core). The task it displaces goes to the deque, or to the
-      // spawn stack when it is a spawned child that has not run yet.
-      const bool displaced_spawned = std::exchange(w->lifo_spawned, false);
-      if (!w->lifo.load(std::memory_order_relaxed)) {
-        // Empty: only this worker ever fills the slot (thieves only empty it), so a plain
-        // release store cannot overwrite anyone's task.
-        w->lifo.store(t, std::memory_order_release);
-        return;  // one task waiting: no need to wake a sibling for it
-      }
-      t = swap_lifo(*w, t);
-      if (!t) return;
-      if (displaced_spawned) {
-        push_spawned(*w, t);
-        return;
-      }
-    }
-    push_woken(*w, t, true);
-    return;
-  }
-  push_inject(t);
-}
-
-void scheduler::schedule_spawned(task_header* t) noexcept {
-  worker* w = local_worker();
-  if (!w || shutdown_.load(std::memory_order_relaxed) || !opts_.enable_lifo_slot) {
-    schedule(t);
-    return;
-  }
-  // An empty LIFO slot takes the child (where a thief can still take it while the parent's
-  // poll goes on); else it waits on the spawn stack, newest on top. The slot's task is not
-  // displaced: no atomic exchange per spawn, and a woken task there keeps running next.
-  if (!w->lifo.load(std::memory_order_relaxed)) {
-    w->lifo_spawned = true;
-    w->lifo.store(t, std::memory_order_release);  // only this worker fills the slot
-    return;
-  }
-  push_spawned(*w, t);
 }
 
 void scheduler::request_stop() noexcept {

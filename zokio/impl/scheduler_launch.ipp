@@ -1,8 +1,8 @@
-// Launch and placement of detail::scheduler: the topology and the NUMA plan (place), the
-// workers built and pinned by their own threads, the io_uring probe, construction and the
-// destructor's teardown.
+// Launch and placement of detail::scheduler: the topology and the NUMA plan (place_flat,
+// place_on_nodes), the workers built and pinned by their own threads (start), the io_uring
+// probe, construction and the destructor's teardown.
 //
-// Invariants: every configuration error is thrown by place(), before any thread exists; each
+// Invariants: every configuration error is thrown by place_*(), before any thread exists; each
 // worker struct is allocated and first touched by its own thread (its memory is on its node),
 // and no worker runs its loop before all are built (the start barrier in the constructor).
 #ifndef ZOKIO_IMPL_SCHEDULER_LAUNCH_IPP
@@ -14,26 +14,27 @@
 
 namespace zokio::detail {
 
-scheduler::placement scheduler::place(const scheduler_options& opts) {
+scheduler::placement scheduler::place_flat(const scheduler_options& opts) {
   // Every configuration error is thrown here, before a thread exists.
   placement p;
+  p.topo.nodes.push_back({0, allowed_cpus()});
   if (opts.current_thread) {  // one worker, on whichever thread calls block_on: no placement
-    p.topo.nodes.push_back({0, allowed_cpus()});
     p.topo.source = "current_thread";
     p.plan.push_back(worker_placement{0, 0, -1});
     return p;
   }
-  if (opts.numa_aware) {
-    p.topo = topology::resolve(opts.topology);
-  } else {
-    p.topo.nodes.push_back({0, allowed_cpus()});
-    p.topo.source = "numa_aware off";
-  }
+  p.topo.source = "numa_aware off";
   p.plan = plan_workers(p.topo, opts.worker_threads, opts.topology);
   return p;
 }
 
-scheduler::scheduler(const scheduler_options& opts) : scheduler(opts, place(opts)) {}
+scheduler::placement scheduler::place_on_nodes(const scheduler_options& opts) {
+  if (opts.current_thread) return place_flat(opts);
+  placement p;
+  p.topo = topology::resolve(opts.topology);
+  p.plan = plan_workers(p.topo, opts.worker_threads, opts.topology);
+  return p;
+}
 
 scheduler::scheduler(const scheduler_options& opts, placement where)
     : opts_(opts),
@@ -46,18 +47,25 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
                                             opts.thread_name}) {
   for (unsigned l = 1; l < opts_.priority_levels; ++l)
     high_.push_back(std::make_unique<inject_queue>(64));
-  const topology& topo = where.topo;
-  const std::vector<worker_placement>& plan = where.plan;
-  const unsigned n = static_cast<unsigned>(plan.size());
+  const unsigned n = static_cast<unsigned>(where.plan.size());
   single_worker_ = n == 1;
   opts_.worker_threads = n;
-  for (unsigned i = 0; i < n; ++i) idle_.set_node(i, plan[i].node_index);
+  for (unsigned i = 0; i < n; ++i) idle_.set_node(i, where.plan[i].node_index);
   // A real multi-node machine: unpinned workers still stay on their node's cpus.
-  const bool bind_to_node = opts_.numa_aware && !topo.fake && topo.nodes.size() > 1;
+  bind_to_node_ = !where.topo.fake && where.topo.nodes.size() > 1;
+  where_ = std::move(where);
+}
 
+void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<unsigned>&)) {
+  const topology& topo = where_.topo;
+  const std::vector<worker_placement>& plan = where_.plan;
+  const unsigned n = static_cast<unsigned>(plan.size());
+  metrics_ = counters != nullptr;
+  if (!bind_to_node_) bind = nullptr;
+  auto counters_of = [counters](unsigned i) { return counters ? counters + i : nullptr; };
   if (opts_.current_thread) {
     // No thread of its own: block_on's caller drives worker 0 (impl/current_thread.ipp).
-    workers_.assign(1, new worker(this, 0, opts_.local_queue_capacity, plan[0]));
+    workers_.assign(1, new worker(this, 0, opts_.local_queue_capacity, plan[0], counters_of(0)));
     if (opts_.enable_io_uring) setup_io_uring();
     return;
   }
@@ -77,9 +85,9 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       try {
         if (place.cpu >= 0)
           pin_current_thread(static_cast<unsigned>(place.cpu));
-        else if (bind_to_node)
-          bind_current_thread(topo.nodes[place.node_index].cpus);
-        w = new worker(this, i, opts_.local_queue_capacity, place);
+        else if (bind)
+          bind(topo.nodes[place.node_index].cpus);
+        w = new worker(this, i, opts_.local_queue_capacity, place, counters_of(i));
       } catch (...) {
         caught = std::current_exception();  // published after the catch block (report_unhandled)
       }
@@ -108,7 +116,7 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
         boost::asio::detail::thread_info_base asio_info;
         asio_call_stack_key key;
         asio_call_stack::context asio_ctx(&key, asio_info);
-        run_worker(*w, [] { return false; });
+        run_thread_loop(*w);
       }
       leave_worker_thread();
       worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
@@ -148,8 +156,10 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
   }
 }
 
-scheduler::~scheduler() {
-  if (workers_.empty()) return;  // the constructor failed and cleaned up
+scheduler::~scheduler() { teardown(); }
+
+void scheduler::teardown() noexcept {
+  if (workers_.empty()) return;  // the constructor failed and cleaned up, or done before
   shutdown_impl(std::chrono::nanoseconds::max(), false);
   // After a shutdown that timed out, jobs finished since may have woken tasks (a waker kept
   // by the job): their queue entries hold references.
@@ -159,6 +169,7 @@ scheduler::~scheduler() {
   // Never silent: what the propagate policy kept for a block_on that never came.
   for (auto& e : unhandled_)
     log_unhandled(e, "the runtime (never rethrown: no block_on ran after it)");
+  unhandled_.clear();
 }
 
 scheduler::live_token::live_token() noexcept {

@@ -12,13 +12,14 @@ namespace zokio::detail {
 
 runtime_metrics scheduler::metrics() const {
   runtime_metrics m;
-  m.enabled = opts_.enable_metrics;
+  m.enabled = metrics_;
   m.injector_depth = inject_.size_hint();
   m.live_tasks = owned_.live();
   m.topology = topology_;
+  static const worker_counters none;  // a runtime without metrics: all zero
   for (auto& w : workers_) {
     worker_metrics wm;
-    auto& c = w->counters;
+    const worker_counters& c = w->counters ? *w->counters : none;
     wm.polls = c.polls.load(std::memory_order_relaxed);
     wm.steals = c.steals.load(std::memory_order_relaxed);
     wm.stolen_tasks = c.stolen_tasks.load(std::memory_order_relaxed);

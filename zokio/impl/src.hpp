@@ -19,4 +19,12 @@
 #include <zokio/impl/topology.ipp>
 #include <zokio/impl/wake_gate.ipp>
 
+// The feature sets of the default configurations, compiled once (basic_scheduler.hpp declares
+// them extern): runtime_config{} and runtime_config{.enable_metrics = true}.
+#include <zokio/detail/basic_scheduler.hpp>
+namespace zokio::detail {
+template class basic_scheduler<scheduler_features{}>;
+template class basic_scheduler<scheduler_features{.metrics = true}>;
+}  // namespace zokio::detail
+
 #endif

@@ -1,0 +1,158 @@
+// Compile-time features (runtime_config -> basic_scheduler<Features>): a feature that is off has
+// no data (static_asserts below) and no effect at run time (the metrics show it never acted),
+// and a runtime built without any of them still runs tasks, fork-join trees, timers and I/O.
+#include <zokio/detail/basic_scheduler.hpp>  // self-contained header check
+#include <zokio/runtime.hpp>
+#include <zokio/sleep.hpp>
+#include <zokio/spawn.hpp>
+#include <zokio/task.hpp>
+#include <zokio/future.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <type_traits>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "../support/test_util.hpp"
+
+using namespace std::chrono_literals;
+using zokio::detail::basic_scheduler;
+using zokio::detail::scheduler_features;
+
+namespace features_test {
+
+using with_metrics = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+using no_lifo = zokio::basic_runtime<
+    zokio::runtime_config{.enable_metrics = true, .enable_lifo_slot = false}>;
+using no_stealing = zokio::basic_runtime<
+    zokio::runtime_config{.enable_work_stealing = false, .enable_metrics = true}>;
+// Everything off: what a minimal program gets.
+using bare = zokio::basic_runtime<zokio::runtime_config{.enable_work_stealing = false,
+                                                         .enable_metrics = false,
+                                                         .numa_aware = false,
+                                                         .enable_lifo_slot = false}>;
+
+// --- no data -------------------------------------------------------------------------------
+// Without metrics the scheduler holds no counters (an empty member) and allocates none.
+static_assert(std::is_empty_v<zokio::detail::worker_counters_storage<false>>);
+static_assert(!std::is_empty_v<zokio::detail::worker_counters_storage<true>>);
+// (The scheduler's own size does not show it: the storage's pointer fits in the padding of
+// its cache-line-aligned members. The worker_counters blocks, a cache line each per worker,
+// are what a runtime without metrics does not allocate.)
+static_assert(sizeof(zokio::detail::worker_counters) >= ZOKIO_CACHE_LINE);
+// The runtime's features are its Config's, and nothing else decides them.
+static_assert(zokio::runtime::features == scheduler_features{});
+static_assert(with_metrics::features == scheduler_features{.metrics = true});
+static_assert(!no_lifo::features.lifo_slot && no_lifo::features.work_stealing);
+static_assert(!no_stealing::features.work_stealing && no_stealing::features.lifo_slot);
+static_assert(bare::features == scheduler_features{.metrics = false,
+                                                   .lifo_slot = false,
+                                                   .work_stealing = false,
+                                                   .numa = false});
+
+zokio::task<long> fib(int n) {
+  if (n < 2) co_return n;
+  auto a = zokio::spawn(fib(n - 1));
+  long b = co_await fib(n - 2);
+  co_return co_await std::move(a) + b;
+}
+
+// Two tasks handing a turn back and forth `rounds` times: each wakes the other, the LIFO
+// slot's case.
+zokio::task<long> ping_pong(int rounds) {
+  std::atomic<int> turn{0};
+  auto side = [&](int me) -> zokio::task<void> {
+    for (int i = 0; i < rounds; ++i) {
+      while (turn.load() % 2 != me) co_await zokio::yield_now();
+      turn.fetch_add(1);
+    }
+  };
+  auto a = zokio::spawn(side(0));
+  auto b = zokio::spawn(side(1));
+  co_await std::move(a);
+  co_await std::move(b);
+  co_return turn.load();
+}
+
+template <class Rt>
+std::uint64_t sum(const zokio::runtime_metrics& m, std::uint64_t zokio::worker_metrics::*f) {
+  std::uint64_t s = 0;
+  for (const auto& w : m.workers) s += w.*f;
+  return s;
+}
+
+}  // namespace features_test
+
+using namespace features_test;
+
+BOOST_AUTO_TEST_SUITE(features_suite)
+
+BOOST_AUTO_TEST_CASE(without_metrics_nothing_is_counted) {
+  auto rt = zokio::test::make_runtime<zokio::runtime>(2);
+  BOOST_TEST(rt.block_on(rt.spawn(fib(15))) == 610);
+  const auto m = rt.metrics();
+  BOOST_TEST(!m.enabled);
+  BOOST_TEST(sum<zokio::runtime>(m, &zokio::worker_metrics::polls) == 0u);
+  // The same work with metrics: counted (so the zero above is the feature being absent).
+  auto rm = zokio::test::make_runtime<with_metrics>(2);
+  BOOST_TEST(rm.block_on(rm.spawn(fib(15))) == 610);
+  BOOST_TEST(rm.metrics().enabled);
+  BOOST_TEST(sum<with_metrics>(rm.metrics(), &zokio::worker_metrics::polls) > 900u);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_lifo_slot_no_task_runs_from_it) {
+  auto rt = zokio::test::make_runtime<no_lifo>(2);
+  BOOST_TEST(rt.block_on(rt.spawn(ping_pong(2000))) == 4000);
+  BOOST_TEST(rt.block_on(rt.spawn(fib(16))) == 987);
+  BOOST_TEST(sum<no_lifo>(rt.metrics(), &zokio::worker_metrics::lifo_polls) == 0u);
+  // With the slot, the same work runs tasks from it.
+  auto rl = zokio::test::make_runtime<with_metrics>(2);
+  rl.block_on(rl.spawn(fib(16)));
+  BOOST_TEST(sum<with_metrics>(rl.metrics(), &zokio::worker_metrics::lifo_polls) > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(without_work_stealing_nothing_is_stolen) {
+  // A fork-join tree spawned on one worker: with stealing the idle sibling takes part of it
+  // (checked below), without it nothing moves (the sibling only serves the injector).
+  for (int round = 0; round < 3; ++round) {
+    auto rt = zokio::test::make_runtime<no_stealing>(2);
+    BOOST_TEST(rt.block_on(rt.spawn(fib(20))) == 6765);
+    BOOST_TEST(sum<no_stealing>(rt.metrics(), &zokio::worker_metrics::steals) == 0u);
+  }
+  std::uint64_t steals = 0;
+  for (int round = 0; round < 5 && steals == 0; ++round) {
+    auto rs = zokio::test::make_runtime<with_metrics>(2);
+    rs.block_on(rs.spawn(fib(22)));
+    steals += sum<with_metrics>(rs.metrics(), &zokio::worker_metrics::steals);
+  }
+  BOOST_TEST(steals > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_runtime_without_any_feature_runs_everything) {
+  for (unsigned workers : {1u, 2u}) {
+    auto rt = zokio::test::make_runtime<bare>(workers);
+    BOOST_TEST(rt.block_on(rt.spawn(fib(18))) == 2584);
+    BOOST_TEST(rt.block_on(rt.spawn(ping_pong(500))) == 1000);
+    // Timers and Asio handlers through its executor.
+    BOOST_TEST(rt.block_on(rt.spawn(zokio::test::value_after(5ms, 7))) == 7);
+    std::atomic<int> fired{0};
+    boost::asio::steady_timer t(rt.get_executor(), 2ms);
+    t.async_wait([&](boost::system::error_code ec) { fired = ec ? -1 : 1; });
+    BOOST_TEST(zokio::test::settle(rt, [&] { return fired.load() != 0; }));
+    BOOST_TEST(fired.load() == 1);
+    // Many tasks from outside (the injector is how a runtime without stealing shares work).
+    std::vector<zokio::join_handle<long>> hs;
+    for (int i = 0; i < 200; ++i) hs.push_back(rt.spawn(fib(8)));
+    long s = 0;
+    for (auto& h : hs) s += rt.block_on(std::move(h));
+    BOOST_TEST(s == 200 * 21);
+  }
+  // The current_thread flavour of the same configuration.
+  auto ct = bare::builder().flavour(zokio::runtime_flavour::current_thread).build();
+  BOOST_TEST(ct.block_on(ct.spawn(fib(15))) == 610);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

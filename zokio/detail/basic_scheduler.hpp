@@ -1,0 +1,85 @@
+// basic_scheduler<Features>: detail::scheduler with the parts that depend on the compile-time
+// features (runtime_config): the worker loop, stealing, parking, schedule and inline joins.
+//
+// Invariants: a feature that is off is absent, not skipped: its code is never instantiated
+// (if constexpr on F) and its data never allocated (worker_counters_storage<false> is empty).
+// Everything else (queues, spawn, shutdown, launch, the I/O driver) is the non-template base,
+// compiled once in the library. The base starts the workers only from this class's constructor
+// (start), once the object is whole, and this class's destructor tears down (teardown) before
+// its part is gone: a worker thread or a task dropped at teardown calls the virtual loop and
+// schedule() of the complete object only.
+#ifndef ZOKIO_DETAIL_BASIC_SCHEDULER_HPP
+#define ZOKIO_DETAIL_BASIC_SCHEDULER_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include <zokio/detail/config.hpp>
+#include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/scheduler_features.hpp>
+
+namespace zokio::detail {
+
+template <scheduler_features F>
+class basic_scheduler final : public scheduler {
+ public:
+  static constexpr scheduler_features features = F;
+
+  /// Places the workers (NUMA topology with F.numa, else one node of the allowed cpus) and
+  /// starts them. Throws std::invalid_argument for a placement that cannot work.
+  explicit basic_scheduler(const scheduler_options& opts);
+  ~basic_scheduler() override;
+
+  /// Queues a notified task (holding its queue reference): the LIFO slot (F.lifo_slot) when
+  /// called on one of our workers, else its deque; the injector off the workers.
+  void schedule(task_header* t) noexcept override;
+  void schedule_spawned(task_header* t) noexcept override;
+  /// A join found `t` not started: when the calling thread is one of our workers with native
+  /// stack to spare and inline time left, polls `t` here, its queue entry taken back from this
+  /// worker's LIFO slot or spawn stack, or else `t` claimed (task_claim) and the entry left
+  /// stale. Returns not_run, ran, or held (completed: the joiner takes the result and calls
+  /// task_finish_joined). See doc/architecture.md, "Joins run children".
+  inline_run run_inline(task_header* t) noexcept override;
+
+ private:
+  static placement place(const scheduler_options& opts) {
+    if constexpr (F.numa)
+      return place_on_nodes(opts);
+    else
+      return place_flat(opts);
+  }
+  void run_thread_loop(worker& w) override;
+  void run_driver_loop(worker& w, const driver_signal& sig, bool until_no_work) override;
+  template <class Stop>
+  void run_loop(worker& w, Stop stop);
+  task_header* next_task(worker& w);
+  task_header* search(worker& w);
+  void park(worker& w);
+  void run_task(worker& w, task_header* t);
+  // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
+  std::size_t poll_io(worker& v);
+  // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).
+  bool poll_sibling_io(worker& w);
+  void count_io(worker& v, std::size_t ran) noexcept;
+  void note_first_steal(worker& w) noexcept;
+  // Counter c of w += n with F.metrics; nothing without.
+  static void bump(std::atomic<std::uint64_t> worker_counters::*c, worker& w,
+                   std::uint64_t n = 1) noexcept;
+
+  [[no_unique_address]] worker_counters_storage<F.metrics> counters_;
+};
+
+#if !defined(ZOKIO_HEADER_ONLY) && !defined(ZOKIO_NO_EXTERN_SCHEDULER)
+// The two feature sets of the default configurations (runtime_config{} and with metrics) are
+// compiled once, in the library; other configurations are instantiated where they are used.
+// ZOKIO_NO_EXTERN_SCHEDULER instantiates them here too (perf/footprint.sh compares feature
+// sets compiled the same way).
+extern template class basic_scheduler<scheduler_features{}>;
+extern template class basic_scheduler<scheduler_features{.metrics = true}>;
+#endif
+
+}  // namespace zokio::detail
+
+#include <zokio/impl/basic_scheduler.hpp>
+
+#endif
