@@ -27,6 +27,7 @@
 #include <zokio/metrics.hpp>
 #include <zokio/priority.hpp>
 #include <zokio/runtime_config.hpp>
+#include <zokio/runtime_options.hpp>
 #include <zokio/unhandled_exception.hpp>
 
 namespace zokio {
@@ -69,97 +70,70 @@ class basic_runtime {
                                                       .work_stealing = Config.enable_work_stealing,
                                                       .numa = Config.numa_aware};
 
-  /// Run-time overrides of Config (what a command-line flag or a config file decides).
+  /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
+  static runtime_options default_options() { return runtime_options::from(Config); }
+
+  /**
+   * Run-time overrides of Config (what a command-line flag or a config file decides): a
+   * chainable way to set the fields of one runtime_options (each setter writes the field of
+   * the same name, documented there), starting from default_options() or a given struct.
+   */
   class builder {
    public:
     builder() : opts_(basic_runtime::default_options()) {}
-    /// multi_thread (default: Config.flavour) or current_thread: no threads of its own, the
-    /// caller of block_on drives one worker (see runtime_flavour); worker_threads, pinning and
-    /// NUMA placement are then ignored.
-    builder& flavour(runtime_flavour f) {
-      opts_.current_thread = f == runtime_flavour::current_thread;
-      return *this;
-    }
+    explicit builder(runtime_options o) : opts_(std::move(o)) {}
+    /// The options built so far.
+    const runtime_options& options() const noexcept { return opts_; }
+
+    builder& flavour(runtime_flavour f) { return set(&runtime_options::flavour, f); }
     /// At least 1 (build() throws on 0); leave unset for one per cpu.
     builder& worker_threads(unsigned n) {
-      opts_.worker_threads = n;
       workers_set_ = true;
-      return *this;
+      return set(&runtime_options::worker_threads, n);
     }
-    /// Pin each worker thread to one cpu of its node.
+    /// topology.pin_workers: pin each worker thread to one cpu of its node.
     builder& pin_workers(bool on) {
       opts_.topology.pin_workers = on;
       return *this;
     }
+    /// topology.workers_per_node.
     builder& workers_per_node(unsigned n) {
       opts_.topology.workers_per_node = n;
       return *this;
     }
-    /// The NUMA node ids to use, in this order (default: all).
+    /// topology.nodes: the NUMA node ids to use, in this order (default: all).
     builder& numa_nodes(std::vector<unsigned> ids) {
       opts_.topology.nodes = std::move(ids);
       return *this;
     }
-    /// A fake topology such as "0:0-1;1:2-3" (node:cpus;...), as ZOKIO_TOPOLOGY, which it
-    /// overrides: several nodes on a machine with one, for tests.
+    /// topology.fake: a topology such as "0:0-1;1:2-3" (node:cpus;...), as ZOKIO_TOPOLOGY,
+    /// which it overrides: several nodes on a machine with one, for tests.
     builder& topology(std::string spec) {
       opts_.topology.fake = std::move(spec);
       return *this;
     }
     builder& local_queue_capacity(std::size_t n) {
-      opts_.local_queue_capacity = n;
-      return *this;
+      return set(&runtime_options::local_queue_capacity, n);
     }
     builder& global_queue_interval(unsigned n) {
-      opts_.global_queue_interval = n;
-      return *this;
+      return set(&runtime_options::global_queue_interval, n);
     }
-    /// A busy worker polls its io_context every n polls (default: Config.event_interval,
-    /// 61 as Tokio; at least 1). Larger: fewer epoll_wait calls between tasks, later I/O and
-    /// timers while the worker never runs out of tasks.
-    builder& event_interval(unsigned n) {
-      opts_.event_interval = n;
-      return *this;
-    }
-    /// LIFO-slot hand-offs in a row before the deque gets a turn (default:
-    /// Config.max_lifo_polls, 3; 0: the LIFO slot's task is always run after one deque turn).
-    builder& max_lifo_polls(unsigned n) {
-      opts_.max_lifo_polls = n;
-      return *this;
-    }
-    builder& enable_io_uring(bool on) {
-      opts_.enable_io_uring = on;
-      return *this;
-    }
+    builder& event_interval(unsigned n) { return set(&runtime_options::event_interval, n); }
+    builder& max_lifo_polls(unsigned n) { return set(&runtime_options::max_lifo_polls, n); }
+    builder& enable_io_uring(bool on) { return set(&runtime_options::enable_io_uring, on); }
     builder& thread_name(std::string name) {
-      opts_.thread_name = std::move(name);
-      return *this;
+      return set(&runtime_options::thread_name, std::move(name));
     }
-    /// How long a worker that ran out of work keeps looking for new work before it parks
-    /// (default 0: it parks at once, as Tokio's). A few tens of microseconds turn a wake-up
-    /// from another thread (a system call on both sides, 5-15 us) into a memory read, at the
-    /// price of that much cpu each time a worker goes idle; for thread-per-core shards
-    /// exchanging messages. The worker's own I/O is not polled while it spins.
-    builder& park_spin(std::chrono::nanoseconds d) {
-      opts_.park_spin = d;
-      return *this;
-    }
-    /// Most threads of the blocking pool (spawn_blocking); default 512, as Tokio. 0 means 1.
+    builder& park_spin(std::chrono::nanoseconds d) { return set(&runtime_options::park_spin, d); }
     builder& max_blocking_threads(std::size_t n) {
-      opts_.max_blocking_threads = n;
-      return *this;
+      return set(&runtime_options::max_blocking_threads, n);
     }
-    /// How long an idle blocking-pool thread waits for a job before it exits (default 10 s).
+    /// blocking_keep_alive.
     builder& thread_keep_alive(std::chrono::nanoseconds d) {
-      opts_.blocking_keep_alive = d;
-      return *this;
+      return set(&runtime_options::blocking_keep_alive, d);
     }
-    /// Where an exception that no join_handle sees goes: a detached task's, a function's
-    /// posted through the executor, an Asio completion handler's (default: Config's,
-    /// propagate: rethrown by block_on; see zokio/unhandled_exception.hpp).
     builder& unhandled_exception(unhandled_exception_policy p) {
-      opts_.unhandled_exception = p;
-      return *this;
+      return set(&runtime_options::unhandled_exception, p);
     }
     /// Throws std::invalid_argument for a configuration that cannot work (0 workers, absent
     /// NUMA nodes or cpus, ...), with a message saying which.
@@ -168,18 +142,24 @@ class basic_runtime {
         throw std::invalid_argument(
             "zokio::runtime: worker_threads(0): a runtime needs at least one worker (leave "
             "it unset for one per cpu)");
-      if (opts_.event_interval == 0 || opts_.global_queue_interval == 0)
-        throw std::invalid_argument(
-            "zokio::runtime: event_interval and global_queue_interval must be at least 1");
       return basic_runtime(opts_);
     }
 
    private:
-    detail::scheduler_options opts_;
+    template <class T, class V>
+    builder& set(T runtime_options::*field, V&& v) {
+      opts_.*field = std::forward<V>(v);
+      return *this;
+    }
+    runtime_options opts_;
     bool workers_set_ = false;
   };
 
   basic_runtime() : basic_runtime(default_options()) {}
+  /// A runtime with these options (start from default_options()). Throws
+  /// std::invalid_argument for options that cannot work, as builder::build() does.
+  explicit basic_runtime(const runtime_options& o)
+      : sched_(new detail::basic_scheduler<features>(checked(o))) {}
   basic_runtime(basic_runtime&&) noexcept = default;
   basic_runtime& operator=(basic_runtime&&) noexcept = default;
   ~basic_runtime() = default;  // scheduler's destructor shuts down
@@ -403,29 +383,14 @@ class basic_runtime {
       throw boost::system::system_error(make_error_code(errc::nested_block_on));
   }
 
-  explicit basic_runtime(const detail::scheduler_options& o)
-      : sched_(new detail::basic_scheduler<features>(checked(o))) {}
-
-  static detail::scheduler_options default_options() {
-    detail::scheduler_options o;
-    o.worker_threads = Config.worker_threads;  // 0: decided by the topology (plan_workers)
-    o.topology.pin_workers = Config.pin_workers;
-    o.topology.workers_per_node = Config.workers_per_node;
-    o.local_queue_capacity = Config.local_queue_capacity;
-    o.global_queue_interval = Config.global_queue_interval;
-    o.event_interval = Config.event_interval;
-    o.max_lifo_polls = Config.max_lifo_polls;
-    o.enable_io_uring = Config.enable_io_uring;
-    o.unhandled_exception = Config.unhandled_exception;
-    o.current_thread = Config.flavour == runtime_flavour::current_thread;
-    o.priority_levels = Config.priority_levels;
-    return o;
-  }
-  static const detail::scheduler_options& checked(const detail::scheduler_options& o) {
+  static const runtime_options& checked(const runtime_options& o) {
     if (o.local_queue_capacity < 2 || o.global_queue_interval == 0 || o.event_interval == 0)
       throw std::invalid_argument(
           "zokio::runtime: local_queue_capacity (>= 2), global_queue_interval and "
           "event_interval must be positive");
+    if (o.priority_levels != Config.priority_levels)
+      throw std::invalid_argument(
+          "zokio::runtime: priority_levels is runtime_config's (a compile-time feature)");
     return o;
   }
 

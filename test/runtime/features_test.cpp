@@ -7,6 +7,7 @@
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 #include <zokio/future.hpp>
+#include <zokio/mpsc.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -77,6 +78,26 @@ zokio::task<long> ping_pong(int rounds) {
   co_return turn.load();
 }
 
+// Two tasks exchanging `rounds` messages over two channels: every receive is a wake by the
+// other task, on whichever worker it runs (the LIFO slot's case: a wake runs next there).
+zokio::task<long> channel_ping_pong(int rounds) {
+  auto [to_b, b_rx] = zokio::mpsc::channel<int>(1);
+  auto [to_a, a_rx] = zokio::mpsc::channel<int>(1);
+  auto b = zokio::spawn(zokio::co_invoke(
+      [](zokio::mpsc::receiver<int>& rx, zokio::mpsc::sender<int>& tx) -> zokio::task<void> {
+        while (auto v = co_await rx.recv()) co_await tx.send(*v + 1);
+      },
+      std::move(b_rx), std::move(to_a)));
+  long last = 0;
+  for (int i = 0; i < rounds; ++i) {
+    co_await to_b.send(i);
+    last = *co_await a_rx.recv();
+  }
+  { auto done = std::move(to_b); }  // b's recv ends
+  co_await std::move(b);
+  co_return last;
+}
+
 template <class Rt>
 std::uint64_t sum(const zokio::runtime_metrics& m, std::uint64_t zokio::worker_metrics::*f) {
   std::uint64_t s = 0;
@@ -106,11 +127,12 @@ BOOST_AUTO_TEST_CASE(without_metrics_nothing_is_counted) {
 BOOST_AUTO_TEST_CASE(without_the_lifo_slot_no_task_runs_from_it) {
   auto rt = zokio::test::make_runtime<no_lifo>(2);
   BOOST_TEST(rt.block_on(rt.spawn(ping_pong(2000))) == 4000);
+  BOOST_TEST(rt.block_on(rt.spawn(channel_ping_pong(2000))) == 2000);
   BOOST_TEST(rt.block_on(rt.spawn(fib(16))) == 987);
   BOOST_TEST(sum<no_lifo>(rt.metrics(), &zokio::worker_metrics::lifo_polls) == 0u);
-  // With the slot, the same work runs tasks from it.
+  // With the slot, the same wakes run tasks from it.
   auto rl = zokio::test::make_runtime<with_metrics>(2);
-  rl.block_on(rl.spawn(fib(16)));
+  BOOST_TEST(rl.block_on(rl.spawn(channel_ping_pong(2000))) == 2000);
   BOOST_TEST(sum<with_metrics>(rl.metrics(), &zokio::worker_metrics::lifo_polls) > 0u);
 }
 

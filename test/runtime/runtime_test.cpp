@@ -345,4 +345,65 @@ BOOST_AUTO_TEST_CASE(builder_event_interval_has_its_effect, *boost::unit_test::t
   BOOST_CHECK_THROW(zokio::runtime::builder().event_interval(0).build(), std::invalid_argument);
 }
 
+// One options struct: default_options() is Config's, the builder writes the same struct
+// (options()), and a runtime is built from a struct directly with the same checks.
+BOOST_AUTO_TEST_CASE(one_options_struct) {
+  using rt4 = zokio::basic_runtime<zokio::runtime_config{.worker_threads = 3,
+                                                          .event_interval = 7,
+                                                          .priority_levels = 2}>;
+  zokio::runtime_options o = rt4::default_options();
+  BOOST_TEST(o.worker_threads == 3u);
+  BOOST_TEST(o.event_interval == 7u);
+  BOOST_TEST(o.priority_levels == 2u);
+  BOOST_TEST(o.global_queue_interval == 61u);  // runtime_config's default
+  auto b = rt4::builder(o).worker_threads(2).thread_name("opt").park_spin(std::chrono::microseconds(5));
+  BOOST_TEST(b.options().worker_threads == 2u);
+  BOOST_TEST(b.options().thread_name == "opt");
+  BOOST_TEST((b.options().park_spin == std::chrono::microseconds(5)));
+  BOOST_TEST(b.options().event_interval == 7u);  // untouched fields keep the struct's values
+  o.worker_threads = 2;
+  rt4 rt(o);
+  BOOST_TEST(rt.metrics().workers.size() == 2u);
+  BOOST_TEST(rt.block_on(rt.spawn(zokio::ready_future<int>(5))) == 5);
+  // The same checks as build(); priority levels are the Config's only.
+  zokio::runtime_options bad = rt4::default_options();
+  bad.event_interval = 0;
+  BOOST_CHECK_THROW(rt4{bad}, std::invalid_argument);
+  zokio::runtime_options levels = rt4::default_options();
+  levels.priority_levels = 3;
+  BOOST_CHECK_THROW(rt4{levels}, std::invalid_argument);
+}
+
+// global_queue_interval: on one worker that never runs out of local tasks (a task that keeps
+// yielding), a task spawned from another thread (the injector) runs within a few ms with the
+// default, and only once the worker runs out of local work with an interval never reached.
+BOOST_AUTO_TEST_CASE(builder_global_queue_interval_has_its_effect, *boost::unit_test::timeout(60)) {
+  double late[2];
+  unsigned k = 0;
+  for (unsigned interval : {61u, 1'000'000'000u}) {
+    auto rt = zokio::runtime::builder().worker_threads(1).global_queue_interval(interval).build();
+    std::atomic<bool> stop{false}, spinning{false};
+    auto spinner = rt.spawn(zokio::co_invoke([](std::atomic<bool>* s, std::atomic<bool>* on) -> zokio::task<void> {
+      on->store(true);
+      while (!s->load()) co_await zokio::yield_now{};
+    }, &stop, &spinning));
+    while (!spinning.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    auto t0 = std::chrono::steady_clock::now();
+    auto outside = rt.spawn(zokio::co_invoke([]() -> zokio::task<std::chrono::steady_clock::time_point> {
+      co_return std::chrono::steady_clock::now();
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+    rt.block_on(std::move(spinner));
+    auto ran = rt.block_on(std::move(outside));
+    late[k++] = std::chrono::duration<double, std::milli>(ran - t0).count();
+  }
+  BOOST_TEST_MESSAGE("outside spawn ran after " << late[0] << " ms (interval 61), " << late[1]
+                                                << " ms (interval 10^9)");
+  BOOST_TEST(late[0] < 50.0);
+  BOOST_TEST(late[1] >= 90.0);  // only once the spinner stopped (after 100 ms)
+  BOOST_CHECK_THROW(zokio::runtime::builder().global_queue_interval(0).build(),
+                    std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

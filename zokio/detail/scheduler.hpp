@@ -29,6 +29,7 @@
 #include <zokio/detail/topology.hpp>
 #include <zokio/detail/wake_gate.hpp>
 #include <zokio/metrics.hpp>
+#include <zokio/runtime_options.hpp>
 #include <zokio/unhandled_exception.hpp>
 
 namespace boost::asio {
@@ -39,32 +40,8 @@ namespace zokio::detail {
 
 struct worker;
 
-/// Run-time values of a runtime (basic_runtime fills them from its compile-time config and
-/// its builder).
-struct scheduler_options {
-  unsigned worker_threads = 1;          // 0: from the topology (one per cpu of the nodes used)
-  std::size_t local_queue_capacity = 1024;
-  unsigned global_queue_interval = 61;  // ticks between injector checks when busy
-  unsigned event_interval = 61;         // ticks between non-blocking io_context polls
-  unsigned max_lifo_polls = 3;          // LIFO hand-offs in a row before the deque gets a turn
-  bool enable_io_uring = true;          // set up Asio's io_uring service on every worker
-  std::string thread_name = "zokio-worker";
-  topology_options topology;            // used with scheduler_features::numa
-  // The blocking pool (spawn_blocking, zokio/blocking.hpp).
-  std::size_t max_blocking_threads = 512;                            // Tokio's default
-  std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);  // idle thread exit
-  // A worker out of work looks for new work this long before it parks (0: parks at once).
-  std::chrono::nanoseconds park_spin{0};
-  // Where an exception no join_handle sees goes (zokio/unhandled_exception.hpp).
-  unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
-  // The current_thread flavour: one worker without a thread of its own, driven by the
-  // caller of block_on (impl/current_thread.ipp).
-  bool current_thread = false;
-  // Priority levels (runtime_config::priority_levels): level 0 plus one shared queue for each
-  // level above it; 1 means none.
-  unsigned priority_levels = 1;
-};
-
+/// The scheduler runs with the runtime's options (zokio/runtime_options.hpp).
+using scheduler_options = runtime_options;
 
 /// steady_clock now, in ns (the loop's time slices and turns).
 inline std::int64_t steady_ns() noexcept {
@@ -243,7 +220,9 @@ class scheduler : public task_scheduler {
   ZOKIO_DECL void check_priority(unsigned level) const;
 
   // --- the current_thread flavour (impl/current_thread.ipp) --------------------------------
-  bool is_current_thread() const noexcept { return opts_.current_thread; }
+  bool is_current_thread() const noexcept {
+    return opts_.flavour == runtime_flavour::current_thread;
+  }
   /// The calling thread becomes worker 0 and drives the runtime (block_on on a current_thread
   /// runtime); a wake of `sig` from another thread then unparks it. False when another
   /// thread drives it now, or after shutdown.

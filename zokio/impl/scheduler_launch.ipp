@@ -18,7 +18,8 @@ scheduler::placement scheduler::place_flat(const scheduler_options& opts) {
   // Every configuration error is thrown here, before a thread exists.
   placement p;
   p.topo.nodes.push_back({0, allowed_cpus()});
-  if (opts.current_thread) {  // one worker, on whichever thread calls block_on: no placement
+  // current_thread: one worker, on whichever thread calls block_on: no placement.
+  if (opts.flavour == runtime_flavour::current_thread) {
     p.topo.source = "current_thread";
     p.plan.push_back(worker_placement{0, 0, -1});
     return p;
@@ -29,7 +30,7 @@ scheduler::placement scheduler::place_flat(const scheduler_options& opts) {
 }
 
 scheduler::placement scheduler::place_on_nodes(const scheduler_options& opts) {
-  if (opts.current_thread) return place_flat(opts);
+  if (opts.flavour == runtime_flavour::current_thread) return place_flat(opts);
   placement p;
   p.topo = topology::resolve(opts.topology);
   p.plan = plan_workers(p.topo, opts.worker_threads, opts.topology);
@@ -63,7 +64,7 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
   metrics_ = counters != nullptr;
   if (!bind_to_node_) bind = nullptr;
   auto counters_of = [counters](unsigned i) { return counters ? counters + i : nullptr; };
-  if (opts_.current_thread) {
+  if (opts_.flavour == runtime_flavour::current_thread) {
     // No thread of its own: block_on's caller drives worker 0 (impl/current_thread.ipp).
     workers_.assign(1, new worker(this, 0, opts_.local_queue_capacity, plan[0], counters_of(0)));
     if (opts_.enable_io_uring) setup_io_uring();
