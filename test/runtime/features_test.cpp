@@ -177,4 +177,26 @@ BOOST_AUTO_TEST_CASE(a_runtime_without_any_feature_runs_everything) {
   BOOST_TEST(ct.block_on(ct.spawn(fib(15))) == 610);
 }
 
+// local_queue_capacity (a run-time option): a worker's deque holds at most that many tasks, the
+// rest overflow to the injector. One worker, no LIFO slot (spawns go straight to the deque).
+BOOST_AUTO_TEST_CASE(local_queue_capacity_bounds_the_deque) {
+  for (std::size_t cap : {std::size_t{8}, std::size_t{1024}}) {
+    auto rt = no_lifo::builder().worker_threads(1).local_queue_capacity(cap).build();
+    std::size_t depth = 0, injected = 0;
+    rt.block_on(rt.spawn(zokio::co_invoke([&]() -> zokio::task<void> {
+      std::vector<zokio::join_handle<void>> hs;
+      for (int i = 0; i < 500; ++i)
+        hs.push_back(zokio::spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
+      const auto m = rt.metrics();  // nothing has run yet: this task holds the only worker
+      depth = m.workers[0].local_queue_depth;
+      injected = m.injector_depth;
+      for (auto& h : hs) co_await std::move(h);
+    })));
+    BOOST_TEST_MESSAGE("capacity " << cap << ": deque " << depth << ", injector " << injected);
+    BOOST_TEST(depth <= cap);
+    BOOST_TEST(depth + injected == 500u);
+    if (cap == 1024) BOOST_TEST(injected == 0u);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
