@@ -54,12 +54,7 @@ static_assert(bare::features == scheduler_features{.metrics = false,
                                                    .work_stealing = false,
                                                    .numa = false});
 
-zokio::task<long> fib(int n) {
-  if (n < 2) co_return n;
-  auto a = zokio::spawn(fib(n - 1));
-  long b = co_await fib(n - 2);
-  co_return co_await std::move(a) + b;
-}
+using zokio::test::fib;
 
 // Two tasks handing a turn back and forth `rounds` times: each wakes the other, the LIFO
 // slot's case.

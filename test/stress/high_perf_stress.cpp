@@ -96,12 +96,7 @@ zokio::task<long> broadcaster(zokio::broadcast::sender<long> tx, long n) {
   co_return n;
 }
 
-zokio::task<long> fib(int n) {
-  if (n < 2) co_return n;
-  auto h = zokio::spawn(fib(n - 1));
-  long b = co_await fib(n - 2);
-  co_return co_await std::move(h) + b;
-}
+using zokio::test::fib;
 
 zokio::task<int> sleeper(int ms) {
   co_await zokio::sleep(std::chrono::milliseconds(ms));

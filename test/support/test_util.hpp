@@ -19,6 +19,7 @@
 #include <zokio/future.hpp>
 #include <zokio/runtime.hpp>
 #include <zokio/sleep.hpp>
+#include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
 #include <zokio/detail/config.hpp>
@@ -84,6 +85,14 @@ Runtime make_runtime(unsigned workers, std::string thread_name) {
       .worker_threads(workers)
       .thread_name(std::move(thread_name))
       .build();
+}
+
+/// Fork-join Fibonacci as a user writes it: spawn fib(n - 1), run fib(n - 2) inline, join.
+inline zokio::task<long> fib(int n) {
+  if (n < 2) co_return n;
+  auto h = zokio::spawn(fib(n - 1));
+  long b = co_await fib(n - 2);
+  co_return co_await std::move(h) + b;
 }
 
 /// Sleeps `d`, then returns `v`.
