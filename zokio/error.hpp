@@ -2,11 +2,15 @@
 #ifndef ZOKIO_ERROR_HPP
 #define ZOKIO_ERROR_HPP
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
+
+#include <zokio/task_id.hpp>
 
 namespace zokio {
 
@@ -26,10 +30,44 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 }
 
 /// Thrown at the join of a task that did not run to completion (aborted, or runtime shut down).
+/// Names the task: "task 42 \"fetch\" spawned at main.cpp:17: task aborted".
 class join_error : public boost::system::system_error {
  public:
   explicit join_error(errc e) : boost::system::system_error(make_error_code(e)) {}
+  join_error(errc e, task_id id, std::string_view name, source_location where)
+      : boost::system::system_error(make_error_code(e), describe(id, name, where)),
+        id_(id),
+        name_(name),
+        where_(where) {}
   bool is_cancelled() const noexcept { return code() == make_error_code(errc::task_aborted); }
+  /// The task's id (nullopt: not known, e.g. a handle polled again after its result).
+  std::optional<task_id> id() const noexcept { return id_; }
+  /// The name given at its spawn (spawn_options::name), or empty.
+  const std::string& name() const noexcept { return name_; }
+  /// Where it was spawned (line 0: not known).
+  const source_location& where() const noexcept { return where_; }
+
+  /// "task 42 \"fetch\" spawned at main.cpp:17", the prefix of what().
+  static std::string describe(task_id id, std::string_view name, source_location where) {
+    std::string s = "task " + std::to_string(id.value());
+    if (!name.empty()) {
+      s += " \"";
+      s.append(name);
+      s += '"';
+    }
+    if (where.line() != 0) {
+      s += " spawned at ";
+      s += where.file_name();
+      s += ':';
+      s += std::to_string(where.line());
+    }
+    return s;
+  }
+
+ private:
+  std::optional<task_id> id_;
+  std::string name_;
+  source_location where_;
 };
 
 namespace detail {

@@ -39,7 +39,7 @@ class [[nodiscard]] join_handle {
   ~join_handle() { reset(); }
 
   zokio::poll<T> poll(context& cx) {
-    if (t_ == finished_tag()) throw join_error(errc::task_aborted);  // polled after ready
+    if (finished()) throw_polled_after_ready();
     // A task that has not started yet runs here, inline, when this poll is on one of its
     // runtime's workers: the joiner would only wait for it (fork-join; doc/architecture.md).
     // When it completes there, the result is moved out before the completion is published,
@@ -48,9 +48,12 @@ class [[nodiscard]] join_handle {
         detail::task_join_inline(t_) == detail::inline_run::held) {
       auto r = std::move(t_->result);
       // The moved-from object goes now, not when the last reference does (a stale queue
-      // entry on a parked worker may hold the task for long).
-      t_->result.template emplace<0>();
-      detail::task_finish_joined(std::exchange(t_, finished_tag()));
+      // entry on a parked worker may hold the task for long). A trivially destructible value
+      // holds nothing (nor does a moved-from exception_ptr): nothing to do for it.
+      if constexpr (!std::is_trivially_destructible_v<detail::stored_t<T>>)
+        t_->result.template emplace<0>();
+      if (r.index() == 3) [[unlikely]] throw_inline_error(std::get<3>(r));
+      finish();
       if constexpr (std::is_void_v<T>) {
         detail::task_core<T>::take(r);
         return ready();
@@ -71,7 +74,7 @@ class [[nodiscard]] join_handle {
   /// after the poll in progress); the join then throws join_error(task_aborted). No effect on
   /// a finished task.
   void abort() noexcept {
-    if (t_ && t_ != finished_tag()) detail::task_abort(t_);
+    if (t_ && !finished()) detail::task_abort(t_);
   }
 
   /// Lets the task run on without a handle (same as destroying the handle).
@@ -79,19 +82,43 @@ class [[nodiscard]] join_handle {
 
   /// True once the task has finished (completed, failed, or cancelled).
   bool is_finished() const noexcept {
-    return t_ == finished_tag() || (t_ && detail::task_state::is_complete(t_->state));
+    return finished() || (t_ && detail::task_state::is_complete(t_->state));
   }
   bool valid() const noexcept { return t_ != nullptr; }
+  /// The task's id (zokio::task_id), also after it finished. Precondition: made by a spawn
+  /// and not detached.
+  task_id id() const noexcept {
+    return task_id(finished() ? reinterpret_cast<std::uintptr_t>(t_) >> 1 : t_->id);
+  }
 
  private:
   void reset() noexcept {
     auto* t = std::exchange(t_, nullptr);
-    if (t && t != finished_tag()) detail::task_drop_join_handle(t);
+    if (t && !(reinterpret_cast<std::uintptr_t>(t) & 1)) detail::task_drop_join_handle(t);
   }
-  // Held after a join that ran the task inline and released it (the task may be freed): the
-  // handle is finished and owns nothing.
-  static detail::task_core<T>* finished_tag() noexcept {
-    return reinterpret_cast<detail::task_core<T>*>(alignof(detail::task_core<T>));
+  // After a join that ran the task inline and released it (the task may be freed), the handle
+  // owns nothing and holds the task's id instead of its address, tagged by the low bit (tasks
+  // are aligned): it is finished and still knows its id.
+  bool finished() const noexcept { return reinterpret_cast<std::uintptr_t>(t_) & 1; }
+  void finish() noexcept {
+    detail::task_core<T>* t = std::exchange(
+        t_, reinterpret_cast<detail::task_core<T>*>(static_cast<std::uintptr_t>(t_->id) << 1 | 1));
+    detail::task_finish_joined(t);
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_polled_after_ready() const {
+    throw join_error(errc::task_aborted, id(), {}, {});
+  }
+  // The inline join found the task ended with an errc (aborted before it ran): named while
+  // the task is still there, thrown once it is released.
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_inline_error(errc e) {
+    std::exception_ptr err;
+    try {
+      throw detail::task_core<T>::error_of(t_, e);
+    } catch (...) {
+      err = std::current_exception();  // whatever making the error threw included
+    }
+    finish();
+    std::rethrow_exception(std::move(err));
   }
   detail::task_core<T>* t_ = nullptr;
 };

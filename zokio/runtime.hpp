@@ -28,6 +28,7 @@
 #include <zokio/priority.hpp>
 #include <zokio/runtime_config.hpp>
 #include <zokio/runtime_options.hpp>
+#include <zokio/task_id.hpp>
 #include <zokio/unhandled_exception.hpp>
 
 namespace zokio {
@@ -164,33 +165,46 @@ class basic_runtime {
   basic_runtime& operator=(basic_runtime&&) noexcept = default;
   ~basic_runtime() = default;  // scheduler's destructor shuts down
 
-  /// Starts running `f` on the workers. The handle is a future of f's output.
+  /// Starts running `f` on the workers. The handle is a future of f's output. The task gets
+  /// an id (join_handle::id(), zokio::task_id) and remembers where it was spawned.
   template <future F>
-  join_handle<future_output_t<F>> spawn(F f) {
-    return join_handle<future_output_t<F>>(sched_->spawn(std::move(f)));
+  join_handle<future_output_t<F>> spawn(
+      F f, source_location where = source_location::current()) {
+    return join_handle<future_output_t<F>>(
+        sched_->spawn(std::move(f), nullptr, nullptr, true, 0, {{}, where}));
+  }
+
+  /// spawn() with options: `rt.spawn(f, zokio::spawn_options{.name = "fetch"})`.
+  template <future F>
+  join_handle<future_output_t<F>> spawn(
+      F f, const spawn_options& o, source_location where = source_location::current()) {
+    return join_handle<future_output_t<F>>(
+        sched_->spawn(std::move(f), nullptr, nullptr, true, 0, {o.name, where}));
   }
 
   /// spawn() at a priority level (zokio/priority.hpp): the task runs before level-0 work on
   /// every worker. Throws std::invalid_argument for a level Config.priority_levels lacks.
   template <future F>
-  join_handle<future_output_t<F>> spawn(F f, priority p) {
+  join_handle<future_output_t<F>> spawn(
+      F f, priority p, source_location where = source_location::current()) {
     sched_->check_priority(p.level);
     return join_handle<future_output_t<F>>(
-        sched_->spawn(std::move(f), nullptr, nullptr, true, p.level));
+        sched_->spawn(std::move(f), nullptr, nullptr, true, p.level, {{}, where}));
   }
 
   /// Fire and forget: spawn() without a handle, cheaper than `spawn(f).detach()` (no handle
   /// to drop). The output is discarded; an exception goes to the unhandled-exception policy
   /// (builder::unhandled_exception). Returns false, with `f` dropped, after shutdown.
   template <future F>
-  bool spawn_detached(F f) {
-    return sched_->spawn_detached(std::move(f));
+  bool spawn_detached(F f, source_location where = source_location::current()) {
+    return sched_->spawn_detached(std::move(f), true, 0, {{}, where});
   }
   /// spawn_detached() at a priority level (see spawn(f, priority)).
   template <future F>
-  bool spawn_detached(F f, priority p) {
+  bool spawn_detached(F f, priority p,
+                      source_location where = source_location::current()) {
     sched_->check_priority(p.level);
-    return sched_->spawn_detached(std::move(f), true, p.level);
+    return sched_->spawn_detached(std::move(f), true, p.level, {{}, where});
   }
 
   /**

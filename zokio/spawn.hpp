@@ -11,30 +11,47 @@
 #include <zokio/detail/sim_hooks.hpp>
 #include <zokio/join_handle.hpp>
 #include <zokio/priority.hpp>
+#include <zokio/task_id.hpp>
 
 namespace zokio {
 
-/// Like tokio::spawn. Throws system_error(errc::no_runtime) outside any runtime. Inside a
-/// zokio::test::sim_runtime, onto the simulation.
+namespace detail {
+/// zokio::spawn's body: onto the simulation or the calling thread's runtime.
 template <future F>
-join_handle<future_output_t<F>> spawn(F f) {
-  if (auto* sim = detail::tl_sim) [[unlikely]]
-    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f)));
-  auto* s = detail::scheduler::current();
+[[gnu::always_inline]] inline join_handle<future_output_t<F>> spawn_here(F&& f, const priority* p,
+                                                                         const spawn_meta& m) {
+  if (auto* sim = tl_sim) [[unlikely]]  // the level is ignored: the seed orders the tasks
+    return join_handle<future_output_t<F>>(sim_spawn(sim, std::move(f), nullptr, nullptr, m));
+  auto* s = scheduler::current();
   if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
-  return join_handle<future_output_t<F>>(s->spawn(std::move(f)));
+  if (p) s->check_priority(p->level);
+  return join_handle<future_output_t<F>>(
+      s->spawn(std::move(f), nullptr, nullptr, true, p ? p->level : 0, m));
+}
+}  // namespace detail
+
+/// Like tokio::spawn. Throws system_error(errc::no_runtime) outside any runtime. Inside a
+/// zokio::test::sim_runtime, onto the simulation. The task gets an id (join_handle::id(),
+/// zokio::task_id) and remembers where it was spawned (join_error messages).
+template <future F>
+join_handle<future_output_t<F>> spawn(F f,
+                                      source_location where = source_location::current()) {
+  return detail::spawn_here(std::move(f), nullptr, {{}, where});
+}
+
+/// spawn() with options: `zokio::spawn(f, zokio::spawn_options{.name = "fetch"})`.
+template <future F>
+join_handle<future_output_t<F>> spawn(F f, const spawn_options& o,
+                                      source_location where = source_location::current()) {
+  return detail::spawn_here(std::move(f), nullptr, {o.name, where});
 }
 
 /// spawn() at a priority level (zokio/priority.hpp). Throws std::invalid_argument for a level
 /// the runtime lacks. Inside a sim_runtime the level is ignored (the seed orders the tasks).
 template <future F>
-join_handle<future_output_t<F>> spawn(F f, priority p) {
-  if (auto* sim = detail::tl_sim) [[unlikely]]
-    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f)));
-  auto* s = detail::scheduler::current();
-  if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
-  s->check_priority(p.level);
-  return join_handle<future_output_t<F>>(s->spawn(std::move(f), nullptr, nullptr, true, p.level));
+join_handle<future_output_t<F>> spawn(F f, priority p,
+                                      source_location where = source_location::current()) {
+  return detail::spawn_here(std::move(f), &p, {{}, where});
 }
 
 /**
@@ -49,24 +66,27 @@ join_handle<future_output_t<F>> spawn(F f, priority p) {
  * zokio::test::sim_runtime (one thread anyway) it is spawn().
  */
 template <future F>
-join_handle<future_output_t<F>> spawn_local(F f) {
+join_handle<future_output_t<F>> spawn_local(
+    F f, source_location where = source_location::current()) {
+  const detail::spawn_meta m{{}, where};
   if (auto* sim = detail::tl_sim) [[unlikely]]
-    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f)));
+    return join_handle<future_output_t<F>>(detail::sim_spawn(sim, std::move(f), nullptr, nullptr, m));
   auto* s = detail::scheduler::current();
   if (!s || !s->on_worker_thread()) throw boost::system::system_error(make_error_code(errc::not_on_worker));
-  return join_handle<future_output_t<F>>(s->spawn_local(std::move(f)));
+  return join_handle<future_output_t<F>>(s->spawn_local(std::move(f), m));
 }
 
 /// Fire and forget onto the calling thread's runtime: spawn() without a handle, cheaper than
 /// `spawn(f).detach()`. Returns false, with `f` dropped, after the runtime's shutdown. Throws
 /// system_error(errc::no_runtime) outside any runtime.
 template <future F>
-bool spawn_detached(F f) {
+bool spawn_detached(F f, source_location where = source_location::current()) {
+  const detail::spawn_meta m{{}, where};
   if (auto* sim = detail::tl_sim) [[unlikely]]
-    return detail::sim_spawn_detached(sim, std::move(f));
+    return detail::sim_spawn_detached(sim, std::move(f), m);
   auto* s = detail::scheduler::current();
   if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
-  return s->spawn_detached(std::move(f));
+  return s->spawn_detached(std::move(f), true, 0, m);
 }
 
 /// Spawns every future of `r` (moved out) onto the calling thread's runtime; the handles

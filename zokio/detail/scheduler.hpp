@@ -63,15 +63,15 @@ class scheduler : public task_scheduler {
   /// `fork`: a child of the running task (the default), run depth-first when spawned on a
   /// worker; false for work that should keep wake order (Asio handlers posted to an executor).
   /// `level`: a priority level above 0 (checked by the caller, check_priority) queues the
-  /// task on that level's shared queue instead.
+  /// task on that level's shared queue instead. `meta`: its name and spawn location.
   template <future F>
   task_core<future_output_t<F>>* spawn(F&& f, waker* join_waker = nullptr,
                                        bool* refused = nullptr, bool fork = true,
-                                       unsigned level = 0) {
+                                       unsigned level = 0, const spawn_meta& meta = {}) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE,
-                           this, std::move(f));
+                           this, std::move(f), meta);
     t->priority = static_cast<std::uint8_t>(level);
     if (join_waker) t->join_waker = std::move(*join_waker);  // published by bind and schedule
     wake_gate_guard gate(outside_gate_key());
@@ -97,10 +97,10 @@ class scheduler : public task_scheduler {
   /// output is dropped at completion; an exception goes to the unhandled-exception policy.
   /// After shutdown the future is dropped here and false returned.
   template <future F>
-  bool spawn_detached(F&& f, bool fork = true, unsigned level = 0) {
+  bool spawn_detached(F&& f, bool fork = true, unsigned level = 0, const spawn_meta& meta = {}) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
-    auto* t = cell::create(NOTIFIED | 2 * REF_ONE, this, std::move(f));
+    auto* t = cell::create(NOTIFIED | 2 * REF_ONE, this, std::move(f), meta);
     t->priority = static_cast<std::uint8_t>(level);
     wake_gate_guard gate(outside_gate_key());
     if (!bind(t)) {
@@ -122,11 +122,11 @@ class scheduler : public task_scheduler {
   /// queue it back on this worker (push_pinned). Precondition: called on one of our workers
   /// (on a worker the registration cannot be refused: teardown joins the workers first).
   template <future F>
-  task_core<future_output_t<F>>* spawn_local(F&& f) {
+  task_core<future_output_t<F>>* spawn_local(F&& f, const spawn_meta& meta = {}) {
     using cell = task_cell<std::decay_t<F>>;
     using namespace task_state;
     worker* w = local_worker();
-    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f));
+    auto* t = cell::create(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE, this, std::move(f), meta);
     t->home = worker_home(*w);
     bind(t);
     push_pinned(t);

@@ -56,11 +56,11 @@ inline std::chrono::steady_clock::time_point clock_now() noexcept {
 /// entry, owned list, handle), same refusal after shutdown.
 template <future F>
 task_core<future_output_t<F>>* sim_spawn(sim_driver* s, F&& f, waker* join_waker = nullptr,
-                                         bool* refused = nullptr) {
+                                         bool* refused = nullptr, const spawn_meta& meta = {}) {
   using cell = task_cell<std::decay_t<F>>;
   using namespace task_state;
   auto* t = cell::create(NOTIFIED | JOIN_INTEREST | (join_waker ? JOIN_WAKER : 0) | 3 * REF_ONE, s,
-                         std::forward<F>(f));
+                         std::forward<F>(f), meta);
   if (join_waker) t->join_waker = std::move(*join_waker);
   const bool bound = s->bind(t);
   if (refused) *refused = !bound;
@@ -76,9 +76,10 @@ task_core<future_output_t<F>>* sim_spawn(sim_driver* s, F&& f, waker* join_waker
 /// spawn_detached's counterpart: no join interest, two references; false (future dropped)
 /// when refused.
 template <future F>
-bool sim_spawn_detached(sim_driver* s, F&& f) {
+bool sim_spawn_detached(sim_driver* s, F&& f, const spawn_meta& meta = {}) {
   using cell = task_cell<std::decay_t<F>>;
-  auto* t = cell::create(task_state::NOTIFIED | 2 * task_state::REF_ONE, s, std::forward<F>(f));
+  auto* t = cell::create(task_state::NOTIFIED | 2 * task_state::REF_ONE, s, std::forward<F>(f),
+                         meta);
   if (!s->bind(t)) {
     cell::dealloc_fn(t);
     return false;

@@ -29,11 +29,18 @@ struct task_core : task_header {
 
   using result_type = std::variant<std::monostate, stored_t<T>, std::exception_ptr, errc>;
 
-  /// Moves the result out; rethrows the task's exception or throws join_error.
-  T take_result() { return take(result); }
+  /// Moves the result out; rethrows the task's exception or throws join_error (naming it).
+  T take_result() { return take(result, this); }
 
-  /// The same for a result already moved out of the cell (an inline join, join_handle.hpp).
-  static T take(result_type& result) {
+  /// The join_error of task `t` that ended with `e` (its id, name and spawn location).
+  static join_error error_of(const task_header* t, errc e) {
+    return join_error(e, task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
+                      t->where);
+  }
+
+  /// The same for a result already moved out of the cell (an inline join, join_handle.hpp:
+  /// `who` is then null, the caller having thrown error_of() for an errc itself).
+  static T take(result_type& result, const task_header* who = nullptr) {
     switch (result.index()) {
       case 1:
         if constexpr (std::is_void_v<T>)
@@ -46,7 +53,9 @@ struct task_core : task_header {
         std::exception_ptr e = std::move(std::get<2>(result));
         std::rethrow_exception(std::move(e));
       }
-      case 3: throw join_error(std::get<3>(result));
+      case 3:
+        if (who) throw error_of(who, std::get<3>(result));
+        throw join_error(std::get<3>(result));
       default: throw join_error(errc::task_aborted);  // unreachable once COMPLETE was seen
     }
   }
@@ -76,7 +85,24 @@ struct task_cell final : task_core<future_output_t<F>> {
     }
   }
 
-  static task_cell* create(std::uint64_t initial, task_scheduler* s, F&& f) {
+  /// A new task of `f` for scheduler `s`, named and located by `m` (its name copied: on
+  /// failure the task is freed and the exception goes on).
+  static task_cell* create(std::uint64_t initial, task_scheduler* s, F&& f,
+                           const spawn_meta& m = {}) {
+    task_cell* c = make(initial, s, std::move(f));
+    c->where = m.where;
+    if (!m.name.empty()) [[unlikely]] {
+      try {
+        c->set_name(m.name);
+      } catch (...) {
+        dealloc_fn(c);  // never shared: destroys the future with the cell
+        throw;
+      }
+    }
+    return c;
+  }
+
+  static task_cell* make(std::uint64_t initial, task_scheduler* s, F&& f) {
     if constexpr (requires(std::size_t n) { f.adopt_cell_storage(n); }) {
       // A zokio::task: build the cell in the space its frame reserved (one allocation).
       std::size_t block = 0;

@@ -4,12 +4,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <exception>
+#include <string_view>
 
 #include <zokio/allocation.hpp>
 #include <zokio/context.hpp>
 #include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/task_state.hpp>
+#include <zokio/task_id.hpp>
 #include <zokio/waker.hpp>
 
 namespace zokio::detail {
@@ -33,6 +36,28 @@ struct task_vtable {
 /// task_header::owned_shard of a task that is in no owned list yet: the scheduler links it
 /// when its first poll leaves it pending (task_scheduler::link_owned).
 inline constexpr std::uint16_t owned_unlinked = 0xffff;
+
+/// A new task id: unique in the process. Each thread takes ids in blocks from one counter, so
+/// a spawn costs a thread-local increment, not a shared read-modify-write.
+inline std::uint64_t next_task_id() noexcept {
+  static constinit std::atomic<std::uint64_t> next_block{0};
+  constexpr std::uint64_t block = 1024;
+  struct range {
+    std::uint64_t next = 0, end = 0;
+  };
+  static constinit thread_local range r;
+  if (r.next == r.end) [[unlikely]] {
+    r.next = next_block.fetch_add(block, std::memory_order_relaxed) + 1;  // ids start at 1
+    r.end = r.next + block;
+  }
+  return r.next++;
+}
+
+/// What a spawn says about the task: its name (copied) and where it was spawned.
+struct spawn_meta {
+  std::string_view name;
+  source_location where;
+};
 
 struct task_header {
   std::atomic<std::uint64_t> state;
@@ -60,9 +85,23 @@ struct task_header {
   // Written by the join_handle while JOIN_WAKER is clear; read by the task side once it set
   // COMPLETE and saw JOIN_WAKER (see task_state.hpp).
   waker join_waker;
+  // Identity (zokio::task_id): set at creation, before the task is shared, never changed.
+  std::uint64_t id = next_task_id();
+  source_location where;  // the spawn call (empty when unknown)
+  char* name = nullptr;        // owned copy of spawn_options::name, or nullptr
 
   task_header(std::uint64_t initial, const task_vtable* vt, task_scheduler* s) noexcept
       : state(initial), vtable(vt), sched(s) {}
+  ~task_header() { delete[] name; }
+  task_header(const task_header&) = delete;
+  task_header& operator=(const task_header&) = delete;
+
+  /// Copies the spawn's name (before the task is shared); may throw std::bad_alloc.
+  void set_name(std::string_view n) {
+    name = new char[n.size() + 1];
+    std::memcpy(name, n.data(), n.size());
+    name[n.size()] = '\0';
+  }
 
   void ref_inc() noexcept { task_state::ref_inc(state); }
   void ref_dec(unsigned n = 1) noexcept {
@@ -72,6 +111,23 @@ struct task_header {
 
 // Defined in impl/task_header.ipp: the harness that runs the state machine's transitions
 // (task_state.hpp) and acts on their results, shared by all task types.
+/// The task being polled (or cancelled) on this thread, or nullptr (task_id::current()).
+inline thread_local task_header* tl_current_task = nullptr;
+
+/// RAII: `t` is the current task for the scope (nested inline runs restore their parent).
+class current_task_scope {
+ public:
+  explicit current_task_scope(task_header* t) noexcept : outer_(tl_current_task) {
+    tl_current_task = t;
+  }
+  ~current_task_scope() { tl_current_task = outer_; }
+  current_task_scope(const current_task_scope&) = delete;
+  current_task_scope& operator=(const current_task_scope&) = delete;
+
+ private:
+  task_header* const outer_;
+};
+
 void task_wake_by_ref(task_header* t) noexcept;
 void task_wake_by_val(task_header* t) noexcept;
 void task_abort(task_header* t) noexcept;
@@ -123,5 +179,12 @@ inline constexpr waker_vtable vtable{&clone, &wake, &wake_by_ref, &drop};
 }  // namespace task_waker_fns
 
 }  // namespace zokio::detail
+
+namespace zokio {
+inline std::optional<task_id> task_id::current() noexcept {
+  if (const detail::task_header* t = detail::tl_current_task) return task_id(t->id);
+  return std::nullopt;
+}
+}  // namespace zokio
 
 #endif

@@ -4,6 +4,8 @@
 #ifndef ZOKIO_IMPL_TASK_HEADER_IPP
 #define ZOKIO_IMPL_TASK_HEADER_IPP
 
+#include <string>
+
 #include <zokio/detail/coop.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/wake_gate.hpp>
@@ -23,10 +25,21 @@ void complete(task_header* t, unsigned run_refs) noexcept {
   task_scheduler* const sched = t->sched;
   const unsigned refs = run_refs + (sched->release_owned(t) ? 1u : 0u);
   std::exception_ptr unjoined;
+  std::string who;  // "a detached task 42 \"name\" spawned at f.cpp:9", for the report
   // Nobody joins (detached or handle dropped): the result is dropped before COMPLETE, and an
-  // exception in it would otherwise vanish.
-  const ts::complete_result r =
-      ts::to_complete(t->state, refs, [&]() noexcept { unjoined = t->vtable->drop_output(t); });
+  // exception in it would otherwise vanish. The task is named here, while it is surely alive.
+  const ts::complete_result r = ts::to_complete(t->state, refs, [&]() noexcept {
+    unjoined = t->vtable->drop_output(t);
+    if (unjoined) {
+      try {
+        who = "a detached " +
+              join_error::describe(task_id(t->id), t->name ? t->name : "", t->where) +
+              " (or one whose join_handle was dropped)";
+      } catch (...) {
+        who.clear();  // out of memory: the generic wording below
+      }
+    }
+  });
   if (r.join_waker) {
     t->join_waker.wake_by_ref();  // the slot is ours to read once COMPLETE is set
     if (refs) t->ref_dec(refs);
@@ -34,7 +47,9 @@ void complete(task_header* t, unsigned run_refs) noexcept {
     t->vtable->dealloc(t);
   }
   if (unjoined)
-    sched->report_unhandled(std::move(unjoined), "a detached task (or one whose join_handle was dropped)");
+    sched->report_unhandled(std::move(unjoined),
+                            who.empty() ? "a detached task (or one whose join_handle was dropped)"
+                                        : who.c_str());
 }
 
 // A wake or abort from a thread that is not one of the task's workers may race the runtime's
@@ -56,6 +71,9 @@ enum class run_outcome {
 // unless the join side left a waker (only the joiner sets one: an earlier pending join).
 run_outcome poll_running(task_header* t, bool cancelled, bool joiner) noexcept {
   bool done = cancelled;
+  // task_id::current() inside the poll (or the future's drop); restored after, for a join
+  // that runs a child inline inside its parent's poll.
+  current_task_scope current(t);
   if (cancelled) {
     t->vtable->cancel(t, static_cast<int>(errc::task_aborted));
   } else {
@@ -176,8 +194,16 @@ void task_drop_join_handle(task_header* t) noexcept {
       // The result is the join side's (JOIN_INTEREST was set at completion). An exception
       // never joined is printed: the runtime may be gone by now (a handle can outlive it),
       // so it cannot be propagated.
-      if (std::exception_ptr e = t->vtable->drop_output(t))
-        task_scheduler::log_unhandled(e, "a task whose join_handle was dropped unjoined after it ended");
+      if (std::exception_ptr e = t->vtable->drop_output(t)) {
+        // The handle's reference still holds the task: it can be named.
+        std::string who = "a task whose join_handle was dropped unjoined after it ended";
+        try {
+          who = "a " + join_error::describe(task_id(t->id), t->name ? t->name : "", t->where) +
+                ", whose join_handle was dropped unjoined after it ended";
+        } catch (...) {
+        }
+        task_scheduler::log_unhandled(e, who.c_str());
+      }
       if (ts::release_join_interest(t->state)) t->vtable->dealloc(t);
       return;
     case ts::handle_drop::reset_waker:
@@ -190,7 +216,10 @@ void task_drop_join_handle(task_header* t) noexcept {
 void task_shutdown(task_header* t) noexcept {
   // Workers are joined before shutdown cancels tasks: nobody holds RUNNING.
   if (!ts::to_shutdown(t->state)) return;
-  t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
+  {
+    current_task_scope current(t);  // the future's drop sees its task's id
+    t->vtable->cancel(t, static_cast<int>(errc::runtime_shutdown));
+  }
   complete(t, 0);  // shutdown's RUNNING came with no reference (the caller holds a pin)
 }
 
