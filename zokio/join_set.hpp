@@ -187,9 +187,17 @@ class join_set {
   }
 
   /// Spawns `f` on the current runtime (throws system_error(errc::no_runtime) outside one).
+  /// The task records where it was spawned (zokio::task_id, join_error).
   template <future F>
     requires std::is_same_v<future_output_t<F>, T>
-  void spawn(F f) {
+  void spawn(F f, source_location where = source_location::current()) {
+    spawn(std::move(f), spawn_options{}, where);
+  }
+
+  /// spawn() with options: `set.spawn(f, zokio::spawn_options{.name = "fetch"})`.
+  template <future F>
+    requires std::is_same_v<future_output_t<F>, T>
+  void spawn(F f, const spawn_options& o, source_location where = source_location::current()) {
     auto* sim = detail::tl_sim;
     auto* sched = sim ? nullptr : detail::scheduler::current();
     if (!sched && !sim) throw boost::system::system_error(make_error_code(errc::no_runtime));
@@ -220,7 +228,9 @@ class join_set {
       // Spawned as is, not wrapped: a task<T> is then its own cell (one allocation).
       // The join waker goes in before any other thread can see the task: no CAS on a task
       // another worker may already be running. `done`: refused after shutdown, complete.
-      t = sim ? detail::sim_spawn(sim, std::move(f), &jw, &done) : sched->spawn(std::move(f), &jw, &done);
+      const detail::spawn_meta meta{o.name, where};
+      t = sim ? detail::sim_spawn(sim, std::move(f), &jw, &done, meta)
+              : sched->spawn(std::move(f), &jw, &done, true, 0, meta);
     } catch (...) {
       release(slot);
       throw;  // jw, unless moved into the task, dropped its reference

@@ -92,8 +92,8 @@ class task_scope {
   /// Spawns `f` on the runtime (parallel to the scope) and makes its join a child: the scope
   /// waits for it and gets its exception; cancelling the scope aborts it. `f` must own its data.
   template <future F>
-  void spawn_task(F f) {
-    spawn(aborting_handle<future_output_t<F>>(zokio::spawn(std::move(f))));
+  void spawn_task(F f, source_location where = source_location::current()) {
+    spawn(aborting_handle<future_output_t<F>>(zokio::spawn(std::move(f), where)));
   }
 
   /// Children not finished yet.

@@ -4,6 +4,7 @@
 #include <zokio/runtime.hpp>
 #include <zokio/sleep.hpp>
 #include <zokio/spawn.hpp>
+#include <zokio/join_set.hpp>
 #include <zokio/task.hpp>
 
 #include <atomic>
@@ -146,6 +147,26 @@ BOOST_AUTO_TEST_CASE(join_error_names_a_task_the_runtime_dropped_and_an_inline_j
   BOOST_TEST_MESSAGE("inline join_error: " << msg);
   BOOST_TEST(msg.find("\"never-ran\"") != std::string::npos);
   BOOST_TEST(msg.find("task aborted") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(join_set_children_are_named_and_located) {
+  auto rt = zokio::test::make_runtime(2);
+  auto r = rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<std::pair<std::string, unsigned>> {
+    zokio::join_set<int> set;
+    const unsigned line = __LINE__ + 1;
+    set.spawn(zokio::test::value_after(1h, 1), zokio::spawn_options{.name = "in-set"});
+    set.abort_all();
+    std::string what;
+    try {
+      (void)co_await set.join_next();
+    } catch (const zokio::join_error& e) {
+      what = e.what();
+    }
+    co_return std::make_pair(what, line);
+  })));
+  BOOST_TEST_MESSAGE("join_set child: " << r.first);
+  BOOST_TEST(r.first.find("\"in-set\" spawned at") != std::string::npos);
+  BOOST_TEST(r.first.find("task_id_test.cpp:" + std::to_string(r.second)) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(an_unjoined_exception_is_reported_with_the_task) {
