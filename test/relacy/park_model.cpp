@@ -47,6 +47,15 @@
 //   3  unpark calls io.stop() before setting unpark_flag: the worker restarts its io_context
 //      between the two, sees no flag and sleeps although it was counted as searching, so no
 //      producer wakes anyone any more.
+//   4  (untimed_test) run_io raises worker::untimed_sleep after idle::announce_untimed: the
+//      waking sibling sees the count but not the flag, and the untimed sleeper is never
+//      interrupted.
+//   5  (untimed_test) announce_untimed's RMW and load relaxed: both sides miss each other.
+//
+// untimed_test, separately: the untimed-sleep handshake (idle.hpp, "Untimed sleep"; io_driver
+// run_io and wake_untimed_sleepers; park's unregister_sleeper). Two workers asleep; worker 0
+// decides how to sleep while worker 1 leaves the sleepers by itself. Checked: if worker 0
+// sleeps without a timeout, worker 1 sees its flag (and interrupts it).
 #include <cstdint>
 
 #include "model_common.hpp"
@@ -583,6 +592,58 @@ constexpr park_config yield_then_block{2, "1", "yb"};
 // Three workers (at most one searches): children, a blocked task, a yield.
 constexpr park_config three_workers{3, "20", "bcy"};
 
+struct untimed_test : rl::test_suite<untimed_test, 2> {
+  static constexpr std::uint32_t kWorkers = 2;
+  rl::atomic<std::uint32_t> num_sleeping_, num_untimed_;
+  rl::atomic<bool> untimed_sleep_;  // worker 0's worker::untimed_sleep
+  rl::var<int> went_untimed_, interrupted_;
+
+  void before() {
+    num_sleeping_.store(kWorkers, rl::memory_order_relaxed);  // both registered
+    num_untimed_.store(0, rl::memory_order_relaxed);
+    untimed_sleep_.store(false, rl::memory_order_relaxed);
+    went_untimed_($) = 0;
+    interrupted_($) = 0;
+  }
+
+  bool announce_untimed() {
+#if ZOKIO_RELACY_SEED_BUG == 5
+    num_untimed_.fetch_add(1, rl::memory_order_relaxed);  // BUG: not seq_cst
+    if (num_sleeping_.load(rl::memory_order_relaxed) == kWorkers) return true;
+#else
+    num_untimed_.fetch_add(1, rl::memory_order_seq_cst);
+    if (num_sleeping_.load(rl::memory_order_seq_cst) == kWorkers) return true;
+#endif
+    num_untimed_.fetch_sub(1, rl::memory_order_relaxed);
+    return false;
+  }
+
+  void thread(unsigned index) {
+    if (index == 0) {  // run_io: every worker was asleep at its relaxed first look
+#if ZOKIO_RELACY_SEED_BUG == 4
+      bool untimed = announce_untimed();
+      if (untimed) untimed_sleep_.store(true, rl::memory_order_relaxed);  // BUG: too late
+#else
+      untimed_sleep_.store(true, rl::memory_order_relaxed);
+      bool untimed = announce_untimed();
+      if (!untimed) untimed_sleep_.store(false, rl::memory_order_relaxed);
+#endif
+      if (untimed) went_untimed_($) = 1;
+    } else {  // park: unregister_sleeper returned true, then wake_untimed_sleepers
+#if ZOKIO_RELACY_SEED_BUG == 5
+      num_sleeping_.fetch_sub(1, rl::memory_order_relaxed);
+      std::uint32_t u = num_untimed_.load(rl::memory_order_relaxed);
+#else
+      num_sleeping_.fetch_sub(1, rl::memory_order_seq_cst);
+      std::uint32_t u = num_untimed_.load(rl::memory_order_seq_cst);
+#endif
+      if (u != 0 && untimed_sleep_.load(rl::memory_order_relaxed)) interrupted_($) = 1;
+    }
+  }
+
+  void after() { RL_ASSERT(!(went_untimed_($) && !interrupted_($))); }
+};
+
 template <class Test>
 bool run(const char* name, rl::iteration_t iterations) {
   paths = path_counts{};
@@ -605,5 +666,6 @@ int main() {
   ok = ok && run<park_test<inject_to_sleepers>>("park: 2 workers asleep, 2 injected", 40000);
   ok = ok && run<park_test<yield_then_block>>("park: 2 workers, yield then block", 40000);
   ok = ok && run<park_test<three_workers>>("park: 3 workers", 20000);
+  ok = ok && zokio_relacy::run<untimed_test>("park: untimed sleep handshake", rl::sched_full, 0);
   return zokio_relacy::finish(ok);
 }

@@ -69,6 +69,25 @@ zokio::task<void> stop_io_then_sleep(boost::asio::io_context& io, std::atomic<bo
   fired.store(true);
 }
 
+// Arms a timer on its worker's io_context, then blocks that worker (one long poll).
+struct blocked_timer_probe {
+  std::atomic<bool> timer_fired{false}, blocker_done{false}, fired_before_done{false};
+};
+
+zokio::task<void> block_beside_a_timer(boost::asio::io_context& io,
+                                       std::shared_ptr<blocked_timer_probe> p) {
+  auto t = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(10));
+  t->async_wait([t, p](boost::system::error_code) {
+    p->fired_before_done.store(!p->blocker_done.load());
+    p->timer_fired.store(true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(150)) {
+  }
+  p->blocker_done.store(true);
+  co_return;
+}
+
 }  // namespace scheduler_test
 
 using namespace scheduler_test;
@@ -117,6 +136,31 @@ BOOST_AUTO_TEST_CASE(a_stopped_io_context_is_restarted_by_its_next_user) {
                                                std::chrono::milliseconds(3000)),
                        "round " << round << ": the timer never fired on the stopped io_context");
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_woken_by_its_own_io_is_watched_by_its_idle_sibling,
+                     *boost::unit_test::timeout(120)) {
+  // Both workers asleep: each sleeps without a timeout (idle costs nothing). Worker 1 is then
+  // woken by its own io_context (a posted handler), not by a producer, and starts a long poll
+  // with a timer pending on that io_context. Worker 0 must switch to its timed sleep and poll
+  // worker 1's I/O: it used to sleep on untimed (it had seen every worker asleep), and the
+  // timer waited for the blocker (CI saw it once in echo_suite's blocked-worker test).
+  auto rt = make_runtime(2);
+  boost::asio::io_context& io1 = rt.scheduler().worker_io_context(1);
+  const int rounds = 10;
+  int late = 0;
+  for (int round = 0; round < rounds; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // both asleep, untimed
+    auto p = std::make_shared<blocked_timer_probe>();
+    boost::asio::post(io1, [&rt, &io1, p] {
+      rt.spawn(block_beside_a_timer(io1, p)).detach();
+    });
+    BOOST_TEST_REQUIRE(zokio::test::wait_until([&] { return p->timer_fired.load(); },
+                                               std::chrono::milliseconds(5000)));
+    if (!p->fired_before_done.load()) ++late;
+  }
+  BOOST_TEST(late == 0, late << " of " << rounds
+                             << " timers waited for their blocked worker");
 }
 
 BOOST_AUTO_TEST_CASE(stealing_happens) {

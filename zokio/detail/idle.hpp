@@ -28,6 +28,18 @@ namespace zokio::detail {
  * At most half of the workers search at once (Tokio's rule), which bounds the thundering herd.
  * A woken worker is counted as searching by the waker (`pop_sleeper`), so one notification
  * does not wake a second sleeper before the first has looked.
+ *
+ * Untimed sleep. A parked worker sleeps without a timeout only when every worker is asleep;
+ * otherwise it wakes every io_watch_interval to poll its busy siblings' I/O. A worker that
+ * leaves the sleepers by itself (it saw work, or its own I/O woke it) may then start a long
+ * poll while a sibling sleeps untimed: nobody would watch its I/O. So the sleeper announces
+ * the untimed sleep (`num_untimed` up, seq_cst) and then re-reads num_sleeping (seq_cst);
+ * the waking worker lowers num_sleeping (seq_cst RMW in unregister_sleeper) and, when it next
+ * runs a task, reads num_untimed (seq_cst). In the total order one of them sees the other: the
+ * sleeper takes a timed sleep, or the waker interrupts it (scheduler::wake_untimed_sleepers).
+ * The read waits for a task: a worker that woke by itself and found nothing interrupts nobody
+ * (two idle workers would otherwise wake each other forever). A worker woken by a producer is
+ * searching, and the last searcher to find work wakes a sleeper anyway (end_search).
  */
 class idle {
  public:
@@ -111,6 +123,29 @@ class idle {
     return num_sleeping_.load(std::memory_order_relaxed);
   }
 
+  /// Seq_cst: wake_untimed_sleepers reads it after its own unregister_sleeper, so a sibling
+  /// registered before the read is counted and one registered after it sees the caller awake.
+  std::uint32_t num_sleeping_ordered() const noexcept {
+    return num_sleeping_.load(std::memory_order_seq_cst);
+  }
+
+  /// A worker is about to sleep without a timeout; returns false (and takes it back) when a
+  /// sibling is awake after all. Ordering: seq_cst RMW then seq_cst load, pairs with
+  /// unregister_sleeper's decrement followed by num_untimed() (see the protocol above).
+  bool announce_untimed() noexcept {
+    num_untimed_.fetch_add(1, std::memory_order_seq_cst);
+    if (num_sleeping_.load(std::memory_order_seq_cst) == num_workers_) return true;
+    num_untimed_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+
+  void retract_untimed() noexcept { num_untimed_.fetch_sub(1, std::memory_order_relaxed); }
+
+  /// Seq_cst: read after the caller left the sleepers (see announce_untimed).
+  std::uint32_t num_untimed() const noexcept {
+    return num_untimed_.load(std::memory_order_seq_cst);
+  }
+
   std::uint32_t num_searching() const noexcept {
     return num_searching_.load(std::memory_order_relaxed);
   }
@@ -119,6 +154,7 @@ class idle {
   const std::size_t num_workers_;
   alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint32_t> num_searching_{0};
   alignas(ZOKIO_CACHE_LINE) std::atomic<std::uint32_t> num_sleeping_{0};
+  std::atomic<std::uint32_t> num_untimed_{0};  // workers sleeping without a timeout
   alignas(ZOKIO_CACHE_LINE) std::mutex mu_;
   std::vector<unsigned> sleepers_;      // guarded by mu_
   std::vector<char> registered_;        // guarded by mu_

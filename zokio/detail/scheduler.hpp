@@ -450,6 +450,7 @@ class scheduler : public task_scheduler {
   // has_visible_work(), this worker's pinned queue, or shutdown: what ends a spin or a park.
   ZOKIO_DECL bool should_wake(const worker& w) const noexcept;
   ZOKIO_DECL void unpark(unsigned i);
+  ZOKIO_DECL void wake_untimed_sleepers(const worker& self) noexcept;
   ZOKIO_DECL void restart_io(worker& v) noexcept;
   // Pops every queue entry (LIFO slots, spawn stacks, deques, pinned, priority and injected
   // queues), handing each entry's reference to f.

@@ -64,6 +64,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // Set by unpark() before its io.stop(): the owner checks it before it sleeps (a sibling's
   // poll may have swallowed the stop), instead of relying on run_one() returning.
   std::atomic<bool> unpark_flag{false};
+  // True while the owner sleeps in run_one() without a timeout (every worker was asleep when
+  // it decided): a sibling that wakes by itself clears it with wake_untimed_sleepers().
+  std::atomic<bool> untimed_sleep{false};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
 
   // Tasks pinned to this worker (spawn_local), FIFO: any thread pushes, only the owner pops,
@@ -80,6 +83,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   std::uint32_t event_countdown = 1;   // polls until the io_context's turn
   unsigned lifo_streak = 0;
   bool searching = false;
+  // Left park() without a producer's wake-up (saw work, or its own I/O woke it) and has not
+  // run a task since: its next run_task interrupts untimed sleepers (idle.hpp).
+  bool woke_by_itself = false;
   bool pinned_turn = false;  // pinned tasks and the rest take turns while both wait
   std::uint32_t high_streak = 0;  // priority-queue tasks in a row (the starvation guard)
   // Depth-first fork-join (doc/architecture.md, "Scheduling order"). Tasks spawned by this

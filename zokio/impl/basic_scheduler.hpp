@@ -428,6 +428,13 @@ void basic_scheduler<F>::note_first_steal(worker& w) noexcept {
 template <scheduler_features F>
 void basic_scheduler<F>::run_task(worker& w, task_header* t) {
   w.inline_runs = 0;
+  // Awake without a producer's wake-up and about to poll (maybe for long): a sibling asleep
+  // without a timeout must watch our I/O again (idle.hpp, "Untimed sleep"). Only here, not
+  // on every self wake: two idle workers would otherwise interrupt each other forever.
+  if (w.woke_by_itself) [[unlikely]] {
+    w.woke_by_itself = false;
+    wake_untimed_sleepers(w);
+  }
   bump(&worker_counters::polls, w);
   if (task_run(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
@@ -476,6 +483,7 @@ bool basic_scheduler<F>::poll_sibling_io(worker& w) {
 
 template <scheduler_features F>
 void basic_scheduler<F>::park(worker& w) {
+  w.woke_by_itself = false;  // it ran nothing since: no sibling needs to watch it
   if (w.searching) {
     w.searching = false;
     idle_.transition_from_searching();
@@ -486,6 +494,7 @@ void basic_scheduler<F>::park(worker& w) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (should_wake(w)) {
     if (!idle_.unregister_sleeper(w.index)) w.searching = true;  // a producer woke us already
+    else w.woke_by_itself = true;
     return;
   }
   bump(&worker_counters::parks, w);
@@ -509,6 +518,7 @@ void basic_scheduler<F>::park(worker& w) {
     if (ran != 0) count_io(w, ran);
   w.io_state.store(0, std::memory_order_release);
   if (!idle_.unregister_sleeper(w.index)) w.searching = true;
+  else w.woke_by_itself = true;
 }
 
 

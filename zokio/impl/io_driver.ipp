@@ -36,6 +36,25 @@ void scheduler::unpark(unsigned i) {
   w.io.stop();
 }
 
+void scheduler::wake_untimed_sleepers(const worker& self) noexcept {
+  // Called when `self`, awake without a producer's wake-up, starts a task (idle.hpp, "Untimed
+  // sleep"). One timed sleeper watches every busy sibling's I/O, so one interrupted sleeper
+  // is enough, and none is needed while another worker is awake: it sleeps with a timeout
+  // when it parks, since `self` is awake. A sleeper on our node goes first (the one a notify
+  // would pick: a far worker woken here would steal across nodes first). It loops once and
+  // sleeps again with a timeout; a stale flag read here costs it one spurious wake at most.
+  if (idle_.num_untimed() == 0) return;
+  if (idle_.num_sleeping_ordered() + 1 < workers_.size()) return;
+  worker* pick = nullptr;
+  for (worker* v : workers_) {
+    if (v == &self || !v->untimed_sleep.load(std::memory_order_relaxed)) continue;
+    if (!pick || (v->place.node_index == self.place.node_index &&
+                  pick->place.node_index != self.place.node_index))
+      pick = v;
+  }
+  if (pick) unpark(pick->index);
+}
+
 void scheduler::restart_io(worker& v) noexcept {
   // Called with v.io_state held (no thread is inside v.io), as restart() requires. Asks the
   // io_context itself: a flag set by unpark() after its stop() left a window in which the
@@ -70,6 +89,22 @@ std::size_t scheduler::run_io(worker& v, bool block) {
     // sibling is awake, sleep at most io_watch_interval and then poll the busy siblings' I/O
     // (poll_sibling_io). When every worker sleeps, sleep without a timeout (idle costs nothing).
     if (idle_.num_sleeping() < workers_.size()) return v.io.run_one_for(io_watch_interval);
+    // Untimed: a sibling that wakes by itself interrupts this sleep (wake_untimed_sleepers)
+    // so that it is retaken with a timeout. The flag goes up before the announcement, whose
+    // seq_cst RMW publishes it to the sibling's seq_cst read of the count.
+    v.untimed_sleep.store(true, std::memory_order_relaxed);
+    if (!idle_.announce_untimed()) {
+      v.untimed_sleep.store(false, std::memory_order_relaxed);
+      return v.io.run_one_for(io_watch_interval);
+    }
+    struct retract {  // cleared on every way out, a throw included
+      idle& i;
+      worker& w;
+      ~retract() {
+        w.untimed_sleep.store(false, std::memory_order_relaxed);
+        i.retract_untimed();
+      }
+    } guard{idle_, v};
     return v.io.run_one();
 #endif
   } catch (...) {
