@@ -338,37 +338,74 @@ struct chain {
 // ---------------------------------------------------------------------------------------------
 // Zokio setups: one runtime each, created once.
 
-struct zokio_setup {
-  explicit zokio_setup(zokio::runtime_flavour f = zokio::runtime_flavour::multi_thread)
-      : rt(zokio_rt::builder().flavour(f).build()) {}
-  zokio_rt rt;
+template <class Rt>
+struct basic_zokio_setup {
+  explicit basic_zokio_setup(zokio::runtime_flavour f = zokio::runtime_flavour::multi_thread)
+      : rt(typename Rt::builder().flavour(f).build()) {}
+  explicit basic_zokio_setup(typename Rt::builder b) : rt(b.build()) {}
+  Rt rt;
   spawn_many_state sm;
   yield_many_state ym;
   ping_pong_state pp;
   chain_state ch;
 };
+using zokio_setup = basic_zokio_setup<zokio_rt>;
 
-void zk_coro_spawn_many(zokio_setup& z) {
+// The hooks feature (issue 15): compiled in and unset, and with every hook set to a counter.
+using hooked_rt =
+    zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads, .enable_hooks = true}>;
+using hooked_setup = basic_zokio_setup<hooked_rt>;
+// Counted per thread (what a real hook does: a contended counter would measure the cache line).
+struct alignas(64) hook_slot {
+  std::atomic<std::uint64_t> n{0};
+};
+hook_slot g_hook_slots[64];
+std::atomic<unsigned> g_hook_next{0};
+void count_hook() {
+  thread_local hook_slot* slot =
+      &g_hook_slots[g_hook_next.fetch_add(1, std::memory_order_relaxed) % 64];
+  slot->n.store(slot->n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+std::uint64_t hook_calls() {
+  std::uint64_t n = 0;
+  for (auto& s : g_hook_slots) n += s.n.load(std::memory_order_relaxed);
+  return n;
+}
+hooked_rt::builder all_hooks_counting() {
+  hooked_rt::builder b;
+  auto count = [] { count_hook(); };
+  auto count_task = [](const zokio::task_info&) { count_hook(); };
+  b.on_thread_start(count).on_thread_stop(count).on_thread_park(count).on_thread_unpark(count);
+  b.on_task_spawn(count_task).on_task_terminate(count_task).before_poll(count_task).after_poll(
+      count_task);
+  return b;
+}
+
+template <class Z>
+void zk_coro_spawn_many(Z& z) {
   auto& s = z.sm;
   s.reset();
   z.rt.spawn(zk_coro::spawn_many_root(s)).detach();
   z.rt.block_on(s.done_sig.wait());
   bench::check_eq(s.ran.load(), kSpawnMany, "spawn_many: tasks run");
 }
-void zk_coro_yield_many(zokio_setup& z) {
+template <class Z>
+void zk_coro_yield_many(Z& z) {
   auto& s = z.ym;
   s.reset();
   z.rt.spawn(zk_coro::yield_many_root(s)).detach();
   z.rt.block_on(s.done_sig.wait());
   s.verify();
 }
-void zk_coro_ping_pong(zokio_setup& z) {
+template <class Z>
+void zk_coro_ping_pong(Z& z) {
   auto& s = z.pp;
   s.reset();
   z.rt.block_on(z.rt.spawn(zk_coro::ping_pong_root(s)));
   s.verify();
 }
-void zk_coro_chained(zokio_setup& z) {
+template <class Z>
+void zk_coro_chained(Z& z) {
   auto& s = z.ch;
   s.reset();
   z.rt.spawn(zk_coro::chain(s, kChainDepth)).detach();
@@ -761,6 +798,8 @@ const std::string kZkTpc = "zokio tpc coro";
 const std::string kZkTpcSpin = "zokio tpc spin coro";
 const std::string kZkHand = "zokio hand";
 const std::string kZkCt = "zokio current_thread coro";
+const std::string kZkHooksOff = "zokio hooks unset coro";
+const std::string kZkHooksOn = "zokio hooks set coro";
 // Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
 const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
@@ -778,7 +817,8 @@ void add_asio(bench::runner& r, const std::string& name, T& x) {
 
 // The four workloads of one Zokio setup: the coroutine workloads on a runtime, or the
 // thread-per-core split of them.
-void add_zokio_coro(bench::runner& r, const std::string& name, zokio_setup& z) {
+template <class Z>
+void add_zokio_coro(bench::runner& r, const std::string& name, Z& z) {
   r.add("spawn_many", name, [&z] { zk_coro_spawn_many(z); });
   r.add("yield_many", name, [&z] { zk_coro_yield_many(z); });
   r.add("ping_pong", name, [&z] { zk_coro_ping_pong(z); });
@@ -837,6 +877,8 @@ int main(int argc, char** argv) {
   auto zk_t = std::make_unique<tpc_setup>();
   auto zk_ts = std::make_unique<tpc_setup>(std::chrono::microseconds(50));
   auto zk_ct = std::make_unique<zokio_setup>(zokio::runtime_flavour::current_thread);
+  auto zk_hk_off = std::make_unique<hooked_setup>();
+  auto zk_hk_on = std::make_unique<hooked_setup>(all_hooks_counting());
   auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
   auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
@@ -856,6 +898,8 @@ int main(int argc, char** argv) {
   add_tpc(r, kZkTpc, *zk_t);
   add_tpc(r, kZkTpcSpin, *zk_ts);
   add_zokio_coro(r, kZkCt, *zk_ct);  // current_thread: the main thread's block_on runs it
+  add_zokio_coro(r, kZkHooksOff, *zk_hk_off);
+  add_zokio_coro(r, kZkHooksOn, *zk_hk_on);
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
@@ -932,6 +976,29 @@ int main(int argc, char** argv) {
       if (const bench::summary* as = r.result(w, a))
         std::printf(", vs %s %s", a.c_str(), bench::format_ratio(bench::ratio(*as, *ct)).c_str());
     std::printf("\n");
+  }
+
+  std::printf("\n== hooks (runtime_config::enable_hooks) against the same coroutines without "
+              "the feature (%s); ratio > 1: slower\n", kZkCoro.c_str());
+  for (auto& w : kWorkloads) {
+    if (!opts.selected(w)) continue;
+    const bench::summary* base = r.result(w, kZkCoro);
+    const bench::summary* off = r.result(w, kZkHooksOff);
+    const bench::summary* on = r.result(w, kZkHooksOn);
+    if (!base || !off || !on) continue;
+    // Hook calls in one more run of the workload: the cost per call from the medians.
+    const std::uint64_t before = hook_calls();
+    if (w == "spawn_many") zk_coro_spawn_many(*zk_hk_on);
+    if (w == "yield_many") zk_coro_yield_many(*zk_hk_on);
+    if (w == "ping_pong") zk_coro_ping_pong(*zk_hk_on);
+    if (w == "chained_spawn") zk_coro_chained(*zk_hk_on);
+    const double calls = static_cast<double>(hook_calls() - before);
+    std::printf("  %-14s unset %s (%.2fx), set %s (%.2fx): %.0f hook calls per run, %.1f ns "
+                "each\n",
+                w.c_str(), bench::format_duration(off->median).c_str(),
+                off->median / base->median, bench::format_duration(on->median).c_str(),
+                on->median / base->median, calls,
+                calls > 0 ? (on->median - base->median) * 1e9 / calls : 0.0);
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

@@ -69,7 +69,8 @@ class basic_runtime {
   static constexpr detail::scheduler_features features{.metrics = Config.enable_metrics,
                                                       .lifo_slot = Config.enable_lifo_slot,
                                                       .work_stealing = Config.enable_work_stealing,
-                                                      .numa = Config.numa_aware};
+                                                      .numa = Config.numa_aware,
+                                                      .hooks = Config.enable_hooks};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -126,6 +127,15 @@ class basic_runtime {
       return set(&runtime_options::thread_name, std::move(name));
     }
     builder& park_spin(std::chrono::nanoseconds d) { return set(&runtime_options::park_spin, d); }
+    /// hooks.on_thread_start, and the other runtime_hooks (runtime_config::enable_hooks).
+    builder& on_thread_start(std::function<void()> f) { return hook(&runtime_hooks::on_thread_start, std::move(f)); }
+    builder& on_thread_stop(std::function<void()> f) { return hook(&runtime_hooks::on_thread_stop, std::move(f)); }
+    builder& on_thread_park(std::function<void()> f) { return hook(&runtime_hooks::on_thread_park, std::move(f)); }
+    builder& on_thread_unpark(std::function<void()> f) { return hook(&runtime_hooks::on_thread_unpark, std::move(f)); }
+    builder& on_task_spawn(std::function<void(const task_info&)> f) { return hook(&runtime_hooks::on_task_spawn, std::move(f)); }
+    builder& on_task_terminate(std::function<void(const task_info&)> f) { return hook(&runtime_hooks::on_task_terminate, std::move(f)); }
+    builder& before_poll(std::function<void(const task_info&)> f) { return hook(&runtime_hooks::before_poll, std::move(f)); }
+    builder& after_poll(std::function<void(const task_info&)> f) { return hook(&runtime_hooks::after_poll, std::move(f)); }
     builder& max_blocking_threads(std::size_t n) {
       return set(&runtime_options::max_blocking_threads, n);
     }
@@ -150,6 +160,11 @@ class basic_runtime {
     template <class T, class V>
     builder& set(T runtime_options::*field, V&& v) {
       opts_.*field = std::forward<V>(v);
+      return *this;
+    }
+    template <class T>
+    builder& hook(T runtime_hooks::*field, T f) {
+      opts_.hooks.*field = std::move(f);
       return *this;
     }
     runtime_options opts_;
@@ -402,6 +417,9 @@ class basic_runtime {
       throw std::invalid_argument(
           "zokio::runtime: local_queue_capacity (>= 2), global_queue_interval and "
           "event_interval must be positive");
+    if (!Config.enable_hooks && o.hooks.any())
+      throw std::invalid_argument(
+          "zokio::runtime: hooks need runtime_config::enable_hooks (a compile-time feature)");
     if (o.priority_levels != Config.priority_levels)
       throw std::invalid_argument(
           "zokio::runtime: priority_levels is runtime_config's (a compile-time feature)");

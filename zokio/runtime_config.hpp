@@ -60,6 +60,9 @@ struct runtime_config {
   /// Priority levels for spawn(f, zokio::priority{l}), 0 <= l < priority_levels (1 to 16;
   /// default 1: none). See zokio/priority.hpp.
   unsigned priority_levels = 1;
+  /// Feature: runtime_hooks (runtime_options::hooks, the builder's on_* setters). Off: no
+  /// hook code in the scheduler, and a runtime built with a hook set throws.
+  bool enable_hooks = false;
 };
 
 }  // namespace zokio

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <zokio/runtime_config.hpp>
+#include <zokio/runtime_hooks.hpp>
 #include <zokio/topology.hpp>
 #include <zokio/unhandled_exception.hpp>
 
@@ -56,6 +57,9 @@ struct runtime_options {
   std::chrono::nanoseconds park_spin{0};
   /// Where an exception that no join_handle sees goes (zokio/unhandled_exception.hpp).
   unhandled_exception_policy unhandled_exception = unhandled_exception_policy::propagate;
+  /// Callbacks at thread, park, spawn and poll events: with runtime_config::enable_hooks only
+  /// (zokio/runtime_hooks.hpp).
+  runtime_hooks hooks;
   /// Priority levels: set from runtime_config::priority_levels (a feature), not here.
   unsigned priority_levels = 1;
 

@@ -40,6 +40,11 @@ class basic_scheduler final : public scheduler {
   /// stale. Returns not_run, ran, or held (completed: the joiner takes the result and calls
   /// task_finish_joined). See doc/architecture.md, "Joins run children".
   inline_run run_inline(task_header* t) noexcept override;
+  /// The base's, plus the spawn and terminate hooks with F.hooks (an override either way:
+  /// the calls were virtual already).
+  bool bind(task_header* t) noexcept override;
+  bool release_owned(task_header* t) noexcept override;
+  void note_spawned_many(task_header* const* ts, std::size_t n) noexcept override;
 
  private:
   static placement place(const scheduler_options& opts) {
@@ -56,6 +61,8 @@ class basic_scheduler final : public scheduler {
   task_header* search(worker& w);
   void park(worker& w);
   void run_task(worker& w, task_header* t);
+  // task_run(t) with the before/after poll hooks (F.hooks).
+  bool poll_task(task_header* t);
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,9 @@ struct blocking_pool_options {
   std::size_t max_threads = 512;                             ///< Tokio's default
   std::chrono::nanoseconds keep_alive = std::chrono::seconds(10);  ///< idle thread lifetime
   std::string thread_name = "zokio";  ///< threads are named "<first 11 chars>-blk"
+  /// runtime_hooks' thread events, called on each pool thread (exceptions go to the owner's
+  /// unhandled-exception policy).
+  std::function<void()> on_thread_start, on_thread_stop;
 };
 
 /// Counters for tests and metrics.

@@ -166,6 +166,7 @@ class scheduler : public task_scheduler {
       for (auto* t : ts) cell::complete_refused(t);
       return ts;
     }
+    note_spawned_many(hs.data(), hs.size());
     inject_many(hs.data(), hs.size());
     return ts;
   }
@@ -317,7 +318,23 @@ class scheduler : public task_scheduler {
   ZOKIO_DECL static scheduler* current() noexcept;
 
   /// Registers a new task in the owned lists; false after shutdown.
-  ZOKIO_DECL bool bind(task_header* t) noexcept;
+  // Registers a new task in the owned lists (false: refused, the runtime is shut down).
+  // Virtual: basic_scheduler adds the spawn hook (F.hooks), at no cost to the dispatch.
+  ZOKIO_DECL virtual bool bind(task_header* t) noexcept;
+  // The outside spawn_many registered `n` tasks at once (bind's hook, for a batch).
+  virtual void note_spawned_many(task_header* const* ts, std::size_t n) noexcept {
+    (void)ts;
+    (void)n;
+  }
+  // Calls a hook; an exception goes to the unhandled-exception policy (runtime_hooks.hpp).
+  template <class Fn, class... A>
+  void call_hook(const Fn& f, const A&... a) noexcept {
+    try {
+      f(a...);
+    } catch (...) {
+      report_unhandled(std::current_exception(), "a runtime hook");
+    }
+  }
   /// Completion: unlinks from the owned lists. True: the caller drops the list's reference
   /// (false: handed back to the owning worker, see owned_tasks.hpp).
   ZOKIO_DECL bool release_owned(task_header* t) noexcept override;

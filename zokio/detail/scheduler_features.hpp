@@ -18,6 +18,7 @@ struct scheduler_features {
   bool lifo_slot = true;      // the last task woken (or spawned) by a worker runs next on it
   bool work_stealing = true;  // idle workers steal from busy ones' deques and LIFO slots
   bool numa = true;           // NUMA topology discovery, node-bound workers, near-first steals
+  bool hooks = false;         // runtime_hooks: calls at park, spawn, terminate and each poll
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 

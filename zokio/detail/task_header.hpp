@@ -12,6 +12,7 @@
 #include <zokio/context.hpp>
 #include <zokio/detail/task_scheduler.hpp>
 #include <zokio/detail/task_state.hpp>
+#include <zokio/runtime_hooks.hpp>
 #include <zokio/task_id.hpp>
 #include <zokio/waker.hpp>
 
@@ -139,6 +140,14 @@ bool task_set_join_waker(task_header* t, const waker& w) noexcept;
 /// by its joiner, task_claim): it only drops its reference.
 /// Returns true when the task must be requeued at the back (it woke itself while running).
 bool task_run(task_header* t) noexcept;
+/// What a runtime hook is told about `t` (valid while `t` is).
+inline task_info task_info_of(const task_header* t) noexcept {
+  return task_info{task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
+                   t->where};
+}
+/// task_run with runtime_hooks' before_poll and after_poll around the poll itself (not
+/// around a stale entry's drop nor an aborted task's cancel), with task_id::current() set.
+bool task_run_hooked(task_header* t, const runtime_hooks& h) noexcept;
 /// The joiner's claim of a task that has not started (NOTIFIED, idle, not aborted): sets
 /// RUNNING and takes a reference for the run, leaving its queue entry stale. False: not
 /// claimable now.
@@ -147,6 +156,7 @@ bool task_claim(task_header* t) noexcept;
 /// with the queue entry taken back (its reference becomes the run's). Returns held when the
 /// task completed and the joiner must take the result and call task_finish_joined.
 inline_run task_run_joined(task_header* t, bool claimed) noexcept;
+inline_run task_run_joined_hooked(task_header* t, bool claimed, const runtime_hooks& h) noexcept;
 /// After a held inline run, once the joiner moved the result out: publishes COMPLETE and
 /// drops the run's, the handle's (the join interest too) and the owned list's references in
 /// one RMW, freeing the task when they were the last. The handle must not touch it after.

@@ -85,6 +85,39 @@ void basic_scheduler<F>::schedule(task_header* t) noexcept {
 }
 
 template <scheduler_features F>
+bool basic_scheduler<F>::bind(task_header* t) noexcept {
+  if (!scheduler::bind(t)) return false;
+  if constexpr (F.hooks)
+    if (opts_.hooks.on_task_spawn) call_hook(opts_.hooks.on_task_spawn, task_info_of(t));
+  return true;
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::note_spawned_many(task_header* const* ts, std::size_t n) noexcept {
+  if constexpr (F.hooks)
+    if (opts_.hooks.on_task_spawn)
+      for (std::size_t i = 0; i < n; ++i) call_hook(opts_.hooks.on_task_spawn, task_info_of(ts[i]));
+  (void)ts;
+  (void)n;
+}
+
+template <scheduler_features F>
+bool basic_scheduler<F>::release_owned(task_header* t) noexcept {
+  // Called once per task, by complete() (task_header.ipp), on the completing thread.
+  if constexpr (F.hooks)
+    if (opts_.hooks.on_task_terminate) call_hook(opts_.hooks.on_task_terminate, task_info_of(t));
+  return scheduler::release_owned(t);
+}
+
+template <scheduler_features F>
+bool basic_scheduler<F>::poll_task(task_header* t) {
+  if constexpr (F.hooks)
+    return task_run_hooked(t, opts_.hooks);
+  else
+    return task_run(t);
+}
+
+template <scheduler_features F>
 void basic_scheduler<F>::schedule_spawned(task_header* t) noexcept {
   if constexpr (!F.lifo_slot) {
     schedule(t);  // without the slot, a spawned child is queued as a wake is (the deque)
@@ -182,7 +215,10 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
     task_local_frame*& locals = task_local_top();
     task_local_frame* const parent_locals = std::exchange(locals, nullptr);
     coop::nested_poll keep_budget;
-    r = task_run_joined(t, !took_entry);
+    if constexpr (F.hooks)
+      r = task_run_joined_hooked(t, !took_entry, opts_.hooks);
+    else
+      r = task_run_joined(t, !took_entry);
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
@@ -436,7 +472,7 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
     wake_untimed_sleepers(w);
   }
   bump(&worker_counters::polls, w);
-  if (task_run(t)) {
+  if (poll_task(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
     push_woken(w, t, true);
   }
@@ -512,8 +548,13 @@ void basic_scheduler<F>::park(worker& w) {
   // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
   // sets shutdown_ before its stop()).
   if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
-      !shutdown_.load(std::memory_order_acquire))
+      !shutdown_.load(std::memory_order_acquire)) {
+    if constexpr (F.hooks)
+      if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
     ran = run_io(w, true);
+    if constexpr (F.hooks)
+      if (opts_.hooks.on_thread_unpark) call_hook(opts_.hooks.on_thread_unpark);
+  }
   if constexpr (F.metrics)
     if (ran != 0) count_io(w, ran);
   w.io_state.store(0, std::memory_order_release);

@@ -125,6 +125,7 @@ void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
   scheduler* reclaim = nullptr;  // the owner, handed over (adopt_owner) to the last thread
   {
     scheduler::enter_guard entered(s->owner);
+    if (s->opts.on_thread_start) s->owner->call_hook(s->opts.on_thread_start);
     std::unique_lock lk(s->m);
     for (;;) {
       if (blocking_job* j = s->pop()) {
@@ -154,6 +155,14 @@ void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
         }
       }
       if (expired) break;
+    }
+    if (s->opts.on_thread_stop) {
+      // Outside the lock (the hook may use the pool). Still counted in `threads`, so the
+      // owner outlives the call; no longer idle, so no submitter counts on this thread (at
+      // max_threads, a job queued meanwhile waits for a busy thread, as it would anyway).
+      lk.unlock();
+      s->owner->call_hook(s->opts.on_thread_stop);
+      lk.lock();
     }
     --s->threads;
     auto it = s->running.find(id);

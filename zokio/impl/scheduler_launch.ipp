@@ -45,7 +45,8 @@ scheduler::scheduler(const scheduler_options& opts, placement where)
       topology_(where.topo.describe()),
       has_priorities_(opts.priority_levels > 1),
       blocking_(this, blocking_pool_options{opts.max_blocking_threads, opts.blocking_keep_alive,
-                                            opts.thread_name}) {
+                                            opts.thread_name, opts.hooks.on_thread_start,
+                                            opts.hooks.on_thread_stop}) {
   for (unsigned l = 1; l < opts_.priority_levels; ++l)
     high_.push_back(std::make_unique<inject_queue>(64));
   const unsigned n = static_cast<unsigned>(where.plan.size());
@@ -117,7 +118,9 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
         boost::asio::detail::thread_info_base asio_info;
         asio_call_stack_key key;
         asio_call_stack::context asio_ctx(&key, asio_info);
+        if (opts_.hooks.on_thread_start) call_hook(opts_.hooks.on_thread_start);
         run_thread_loop(*w);
+        if (opts_.hooks.on_thread_stop) call_hook(opts_.hooks.on_thread_stop);
       }
       leave_worker_thread();
       worker_exited();  // may delete this scheduler (destroyed from inside): touch nothing after
