@@ -355,6 +355,10 @@ using zokio_setup = basic_zokio_setup<zokio_rt>;
 using hooked_rt =
     zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads, .enable_hooks = true}>;
 using hooked_setup = basic_zokio_setup<hooked_rt>;
+// The stall watchdog (issue 15): its thread, and two stores per poll.
+using watched_rt = zokio::basic_runtime<
+    zokio::runtime_config{.worker_threads = kThreads, .enable_stall_watchdog = true}>;
+using watched_setup = basic_zokio_setup<watched_rt>;
 // Counted per thread (what a real hook does: a contended counter would measure the cache line).
 struct alignas(64) hook_slot {
   std::atomic<std::uint64_t> n{0};
@@ -800,6 +804,7 @@ const std::string kZkHand = "zokio hand";
 const std::string kZkCt = "zokio current_thread coro";
 const std::string kZkHooksOff = "zokio hooks unset coro";
 const std::string kZkHooksOn = "zokio hooks set coro";
+const std::string kZkWatch = "zokio watchdog coro";
 // Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
 const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
@@ -879,6 +884,7 @@ int main(int argc, char** argv) {
   auto zk_ct = std::make_unique<zokio_setup>(zokio::runtime_flavour::current_thread);
   auto zk_hk_off = std::make_unique<hooked_setup>();
   auto zk_hk_on = std::make_unique<hooked_setup>(all_hooks_counting());
+  auto zk_watch = std::make_unique<watched_setup>();
   auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
   auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
@@ -900,6 +906,7 @@ int main(int argc, char** argv) {
   add_zokio_coro(r, kZkCt, *zk_ct);  // current_thread: the main thread's block_on runs it
   add_zokio_coro(r, kZkHooksOff, *zk_hk_off);
   add_zokio_coro(r, kZkHooksOn, *zk_hk_on);
+  add_zokio_coro(r, kZkWatch, *zk_watch);
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
@@ -985,6 +992,7 @@ int main(int argc, char** argv) {
     const bench::summary* base = r.result(w, kZkCoro);
     const bench::summary* off = r.result(w, kZkHooksOff);
     const bench::summary* on = r.result(w, kZkHooksOn);
+    const bench::summary* dog = r.result(w, kZkWatch);
     if (!base || !off || !on) continue;
     // Hook calls in one more run of the workload: the cost per call from the medians.
     const std::uint64_t before = hook_calls();
@@ -999,6 +1007,9 @@ int main(int argc, char** argv) {
                 off->median / base->median, bench::format_duration(on->median).c_str(),
                 on->median / base->median, calls,
                 calls > 0 ? (on->median - base->median) * 1e9 / calls : 0.0);
+    if (dog)
+      std::printf("  %-14s stall watchdog (100 ms) %s (%.2fx)\n", "",
+                  bench::format_duration(dog->median).c_str(), dog->median / base->median);
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

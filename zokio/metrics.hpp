@@ -39,6 +39,8 @@ struct runtime_metrics {
   std::vector<worker_metrics> workers;
   std::size_t injector_depth = 0;  ///< approximate tasks in the global injector
   std::size_t live_tasks = 0;      ///< spawned tasks not yet complete
+  /// Polls the stall watchdog reported (runtime_config::enable_stall_watchdog; else 0).
+  std::uint64_t stalls = 0;
   std::string topology;            ///< where the workers were placed ("1 node (libnuma): 0:[0,1]")
 
   std::uint64_t total_polls() const noexcept {

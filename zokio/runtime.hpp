@@ -70,7 +70,8 @@ class basic_runtime {
                                                       .lifo_slot = Config.enable_lifo_slot,
                                                       .work_stealing = Config.enable_work_stealing,
                                                       .numa = Config.numa_aware,
-                                                      .hooks = Config.enable_hooks};
+                                                      .hooks = Config.enable_hooks,
+                                                      .stall_watch = Config.enable_stall_watchdog};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -127,6 +128,9 @@ class basic_runtime {
       return set(&runtime_options::thread_name, std::move(name));
     }
     builder& park_spin(std::chrono::nanoseconds d) { return set(&runtime_options::park_spin, d); }
+    builder& stall_threshold(std::chrono::nanoseconds d) {
+      return set(&runtime_options::stall_threshold, d);
+    }
     /// hooks.on_thread_start, and the other runtime_hooks (runtime_config::enable_hooks).
     builder& on_thread_start(std::function<void()> f) { return hook(&runtime_hooks::on_thread_start, std::move(f)); }
     builder& on_thread_stop(std::function<void()> f) { return hook(&runtime_hooks::on_thread_stop, std::move(f)); }

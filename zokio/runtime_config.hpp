@@ -63,6 +63,10 @@ struct runtime_config {
   /// Feature: runtime_hooks (runtime_options::hooks, the builder's on_* setters). Off: no
   /// hook code in the scheduler, and a runtime built with a hook set throws.
   bool enable_hooks = false;
+  /// Feature: the stall watchdog, a thread that reports a poll running longer than
+  /// runtime_options::stall_threshold (stderr, runtime_metrics::stalls). Off: no thread, and
+  /// nothing per poll.
+  bool enable_stall_watchdog = false;
 };
 
 }  // namespace zokio

@@ -60,6 +60,9 @@ struct runtime_options {
   /// Callbacks at thread, park, spawn and poll events: with runtime_config::enable_hooks only
   /// (zokio/runtime_hooks.hpp).
   runtime_hooks hooks;
+  /// With runtime_config::enable_stall_watchdog: a poll running this long is reported once
+  /// (stderr, runtime_metrics::stalls), seen within a quarter more; 0: no watchdog thread.
+  std::chrono::nanoseconds stall_threshold = std::chrono::milliseconds(100);
   /// Priority levels: set from runtime_config::priority_levels (a feature), not here.
   unsigned priority_levels = 1;
 

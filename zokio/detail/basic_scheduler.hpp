@@ -17,6 +17,7 @@
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/scheduler_features.hpp>
+#include <zokio/detail/stall_watchdog.hpp>
 
 namespace zokio::detail {
 
@@ -74,6 +75,8 @@ class basic_scheduler final : public scheduler {
                    std::uint64_t n = 1) noexcept;
 
   [[no_unique_address]] worker_counters_storage<F.metrics> counters_;
+  // Destroyed after ~basic_scheduler's teardown(): no worker polls any more.
+  [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
 };
 
 #if !defined(ZOKIO_HEADER_ONLY) && !defined(ZOKIO_NO_EXTERN_SCHEDULER)

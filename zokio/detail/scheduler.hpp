@@ -491,6 +491,8 @@ class scheduler : public task_scheduler {
     ZOKIO_DECL ~live_token();
   } live_token_;
   scheduler_options opts_;
+  std::atomic<std::uint64_t> stalls_{0};  // the stall watchdog's reports (relaxed: a count)
+  friend class stall_watchdog;
   std::vector<worker*> workers_;  // each built by its own thread (see the constructor)
   std::vector<std::thread> threads_;
   inject_queue inject_;

@@ -35,6 +35,10 @@ template <scheduler_features F>
 basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     : scheduler(opts, place(opts)) {
   // The base is whole (and this object's members): the workers may start calling the loop.
+  if constexpr (F.stall_watch)
+    if (opts_.stall_threshold.count() > 0)
+      watch_.dog = std::make_unique<stall_watchdog>(
+          *this, static_cast<unsigned>(opts_.worker_threads), opts_.stall_threshold);
   if constexpr (F.numa)
     start(counters_.make(static_cast<unsigned>(opts_.worker_threads)), &bind_current_thread);
   else
@@ -215,10 +219,12 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
     task_local_frame*& locals = task_local_top();
     task_local_frame* const parent_locals = std::exchange(locals, nullptr);
     coop::nested_poll keep_budget;
+    watch_.begin(w->index, t);
     if constexpr (F.hooks)
       r = task_run_joined_hooked(t, !took_entry, opts_.hooks);
     else
       r = task_run_joined(t, !took_entry);
+    if constexpr (F.stall_watch) watch_.begin(w->index, tl_current_task);  // the parent again
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
@@ -472,7 +478,10 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
     wake_untimed_sleepers(w);
   }
   bump(&worker_counters::polls, w);
-  if (poll_task(t)) {
+  watch_.begin(w.index, t);
+  const bool again = poll_task(t);
+  watch_.begin(w.index, nullptr);
+  if (again) {
     // The task woke itself while running (yield): it goes behind the queued work.
     push_woken(w, t, true);
   }

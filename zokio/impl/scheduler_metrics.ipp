@@ -15,6 +15,7 @@ runtime_metrics scheduler::metrics() const {
   m.enabled = metrics_;
   m.injector_depth = inject_.size_hint();
   m.live_tasks = owned_.live();
+  m.stalls = stalls_.load(std::memory_order_relaxed);
   m.topology = topology_;
   static const worker_counters none;  // a runtime without metrics: all zero
   for (auto& w : workers_) {

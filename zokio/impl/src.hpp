@@ -15,6 +15,7 @@
 #include <zokio/impl/io_driver.ipp>
 #include <zokio/impl/scheduler_metrics.ipp>
 #include <zokio/impl/sim_core.ipp>
+#include <zokio/impl/stall_watchdog.ipp>
 #include <zokio/impl/task_header.ipp>
 #include <zokio/impl/topology.ipp>
 #include <zokio/impl/wake_gate.ipp>

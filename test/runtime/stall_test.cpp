@@ -1,0 +1,126 @@
+// The stall watchdog (issue 15, point 4): a poll longer than the threshold is reported once,
+// with the task's id, name and spawn location; short polls never are.
+#include <zokio/detail/stall_watchdog.hpp>  // self-contained header check
+#include <zokio/runtime.hpp>
+#include <zokio/spawn.hpp>
+#include <zokio/task.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "../support/stderr_capture.hpp"
+#include "../support/test_util.hpp"
+
+using namespace std::chrono_literals;
+
+namespace stall_test {
+
+using watched_rt =
+    zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true, .enable_stall_watchdog = true}>;
+using watched_ct = zokio::basic_runtime<zokio::runtime_config{
+    .flavour = zokio::runtime_flavour::current_thread, .enable_stall_watchdog = true}>;
+
+static_assert(!zokio::runtime::features.stall_watch, "off by default");
+static_assert(std::is_empty_v<zokio::detail::stall_watch_storage<false>>,
+              "without the feature a scheduler keeps nothing for it");
+
+void spin_for(std::chrono::steady_clock::duration d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+zokio::task<int> block_for(std::chrono::milliseconds d) {
+  spin_for(d);
+  co_return 1;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace stall_test
+
+using namespace stall_test;
+
+BOOST_AUTO_TEST_SUITE(stall_suite)
+
+BOOST_AUTO_TEST_CASE(a_long_poll_is_reported_once_and_short_ones_never,
+                     *boost::unit_test::timeout(60)) {
+  zokio::test::stderr_capture err;
+  std::uint64_t stalls = 0;
+  unsigned line = 0;
+  zokio::task_id blocker_id{0};
+  {
+    watched_rt::builder b;
+    auto rt = b.worker_threads(2).stall_threshold(100ms).build();
+    // 300 short polls of 1 ms each, on both workers, before and beside the long one.
+    std::vector<zokio::join_handle<int>> hs;
+    for (int i = 0; i < 150; ++i)
+      hs.push_back(rt.spawn(block_for(1ms), zokio::spawn_options{.name = "short-poll"}));
+    line = __LINE__ + 1;
+    auto blocker = rt.spawn(block_for(300ms), zokio::spawn_options{.name = "the-blocker"});
+    blocker_id = blocker.id();
+    for (int i = 0; i < 150; ++i)
+      hs.push_back(rt.spawn(block_for(1ms), zokio::spawn_options{.name = "short-poll"}));
+    BOOST_TEST(rt.block_on(std::move(blocker)) == 1);
+    for (auto& h : hs) BOOST_TEST(rt.block_on(std::move(h)) == 1);
+    std::this_thread::sleep_for(100ms);  // the watchdog looks again: no second report
+    stalls = rt.metrics().stalls;
+  }
+  const std::string& text = err.text();
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(stalls == 1u);
+  BOOST_TEST(count_of(text, "zokio: stall:") == 1u, text);
+  BOOST_TEST(count_of(text, "\"the-blocker\"") == 1u, text);
+  BOOST_TEST(count_of(text, "short-poll") == 0u, text);
+  BOOST_TEST(count_of(text, "stall_test.cpp:" + std::to_string(line)) == 1u, text);
+  BOOST_TEST(count_of(text, "task " + std::to_string(blocker_id.value())) == 1u, text);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_inline_child_is_blamed_not_its_parent, *boost::unit_test::timeout(60)) {
+  zokio::test::stderr_capture err;
+  std::uint64_t stalls = 0;
+  {
+    watched_rt::builder b;
+    auto rt = b.worker_threads(1).stall_threshold(100ms).build();
+    auto parent = zokio::co_invoke([]() -> zokio::task<int> {
+      // Joined at once without having started: run inline, inside this poll.
+      auto h = zokio::spawn(block_for(250ms), zokio::spawn_options{.name = "inline-child"});
+      co_return co_await std::move(h);
+    });
+    BOOST_TEST(rt.block_on(rt.spawn(std::move(parent), zokio::spawn_options{.name = "parent"})) ==
+               1);
+    stalls = rt.metrics().stalls;
+  }
+  const std::string& text = err.text();
+  BOOST_TEST(stalls == 1u);
+  BOOST_TEST(count_of(text, "\"inline-child\"") == 1u, text);
+  BOOST_TEST(count_of(text, "\"parent\"") == 0u, text);
+}
+
+BOOST_AUTO_TEST_CASE(current_thread_stalls_are_seen_and_zero_threshold_means_off,
+                     *boost::unit_test::timeout(60)) {
+  zokio::test::stderr_capture err;
+  {
+    watched_ct::builder b;
+    auto rt = b.stall_threshold(50ms).build();
+    BOOST_TEST(rt.block_on(rt.spawn(block_for(200ms))) == 1);
+    BOOST_TEST(rt.metrics().stalls == 1u);
+  }
+  {
+    watched_rt::builder b;
+    auto rt = b.worker_threads(1).stall_threshold(0ns).build();
+    BOOST_TEST(rt.block_on(rt.spawn(block_for(200ms))) == 1);
+    BOOST_TEST(rt.metrics().stalls == 0u);
+  }
+  BOOST_TEST(count_of(err.text(), "zokio: stall:") == 1u, err.text());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
