@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/scheduler.hpp>
@@ -62,8 +63,16 @@ class basic_scheduler final : public scheduler {
   task_header* search(worker& w);
   void park(worker& w);
   void run_task(worker& w, task_header* t);
-  // task_run(t) with the before/after poll hooks (F.hooks).
+  // task_run(t), told to observer_ with hooks or the stall watchdog.
   bool poll_task(task_header* t);
+  // Sees each poll itself (task_header.hpp) for the poll hooks and the stall watchdog.
+  struct observer final : poll_observer {
+    basic_scheduler* s = nullptr;
+    void before_poll(task_header* t) noexcept override;
+    void after_poll(task_header* t, task_header* outer) noexcept override;
+  };
+  struct no_observer {};
+  static constexpr bool observed = F.hooks || F.stall_watch;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).
@@ -77,6 +86,7 @@ class basic_scheduler final : public scheduler {
   [[no_unique_address]] worker_counters_storage<F.metrics> counters_;
   // Destroyed after ~basic_scheduler's teardown(): no worker polls any more.
   [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
+  [[no_unique_address]] std::conditional_t<observed, observer, no_observer> observer_;
 };
 
 #if !defined(ZOKIO_HEADER_ONLY) && !defined(ZOKIO_NO_EXTERN_SCHEDULER)

@@ -3,11 +3,15 @@
 //
 // Invariants: worker i's poll_watch slot is written by worker i only: at each poll start and
 // end, the task being polled (or the parent an inline child returns to, or nullptr) with a
-// relaxed store, then the slot's poll number with a release store; the watchdog thread reads
-// the number (acquire, pairs with that release store), then the task. A task is alive while
-// its poll runs; the watchdog reads its identity only after seeing the same poll number for a
-// whole threshold (a poll that has run for 100 ms), then reads the number again and reports
-// only if it is unchanged. Nothing of the watchdog runs on a worker but the two stores.
+// relaxed store, then the slot's poll number (release at a start, seq_cst at an end). A task
+// is alive while its poll runs, and may be freed at once after it ends. The watchdog reads a
+// task's identity only inside a `reading` window: it raises `reading` (seq_cst), then reads
+// the number again (seq_cst) and goes on only if it is still the number of the poll it timed.
+// A worker ending a poll stores the new number (seq_cst), then waits while `reading` is up
+// (seq_cst load). In the single total order either the watchdog's second read sees the new
+// number (it reads nothing), or the worker sees `reading` and waits for the watchdog to be
+// done with the task. Cost per poll with the feature: a release store at the start, a seq_cst
+// store and a load at the end; without it, nothing.
 #ifndef ZOKIO_DETAIL_STALL_WATCHDOG_HPP
 #define ZOKIO_DETAIL_STALL_WATCHDOG_HPP
 
@@ -31,13 +35,23 @@ class scheduler;
 struct alignas(ZOKIO_CACHE_LINE) poll_watch {
   std::atomic<task_header*> task{nullptr};
   std::atomic<std::uint64_t> seq{0};
-  std::uint64_t started = 0;  // owner only: the last number stored in seq
+  std::atomic<bool> reading{false};  // the watchdog reads `task`'s identity now
+  std::uint64_t started = 0;         // owner only: the last number stored in seq
 
-  /// `t` is polled now (`t`: a task, its parent after an inline child, or nullptr).
-  void enter(task_header* t) noexcept {
+  /// A poll of `t` starts.
+  void begin(task_header* t) noexcept {
     task.store(t, std::memory_order_relaxed);
     // Release: pairs with the watchdog's acquire load of seq (it then reads `task`).
     seq.store(++started, std::memory_order_release);
+  }
+  /// The poll ends; `outer` (an inline child's parent, whose poll goes on) or nullptr is the
+  /// slot's task from now. The ended task may be freed after this returns.
+  void end(task_header* outer) noexcept {
+    task.store(outer, std::memory_order_relaxed);
+    // Seq_cst store, then seq_cst load: pairs with the watchdog's store of `reading` and its
+    // load of seq (see the invariants).
+    seq.store(++started, std::memory_order_seq_cst);
+    while (reading.load(std::memory_order_seq_cst)) std::this_thread::yield();
   }
 };
 
@@ -76,12 +90,16 @@ class stall_watchdog {
 template <bool On>
 struct stall_watch_storage {
   void begin(unsigned, task_header*) noexcept {}
+  void end(unsigned, task_header*) noexcept {}
 };
 template <>
 struct stall_watch_storage<true> {
   std::unique_ptr<stall_watchdog> dog;  // null when the threshold is 0 (off at run time)
   void begin(unsigned i, task_header* t) noexcept {
-    if (dog) dog->slot(i).enter(t);
+    if (dog) dog->slot(i).begin(t);
+  }
+  void end(unsigned i, task_header* outer) noexcept {
+    if (dog) dog->slot(i).end(outer);
   }
 };
 

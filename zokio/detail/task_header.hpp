@@ -122,6 +122,7 @@ class current_task_scope {
     tl_current_task = t;
   }
   ~current_task_scope() { tl_current_task = outer_; }
+  task_header* outer() const noexcept { return outer_; }
   current_task_scope(const current_task_scope&) = delete;
   current_task_scope& operator=(const current_task_scope&) = delete;
 
@@ -145,9 +146,22 @@ inline task_info task_info_of(const task_header* t) noexcept {
   return task_info{task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
                    t->where};
 }
-/// task_run with runtime_hooks' before_poll and after_poll around the poll itself (not
-/// around a stale entry's drop nor an aborted task's cancel), with task_id::current() set.
-bool task_run_hooked(task_header* t, const runtime_hooks& h) noexcept;
+/// What a scheduler built with hooks or the stall watchdog sees of each poll itself (not of
+/// a stale entry's drop nor an aborted task's cancel): `before_poll` once the task is RUNNING,
+/// with task_id::current() set; `after_poll` right after the future's poll returns, before a
+/// completion is published (the task is alive in both, and may be freed soon after).
+/// `outer`: the task whose poll encloses this one (a joiner running its child inline), or
+/// nullptr.
+class poll_observer {
+ public:
+  virtual void before_poll(task_header* t) noexcept = 0;
+  virtual void after_poll(task_header* t, task_header* outer) noexcept = 0;
+
+ protected:
+  ~poll_observer() = default;
+};
+/// task_run with `o` told of the poll (a separate instantiation: task_run is unchanged).
+bool task_run_observed(task_header* t, poll_observer& o) noexcept;
 /// The joiner's claim of a task that has not started (NOTIFIED, idle, not aborted): sets
 /// RUNNING and takes a reference for the run, leaving its queue entry stale. False: not
 /// claimable now.
@@ -156,7 +170,7 @@ bool task_claim(task_header* t) noexcept;
 /// with the queue entry taken back (its reference becomes the run's). Returns held when the
 /// task completed and the joiner must take the result and call task_finish_joined.
 inline_run task_run_joined(task_header* t, bool claimed) noexcept;
-inline_run task_run_joined_hooked(task_header* t, bool claimed, const runtime_hooks& h) noexcept;
+inline_run task_run_joined_observed(task_header* t, bool claimed, poll_observer& o) noexcept;
 /// After a held inline run, once the joiner moved the result out: publishes COMPLETE and
 /// drops the run's, the handle's (the join interest too) and the owned list's references in
 /// one RMW, freeing the task when they were the last. The handle must not touch it after.

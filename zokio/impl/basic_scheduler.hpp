@@ -35,6 +35,7 @@ template <scheduler_features F>
 basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     : scheduler(opts, place(opts)) {
   // The base is whole (and this object's members): the workers may start calling the loop.
+  if constexpr (observed) observer_.s = this;
   if constexpr (F.stall_watch)
     if (opts_.stall_threshold.count() > 0)
       watch_.dog = std::make_unique<stall_watchdog>(
@@ -115,10 +116,28 @@ bool basic_scheduler<F>::release_owned(task_header* t) noexcept {
 
 template <scheduler_features F>
 bool basic_scheduler<F>::poll_task(task_header* t) {
-  if constexpr (F.hooks)
-    return task_run_hooked(t, opts_.hooks);
+  if constexpr (observed)
+    return task_run_observed(t, observer_);
   else
     return task_run(t);
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
+  if constexpr (F.hooks)
+    if (s->opts_.hooks.before_poll) s->call_hook(s->opts_.hooks.before_poll, task_info_of(t));
+  if constexpr (F.stall_watch)
+    if (worker* w = s->local_worker()) s->watch_.begin(w->index, t);
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer) noexcept {
+  if constexpr (F.hooks)
+    if (s->opts_.hooks.after_poll) s->call_hook(s->opts_.hooks.after_poll, task_info_of(t));
+  // Last: once the watchdog's slot has moved on, `t` may be freed (stall_watchdog.hpp).
+  if constexpr (F.stall_watch)
+    if (worker* w = s->local_worker()) s->watch_.end(w->index, outer);
+  (void)outer;
 }
 
 template <scheduler_features F>
@@ -219,12 +238,10 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
     task_local_frame*& locals = task_local_top();
     task_local_frame* const parent_locals = std::exchange(locals, nullptr);
     coop::nested_poll keep_budget;
-    watch_.begin(w->index, t);
-    if constexpr (F.hooks)
-      r = task_run_joined_hooked(t, !took_entry, opts_.hooks);
+    if constexpr (observed)
+      r = task_run_joined_observed(t, !took_entry, observer_);
     else
       r = task_run_joined(t, !took_entry);
-    if constexpr (F.stall_watch) watch_.begin(w->index, tl_current_task);  // the parent again
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
@@ -478,10 +495,7 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
     wake_untimed_sleepers(w);
   }
   bump(&worker_counters::polls, w);
-  watch_.begin(w.index, t);
-  const bool again = poll_task(t);
-  watch_.begin(w.index, nullptr);
-  if (again) {
+  if (poll_task(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
     push_woken(w, t, true);
   }

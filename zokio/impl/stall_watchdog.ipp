@@ -55,12 +55,22 @@ void stall_watchdog::check(std::int64_t now) {
       continue;
     }
     if (seq == v.reported || now - v.since < threshold_.count()) continue;
-    task_header* t = p.task.load(std::memory_order_relaxed);
-    if (!t) continue;  // between polls (a worker asleep keeps its last number)
-    // The same poll for a whole threshold: its task is alive while the number holds.
-    const task_info info = task_info_of(t);
-    std::string what = join_error::describe(info.id, info.name, info.where);
-    if (p.seq.load(std::memory_order_acquire) != seq) continue;  // it ended meanwhile
+    // The same poll for a whole threshold. Its task stays alive while `reading` is up and the
+    // number still holds (see the invariants).
+    p.reading.store(true, std::memory_order_seq_cst);
+    std::string what;
+    if (p.seq.load(std::memory_order_seq_cst) == seq) {
+      if (task_header* t = p.task.load(std::memory_order_relaxed)) {
+        const task_info info = task_info_of(t);
+        try {
+          what = join_error::describe(info.id, info.name, info.where);
+        } catch (...) {
+          what = "a task";  // out of memory: still report the stall
+        }
+      }
+    }
+    p.reading.store(false, std::memory_order_release);
+    if (what.empty()) continue;  // it ended meanwhile, or the worker is between polls
     v.reported = seq;
     s_.stalls_.fetch_add(1, std::memory_order_relaxed);
     std::fprintf(stderr,

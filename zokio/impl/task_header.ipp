@@ -69,21 +69,12 @@ enum class run_outcome {
 // The poll of a task whose RUNNING the caller holds with one reference for the run. `joiner`:
 // the caller is the task's joiner running it inline; a completion is then left to it (held)
 // unless the join side left a waker (only the joiner sets one: an earlier pending join).
-// Calls a poll hook; an exception goes to the unhandled-exception policy.
-void call_poll_hook(const std::function<void(const task_info&)>& f, task_header* t) noexcept {
-  try {
-    f(task_info_of(t));
-  } catch (...) {
-    t->sched->report_unhandled(std::current_exception(), "a runtime hook");
-  }
-}
-
-// `Hooked`: with the runtime's hooks `h` (F.hooks runtimes); the plain instantiation is the
-// same code as before hooks existed (poll_running is not inlined: a run-time null check cost
-// 8 instructions per poll in skynet).
-template <bool Hooked = false>
+// `Observed`: with the scheduler's poll observer `o` (hooks, stall watchdog); the plain
+// instantiation is the same code as before observers existed (poll_running is not inlined: a
+// run-time null check cost 8 instructions per poll in skynet).
+template <bool Observed = false>
 run_outcome poll_running(task_header* t, bool cancelled, bool joiner,
-                         const runtime_hooks* h = nullptr) noexcept {
+                         poll_observer* o = nullptr) noexcept {
   bool done = cancelled;
   // task_id::current() inside the poll (or the future's drop); restored after, for a join
   // that runs a child inline inside its parent's poll.
@@ -95,12 +86,10 @@ run_outcome poll_running(task_header* t, bool cancelled, bool joiner,
     waker w = waker::from_raw({t, &task_waker_fns::vtable});
     context cx(w);
     coop::task_budget budget;  // a fresh coop budget for this poll (coop.hpp)
-    if constexpr (Hooked)
-      if (h->before_poll) call_poll_hook(h->before_poll, t);
+    if constexpr (Observed) o->before_poll(t);
     done = t->vtable->poll(t, cx);  // exceptions are caught and stored by the cell
-    // RUNNING is still held: the task (and its name) is alive for the hook.
-    if constexpr (Hooked)
-      if (h->after_poll) call_poll_hook(h->after_poll, t);
+    // RUNNING is still held and nothing is published: the task is alive for the observer.
+    if constexpr (Observed) o->after_poll(t, current.outer());
     w.release();
   }
   if (!done) {
@@ -143,8 +132,8 @@ void task_wake_by_val(task_header* t) noexcept {
 
 namespace {
 
-template <bool Hooked>
-inline bool run_queued(task_header* t, const runtime_hooks* h) noexcept {
+template <bool Observed>
+inline bool run_queued(task_header* t, poll_observer* o) noexcept {
   switch (ts::to_running(t->state)) {
     case ts::run_result::stale:
       // The task's joiner ran it inline (task_claim) after this entry was queued.
@@ -154,11 +143,11 @@ inline bool run_queued(task_header* t, const runtime_hooks* h) noexcept {
     case ts::run_result::success: break;
   }
   // The queue entry's reference is the run's.
-  return poll_running<Hooked>(t, false, false, h) == run_outcome::requeue;
+  return poll_running<Observed>(t, false, false, o) == run_outcome::requeue;
 }
 
-template <bool Hooked>
-inline inline_run run_joined(task_header* t, bool claimed, const runtime_hooks* h) noexcept {
+template <bool Observed>
+inline inline_run run_joined(task_header* t, bool claimed, poll_observer* o) noexcept {
   bool cancelled = false;
   if (!claimed) {
     switch (ts::to_running(t->state)) {
@@ -168,7 +157,7 @@ inline inline_run run_joined(task_header* t, bool claimed, const runtime_hooks* 
     }
   }
   // A claim saw CANCELLED clear; an abort since then is seen after the poll (to_idle).
-  switch (poll_running<Hooked>(t, cancelled, true, h)) {
+  switch (poll_running<Observed>(t, cancelled, true, o)) {
     case run_outcome::done: return inline_run::ran;
     case run_outcome::requeue: return inline_run::requeue;
     case run_outcome::held: return inline_run::held;
@@ -180,8 +169,8 @@ inline inline_run run_joined(task_header* t, bool claimed, const runtime_hooks* 
 
 bool task_run(task_header* t) noexcept { return run_queued<false>(t, nullptr); }
 
-bool task_run_hooked(task_header* t, const runtime_hooks& h) noexcept {
-  return run_queued<true>(t, &h);
+bool task_run_observed(task_header* t, poll_observer& o) noexcept {
+  return run_queued<true>(t, &o);
 }
 
 bool task_claim(task_header* t) noexcept { return ts::claim(t->state); }
@@ -190,8 +179,8 @@ inline_run task_run_joined(task_header* t, bool claimed) noexcept {
   return run_joined<false>(t, claimed, nullptr);
 }
 
-inline_run task_run_joined_hooked(task_header* t, bool claimed, const runtime_hooks& h) noexcept {
-  return run_joined<true>(t, claimed, &h);
+inline_run task_run_joined_observed(task_header* t, bool claimed, poll_observer& o) noexcept {
+  return run_joined<true>(t, claimed, &o);
 }
 
 void task_finish_joined(task_header* t) noexcept {
