@@ -28,6 +28,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <zokio/prometheus.hpp>
 #include <zokio/zokio.hpp>
 
 namespace http_example {
@@ -59,31 +60,15 @@ struct config {
   bool log = true;
 };
 
-// Prometheus families: the server's own counters, and the runtime's metrics copied in at each
-// scrape (counters advanced by the difference since the last scrape).
+// Prometheus families: the server's own counters here; the runtime's come from
+// zokio::prometheus_collector at each scrape (zokio/prometheus.hpp).
 struct metrics_export {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests = prometheus::BuildCounter()
       .Name("http_requests_total").Help("Responses sent, by status class").Register(*registry);
   prometheus::Family<prometheus::Gauge>& connections = prometheus::BuildGauge()
       .Name("http_open_connections").Help("Connections being served").Register(*registry);
-  prometheus::Family<prometheus::Counter>& polls = prometheus::BuildCounter()
-      .Name("zokio_worker_polls_total").Help("Tasks polled, per worker").Register(*registry);
-  prometheus::Family<prometheus::Counter>& steals = prometheus::BuildCounter()
-      .Name("zokio_worker_steals_total").Help("Successful steals, per worker").Register(*registry);
-  prometheus::Family<prometheus::Counter>& parks = prometheus::BuildCounter()
-      .Name("zokio_worker_parks_total").Help("Times a worker parked, per worker").Register(*registry);
-  prometheus::Family<prometheus::Counter>& io_handlers = prometheus::BuildCounter()
-      .Name("zokio_worker_io_handlers_total").Help("Asio handlers run, per worker").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& queue_depth = prometheus::BuildGauge()
-      .Name("zokio_worker_local_queue_depth").Help("Tasks in a worker's deque").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& live_tasks = prometheus::BuildGauge()
-      .Name("zokio_live_tasks").Help("Spawned tasks not yet complete").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& injector = prometheus::BuildGauge()
-      .Name("zokio_injector_depth").Help("Tasks in the global injector").Register(*registry);
   std::array<prometheus::Counter*, 6> by_class{};  // 1xx .. 5xx, [0] unused
-  std::mutex scrape_mu;                              // one scrape at a time (the deltas)
-  std::vector<std::array<std::uint64_t, 4>> last;    // per worker: polls, steals, parks, io
 
   metrics_export() {
     for (int c = 1; c <= 5; ++c) by_class[static_cast<std::size_t>(c)] = &requests.Add({{"code", std::to_string(c) + "xx"}});
@@ -165,24 +150,11 @@ inline zokio::task<response> static_file(server& s, const request& req, std::str
 
 inline std::string scrape(server& s) {
   auto& m = s.metrics;
-  std::lock_guard lk(m.scrape_mu);
-  const auto snap = s.rt->metrics();
-  m.last.resize(snap.workers.size());
-  for (std::size_t i = 0; i < snap.workers.size(); ++i) {
-    const auto& w = snap.workers[i];
-    const prometheus::Labels l{{"worker", std::to_string(i)}};
-    const std::array<std::uint64_t, 4> now{w.polls, w.steals, w.parks, w.io_handlers};
-    prometheus::Family<prometheus::Counter>* fams[] = {&m.polls, &m.steals, &m.parks, &m.io_handlers};
-    for (std::size_t k = 0; k < now.size(); ++k) {
-      fams[k]->Add(l).Increment(static_cast<double>(now[k] - m.last[i][k]));
-      m.last[i][k] = now[k];
-    }
-    m.queue_depth.Add(l).Set(static_cast<double>(w.local_queue_depth));
-  }
-  m.live_tasks.Add({}).Set(static_cast<double>(snap.live_tasks));
-  m.injector.Add({}).Set(static_cast<double>(snap.injector_depth));
   m.connections.Add({}).Set(static_cast<double>(s.open.load()));
-  return prometheus::TextSerializer().Serialize(m.registry->Collect());
+  std::vector<prometheus::MetricFamily> families = m.registry->Collect();
+  for (auto& f : zokio::prometheus_collector::families(s.rt->metrics()))
+    families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 // The routes.

@@ -41,6 +41,9 @@ struct runtime_metrics {
   std::size_t live_tasks = 0;      ///< spawned tasks not yet complete
   /// Polls the stall watchdog reported (runtime_config::enable_stall_watchdog; else 0).
   std::uint64_t stalls = 0;
+  std::size_t blocking_threads = 0;  ///< blocking-pool threads alive (spawn_blocking)
+  std::size_t blocking_idle = 0;     ///< of those, waiting for a job
+  std::size_t blocking_queued = 0;   ///< blocking jobs not started yet
   std::string topology;            ///< where the workers were placed ("1 node (libnuma): 0:[0,1]")
 
   std::uint64_t total_polls() const noexcept {

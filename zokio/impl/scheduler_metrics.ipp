@@ -16,6 +16,10 @@ runtime_metrics scheduler::metrics() const {
   m.injector_depth = inject_.size_hint();
   m.live_tasks = owned_.live();
   m.stalls = stalls_.load(std::memory_order_relaxed);
+  const blocking_pool_stats b = blocking_.stats();
+  m.blocking_threads = b.threads;
+  m.blocking_idle = b.idle;
+  m.blocking_queued = b.queued;
   m.topology = topology_;
   static const worker_counters none;  // a runtime without metrics: all zero
   for (auto& w : workers_) {

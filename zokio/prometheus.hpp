@@ -1,0 +1,124 @@
+// zokio::prometheus_collector: a runtime's metrics as Prometheus families (prometheus-cpp).
+// Optional: include it only in a program that links prometheus-cpp-core (Debian
+// prometheus-cpp-dev); the Zokio library itself does not depend on it.
+#ifndef ZOKIO_PROMETHEUS_HPP
+#define ZOKIO_PROMETHEUS_HPP
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <zokio/metrics.hpp>
+
+namespace zokio {
+
+/**
+ * A prometheus::Collectable that takes a runtime_metrics snapshot at each scrape and turns it
+ * into families named `zokio_*`: per-worker counters (label `worker`, plus `numa_node`) and
+ * gauges, and the runtime's gauges and counters. Register it with an Exposer or a Registry's
+ * owner, or serialize it yourself:
+ *
+ * @code
+ * auto c = std::make_shared<zokio::prometheus_collector>([&rt] { return rt.metrics(); });
+ * exposer.RegisterCollectable(c);                      // prometheus-cpp-pull
+ * std::string text = zokio::prometheus_text(rt.metrics());  // or the text format at once
+ * @endcode
+ *
+ * Counters the runtime does not keep (a runtime without runtime_config::enable_metrics) are
+ * exported as 0; `zokio_metrics_enabled` says which case it is.
+ */
+class prometheus_collector : public prometheus::Collectable {
+ public:
+  explicit prometheus_collector(std::function<runtime_metrics()> source)
+      : source_(std::move(source)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override { return families(source_()); }
+
+  /// The families of one snapshot.
+  static std::vector<prometheus::MetricFamily> families(const runtime_metrics& m) {
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> out;
+    auto per_worker = [&](const char* name, const char* help, MetricType type, auto field) {
+      prometheus::MetricFamily f{name, help, type, {}};
+      for (std::size_t i = 0; i < m.workers.size(); ++i) {
+        prometheus::ClientMetric c;
+        c.label = {{"numa_node", std::to_string(m.workers[i].numa_node)},
+                   {"worker", std::to_string(i)}};
+        const double v = static_cast<double>(field(m.workers[i]));
+        if (type == MetricType::Counter)
+          c.counter.value = v;
+        else
+          c.gauge.value = v;
+        f.metric.push_back(std::move(c));
+      }
+      out.push_back(std::move(f));
+    };
+    auto one = [&](const char* name, const char* help, MetricType type, double v) {
+      prometheus::ClientMetric c;
+      if (type == MetricType::Counter)
+        c.counter.value = v;
+      else
+        c.gauge.value = v;
+      out.push_back(prometheus::MetricFamily{name, help, type, {std::move(c)}});
+    };
+    const auto C = MetricType::Counter;
+    const auto G = MetricType::Gauge;
+    per_worker("zokio_worker_polls_total", "Tasks polled by the worker", C,
+               [](const worker_metrics& w) { return w.polls; });
+    per_worker("zokio_worker_steals_total", "Successful steal operations", C,
+               [](const worker_metrics& w) { return w.steals; });
+    per_worker("zokio_worker_stolen_tasks_total", "Tasks moved by steals", C,
+               [](const worker_metrics& w) { return w.stolen_tasks; });
+    per_worker("zokio_worker_remote_steals_total", "Steals from another NUMA node", C,
+               [](const worker_metrics& w) { return w.remote_steals; });
+    per_worker("zokio_worker_parks_total", "Times the worker went to sleep", C,
+               [](const worker_metrics& w) { return w.parks; });
+    per_worker("zokio_worker_injector_pulls_total", "Tasks taken from the global injector", C,
+               [](const worker_metrics& w) { return w.injector_pulls; });
+    per_worker("zokio_worker_lifo_polls_total", "Tasks taken from the LIFO slot", C,
+               [](const worker_metrics& w) { return w.lifo_polls; });
+    per_worker("zokio_worker_inline_runs_total", "Children run inline by their joiner", C,
+               [](const worker_metrics& w) { return w.inline_runs; });
+    per_worker("zokio_worker_io_handlers_total",
+               "Asio handlers run from the worker's io_context, by any thread", C,
+               [](const worker_metrics& w) { return w.io_handlers; });
+    per_worker("zokio_worker_io_handlers_by_siblings_total",
+               "Of those, handlers idle siblings ran while the worker was busy", C,
+               [](const worker_metrics& w) { return w.io_handlers_by_siblings; });
+    per_worker("zokio_worker_local_queue_depth", "Tasks in the worker's deque", G,
+               [](const worker_metrics& w) { return w.local_queue_depth; });
+    one("zokio_workers", "Worker threads", G, static_cast<double>(m.workers.size()));
+    one("zokio_metrics_enabled", "1 when the runtime keeps per-worker counters", G,
+        m.enabled ? 1.0 : 0.0);
+    one("zokio_injector_depth", "Tasks in the global injector (approximate)", G,
+        static_cast<double>(m.injector_depth));
+    one("zokio_live_tasks", "Spawned tasks not yet complete", G,
+        static_cast<double>(m.live_tasks));
+    one("zokio_stalls_total", "Polls the stall watchdog reported", C,
+        static_cast<double>(m.stalls));
+    one("zokio_blocking_threads", "Blocking-pool threads alive", G,
+        static_cast<double>(m.blocking_threads));
+    one("zokio_blocking_idle_threads", "Blocking-pool threads waiting for a job", G,
+        static_cast<double>(m.blocking_idle));
+    one("zokio_blocking_queue_depth", "Blocking jobs not started", G,
+        static_cast<double>(m.blocking_queued));
+    return out;
+  }
+
+ private:
+  std::function<runtime_metrics()> source_;
+};
+
+/// One snapshot in the Prometheus text exposition format (version 0.0.4).
+inline std::string prometheus_text(const runtime_metrics& m) {
+  return prometheus::TextSerializer().Serialize(prometheus_collector::families(m));
+}
+
+}  // namespace zokio
+
+#endif
