@@ -123,4 +123,46 @@ BOOST_AUTO_TEST_CASE(current_thread_stalls_are_seen_and_zero_threshold_means_off
   BOOST_TEST(count_of(err.text(), "zokio: stall:") == 1u, err.text());
 }
 
+// Hostile orderings: the runtime destroyed by its own stalled task (the watchdog is joined on
+// that worker's thread), and a timed-out shutdown that leaves the stalled poll running (the
+// watchdog goes on watching until the last worker tears the runtime down).
+BOOST_AUTO_TEST_CASE(destroyed_from_inside_a_stalled_poll, *boost::unit_test::timeout(60)) {
+  zokio::test::stderr_capture err;
+  for (unsigned workers : {1u, 2u}) {
+    watched_rt::builder b;
+    auto holder = std::make_shared<std::unique_ptr<watched_rt>>(
+        std::make_unique<watched_rt>(b.worker_threads(workers).stall_threshold(30ms).build()));
+    auto returned = std::make_shared<std::atomic<bool>>(false);
+    (*holder)->spawn([](auto holder, auto returned) -> zokio::task<void> {
+      spin_for(100ms);   // reported meanwhile
+      holder->reset();   // ~runtime on its own worker: joins the watchdog thread
+      returned->store(true);
+      co_return;
+    }(holder, returned), zokio::spawn_options{.name = "self-destroyer"}).detach();
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return returned->load(); }));
+  }
+  BOOST_TEST(count_of(err.text(), "\"self-destroyer\"") == 2u, err.text());
+}
+
+BOOST_AUTO_TEST_CASE(a_timed_out_shutdown_leaves_the_watchdog_to_the_last_worker,
+                     *boost::unit_test::timeout(60)) {
+  zokio::test::stderr_capture err;
+  std::atomic<bool> stuck{false}, unstuck{false};
+  {
+    watched_rt::builder b;
+    auto rt = b.worker_threads(2).stall_threshold(50ms).build();
+    rt.spawn([](std::atomic<bool>* stuck, std::atomic<bool>* unstuck) -> zokio::task<void> {
+      stuck->store(true);
+      spin_for(400ms);
+      unstuck->store(true);
+      co_return;
+    }(&stuck, &unstuck), zokio::spawn_options{.name = "outlives-its-runtime"}).detach();
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return stuck.load(); }));
+    BOOST_TEST(!rt.shutdown_timeout(20ms));
+  }  // the destructor does not wait for the poll either
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return unstuck.load(); }));
+  std::this_thread::sleep_for(100ms);  // the last worker tears down and joins the watchdog
+  BOOST_TEST(count_of(err.text(), "\"outlives-its-runtime\"") == 1u, err.text());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
