@@ -43,28 +43,23 @@ class prometheus_collector : public prometheus::Collectable {
   static std::vector<prometheus::MetricFamily> families(const runtime_metrics& m) {
     using prometheus::MetricType;
     std::vector<prometheus::MetricFamily> out;
+    // One sample: a counter's or a gauge's value, as `type` says.
+    auto sample = [](MetricType type, double v, prometheus::ClientMetric c = {}) {
+      (type == MetricType::Counter ? c.counter.value : c.gauge.value) = v;
+      return c;
+    };
     auto per_worker = [&](const char* name, const char* help, MetricType type, auto field) {
       prometheus::MetricFamily f{name, help, type, {}};
       for (std::size_t i = 0; i < m.workers.size(); ++i) {
         prometheus::ClientMetric c;
         c.label = {{"numa_node", std::to_string(m.workers[i].numa_node)},
                    {"worker", std::to_string(i)}};
-        const double v = static_cast<double>(field(m.workers[i]));
-        if (type == MetricType::Counter)
-          c.counter.value = v;
-        else
-          c.gauge.value = v;
-        f.metric.push_back(std::move(c));
+        f.metric.push_back(sample(type, static_cast<double>(field(m.workers[i])), std::move(c)));
       }
       out.push_back(std::move(f));
     };
     auto one = [&](const char* name, const char* help, MetricType type, double v) {
-      prometheus::ClientMetric c;
-      if (type == MetricType::Counter)
-        c.counter.value = v;
-      else
-        c.gauge.value = v;
-      out.push_back(prometheus::MetricFamily{name, help, type, {std::move(c)}});
+      out.push_back(prometheus::MetricFamily{name, help, type, {sample(type, v)}});
     };
     const auto C = MetricType::Counter;
     const auto G = MetricType::Gauge;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -158,6 +159,30 @@ BOOST_AUTO_TEST_CASE(current_thread_polls_are_hooked_without_thread_events) {
   BOOST_TEST(c.before.load() == 30);
   BOOST_TEST(c.after.load() == 30);
   BOOST_TEST(c.thread_start.load() == 0);  // the driver is block_on's caller
+}
+
+// Destroyed from one of its own tasks: the last worker tears the runtime down, and still
+// every worker's thread stops through its hook and every task terminates once.
+BOOST_AUTO_TEST_CASE(destroyed_from_inside_every_thread_and_task_ends_once,
+                     *boost::unit_test::timeout(60)) {
+  for (unsigned workers : {1u, 2u}) {
+    auto c = std::make_shared<counts>();
+    hooked_rt::builder b;
+    b.worker_threads(workers);
+    auto holder = std::make_shared<std::unique_ptr<hooked_rt>>(
+        std::make_unique<hooked_rt>(c->install(b).build()));
+    for (int i = 0; i < 20; ++i) (*holder)->spawn(zokio::test::never{}).detach();
+    (*holder)->spawn([](auto holder) -> zokio::task<void> {
+      co_await zokio::yield_now{};
+      holder->reset();  // ~runtime on its own worker
+    }(holder)).detach();
+    BOOST_REQUIRE(zokio::test::wait_until([&] {
+      return c->thread_stop.load() == long(workers) && c->terminate.load() == 21;
+    }));
+    BOOST_TEST(c->thread_start.load() == long(workers));
+    BOOST_TEST(c->spawn.load() == 21);
+    BOOST_TEST(c->before.load() == c->after.load());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hooks_need_the_feature) {

@@ -317,9 +317,8 @@ class scheduler : public task_scheduler {
   /// The scheduler whose worker or block_on runs on this thread, or nullptr.
   ZOKIO_DECL static scheduler* current() noexcept;
 
-  /// Registers a new task in the owned lists; false after shutdown.
-  // Registers a new task in the owned lists (false: refused, the runtime is shut down).
-  // Virtual: basic_scheduler adds the spawn hook (F.hooks), at no cost to the dispatch.
+  /// Registers a new task in the owned lists; false after shutdown. Virtual: basic_scheduler
+  /// adds the spawn hook (F.hooks); spawn called it out of line already.
   ZOKIO_DECL virtual bool bind(task_header* t) noexcept;
   // The outside spawn_many registered `n` tasks at once (bind's hook, for a batch).
   virtual void note_spawned_many(task_header* const* ts, std::size_t n) noexcept {

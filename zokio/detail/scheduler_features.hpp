@@ -19,7 +19,7 @@ struct scheduler_features {
   bool work_stealing = true;  // idle workers steal from busy ones' deques and LIFO slots
   bool numa = true;           // NUMA topology discovery, node-bound workers, near-first steals
   bool hooks = false;         // runtime_hooks: calls at park, spawn, terminate and each poll
-  bool stall_watch = false;   // the stall watchdog thread and each poll's two stores for it
+  bool stall_watch = false;   // the stall watchdog thread and each poll's slot updates for it
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 

@@ -86,12 +86,10 @@ class stall_watchdog {
   std::thread thread_;
 };
 
-/// basic_scheduler's member: the watchdog with the feature, nothing without it.
+/// basic_scheduler's member: the watchdog with the feature, nothing without it (its poll
+/// observer calls begin and end under `if constexpr (F.stall_watch)` only).
 template <bool On>
-struct stall_watch_storage {
-  void begin(unsigned, task_header*) noexcept {}
-  void end(unsigned, task_header*) noexcept {}
-};
+struct stall_watch_storage {};
 template <>
 struct stall_watch_storage<true> {
   std::unique_ptr<stall_watchdog> dog;  // null when the threshold is 0 (off at run time)
