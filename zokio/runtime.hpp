@@ -28,6 +28,7 @@
 #include <zokio/priority.hpp>
 #include <zokio/runtime_config.hpp>
 #include <zokio/runtime_options.hpp>
+#include <zokio/task_dump.hpp>
 #include <zokio/task_id.hpp>
 #include <zokio/unhandled_exception.hpp>
 
@@ -71,7 +72,8 @@ class basic_runtime {
                                                       .work_stealing = Config.enable_work_stealing,
                                                       .numa = Config.numa_aware,
                                                       .hooks = Config.enable_hooks,
-                                                      .stall_watch = Config.enable_stall_watchdog};
+                                                      .stall_watch = Config.enable_stall_watchdog,
+                                                      .task_dump = Config.enable_task_dump};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -131,6 +133,8 @@ class basic_runtime {
     builder& stall_threshold(std::chrono::nanoseconds d) {
       return set(&runtime_options::stall_threshold, d);
     }
+    /// runtime_options::dump_signal (runtime_config::enable_task_dump).
+    builder& dump_signal(int signo) { return set(&runtime_options::dump_signal, signo); }
     /// hooks.on_thread_start, and the other runtime_hooks (runtime_config::enable_hooks).
     builder& on_thread_start(std::function<void()> f) { return hook(&runtime_hooks::on_thread_start, std::move(f)); }
     builder& on_thread_stop(std::function<void()> f) { return hook(&runtime_hooks::on_thread_stop, std::move(f)); }
@@ -359,6 +363,20 @@ class basic_runtime {
     return shutdown_timeout(std::chrono::ceil<ns>(timeout));
   }
 
+  /**
+   * Every live task: id, name, spawn place, status (queued, running, waiting), time since its
+   * last poll, and for a waiting zokio::task the co_await point of each frame it is
+   * suspended in (see zokio/task_dump.hpp). Exists with runtime_config::enable_task_dump
+   * only. Any thread, a task of this runtime included (it is then listed as running); after
+   * shutdown began, no tasks. Each waiting task is held still while it is read: a wake
+   * meanwhile is delivered when the dump lets it go.
+   */
+  task_dump dump() const
+    requires(Config.enable_task_dump)
+  {
+    return static_cast<detail::basic_scheduler<features>&>(*sched_).dump();
+  }
+
   /// Per-worker counters (all zero unless Config.enable_metrics) and queue depths.
   runtime_metrics metrics() const { return sched_->metrics(); }
 
@@ -421,6 +439,10 @@ class basic_runtime {
       throw std::invalid_argument(
           "zokio::runtime: local_queue_capacity (>= 2), global_queue_interval and "
           "event_interval must be positive");
+    if (!Config.enable_task_dump && o.dump_signal != 0)
+      throw std::invalid_argument(
+          "zokio::runtime: dump_signal needs runtime_config::enable_task_dump (a compile-time "
+          "feature)");
     if (!Config.enable_hooks && o.hooks.any())
       throw std::invalid_argument(
           "zokio::runtime: hooks need runtime_config::enable_hooks (a compile-time feature)");

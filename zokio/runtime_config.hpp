@@ -67,6 +67,10 @@ struct runtime_config {
   /// runtime_options::stall_threshold (stderr, runtime_metrics::stalls). Off: no thread, and
   /// nothing per poll.
   bool enable_stall_watchdog = false;
+  /// Feature: the task dump (runtime::dump(), runtime_options::dump_signal): every task is
+  /// listed from spawn to completion, and each poll notes its start time (a coarse clock
+  /// read). Off: runtime::dump() does not exist, nothing is listed or noted.
+  bool enable_task_dump = false;
 };
 
 }  // namespace zokio

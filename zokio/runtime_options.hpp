@@ -63,6 +63,9 @@ struct runtime_options {
   /// With runtime_config::enable_stall_watchdog: a poll running this long is reported once
   /// (stderr, runtime_metrics::stalls), seen within a quarter more; 0: no watchdog thread.
   std::chrono::nanoseconds stall_threshold = std::chrono::milliseconds(100);
+  /// With runtime_config::enable_task_dump: a signal (SIGUSR1, say) on which a thread of the
+  /// runtime prints dump().to_text() to stderr; 0 (the default): none.
+  int dump_signal = 0;
   /// Priority levels: set from runtime_config::priority_levels (a feature), not here.
   unsigned priority_levels = 1;
 

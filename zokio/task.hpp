@@ -11,6 +11,7 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <zokio/allocator.hpp>
 #include <zokio/detail/task_cell.hpp>
@@ -50,6 +51,10 @@ using repoll_fn = bool (*)(void* awaiter, context& cx);
 //     its final suspend returns to whoever resumed it (the root's poll).
 //   - Ownership follows the frames: the parent's awaiter owns the child task, so destroying
 //     the root destroys the whole stack, innermost frame last-in-first-out.
+//   - await_at_ is the file:line of the frame's last co_await (await_transform's default
+//     argument, one store per co_await), parent_ the frame that started a child on its stack:
+//     while the task is suspended, leaf_ -> parent_ -> ... -> root is its chain of await points
+//     (await_chain, read by the task dump with RUNNING held, so the frames stand still).
 struct task_promise_base {
   task_promise_base* root_ = this;
   context* cx_ = nullptr;           // root: the context of the poll in progress
@@ -60,6 +65,15 @@ struct task_promise_base {
   std::coroutine_handle<> continuation_;  // child: the parent frame to return to
   bool started_ = false;                  // resumed at least once (as root or as child)
   std::exception_ptr error_;
+  task_promise_base* parent_ = nullptr;   // child: the frame that started it on its stack
+  source_location await_at_{};            // this frame's last co_await
+
+  /// Root only, while suspended (not running): the await points of the frame stack,
+  /// innermost first. Empty before the first poll.
+  void await_chain(std::vector<source_location>& out) const {
+    if (!started_ || !leaf_) return;
+    for (const task_promise_base* p = leaf_; p; p = p->parent_) out.push_back(p->await_at_);
+  }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -161,6 +175,7 @@ struct task_promise_base {
       auto h = this->fut.handle();
       task_promise_base& c = h.promise();
       c.root_ = this->promise->root_;
+      c.parent_ = this->promise;
       c.continuation_ = me;
       c.started_ = true;
       return h;
@@ -171,8 +186,11 @@ struct task_promise_base {
     }
   };
 
+  // `at`: the co_await's file and line (both compilers give the await expression's line to a
+  // default argument of await_transform).
   template <future F>
-  auto await_transform(F& f) noexcept {
+  auto await_transform(F& f, source_location at = source_location::current()) noexcept {
+    await_at_ = at;
     if constexpr (is_task<F>::value)
       return task_awaiter<F&>{f, this};
     else
@@ -180,7 +198,9 @@ struct task_promise_base {
   }
   template <future F>
     requires(!std::is_reference_v<F>)
-  auto await_transform(F&& f) noexcept(std::is_nothrow_move_constructible_v<F>) {
+  auto await_transform(F&& f, source_location at = source_location::current()) noexcept(
+      std::is_nothrow_move_constructible_v<F>) {
+    await_at_ = at;
     if constexpr (is_task<F>::value)
       return task_awaiter<F>{std::move(f), this};
     else
@@ -300,6 +320,11 @@ class [[nodiscard]] task {
     }
   }
 
+  /// While suspended: the file:line of each frame's co_await, innermost first (see
+  /// task_promise_base). The task dump calls it with the task's RUNNING held.
+  void await_chain(std::vector<source_location>& out) const {
+    if (h_ && !h_.done()) h_.promise().await_chain(out);
+  }
   /// Valid and never resumed: a co_await of it runs it on the awaiting frame's stack.
   bool fresh() const noexcept { return h_ && !h_.promise().started_; }
   /// The frame's handle (for the awaiter that starts it on a parent's stack).

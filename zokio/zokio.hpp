@@ -12,6 +12,7 @@
 #include <zokio/combinators.hpp>
 #include <zokio/context.hpp>
 #include <zokio/error.hpp>
+#include <zokio/task_dump.hpp>
 #include <zokio/task_id.hpp>
 #include <zokio/executor.hpp>
 #include <zokio/future.hpp>

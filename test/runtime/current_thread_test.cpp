@@ -74,6 +74,31 @@ BOOST_AUTO_TEST_CASE(tasks_run_only_inside_block_on_on_the_calling_thread) {
   BOOST_TEST(!elsewhere.load());
 }
 
+// A block_on future that yields in a loop (its own wake is pending every time the driver is
+// entered) still lets spawned tasks run between its polls. It did not: the driver stopped on
+// the pending signal before running any task, so the loop below spun to its limit (found
+// with the task dump's test, which waited this way).
+BOOST_AUTO_TEST_CASE(a_yielding_block_on_future_does_not_starve_spawned_tasks) {
+  auto rt = make_ct();
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 3; ++i)
+    rt.spawn_detached(zokio::co_invoke([&]() -> zokio::task<void> {
+      ++ran;
+      co_await zokio::yield_now{};
+      ++ran;
+    }));
+  const int polls = rt.block_on(zokio::co_invoke([&]() -> zokio::task<int> {
+    int n = 0;
+    while (ran.load() < 6 && n < 10000) {
+      co_await zokio::yield_now{};
+      ++n;
+    }
+    co_return n;
+  }));
+  BOOST_TEST(ran.load() == 6);
+  BOOST_TEST(polls < 10);  // one task turn per poll of the future: a handful of polls
+}
+
 // A wake from another thread (a std::thread sending on a oneshot) ends a parked driver's
 // wait at once, not at some timeout.
 BOOST_AUTO_TEST_CASE(a_wake_from_another_thread_unparks_the_driver) {

@@ -19,6 +19,7 @@
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/scheduler_features.hpp>
 #include <zokio/detail/stall_watchdog.hpp>
+#include <zokio/detail/task_registry.hpp>
 
 namespace zokio::detail {
 
@@ -47,6 +48,12 @@ class basic_scheduler final : public scheduler {
   bool bind(task_header* t) noexcept override;
   bool release_owned(task_header* t) noexcept override;
   void note_spawned_many(task_header* const* ts, std::size_t n) noexcept override;
+  /// F.task_dump: every live task (task_registry.hpp).
+  task_dump dump()
+    requires(F.task_dump)
+  {
+    return dump_.registry->dump();
+  }
 
  private:
   static placement place(const scheduler_options& opts) {
@@ -56,6 +63,7 @@ class basic_scheduler final : public scheduler {
       return place_flat(opts);
   }
   void run_thread_loop(worker& w) override;
+  void on_workers_joined() noexcept override;
   void run_driver_loop(worker& w, const driver_signal& sig, bool until_no_work) override;
   template <class Stop>
   void run_loop(worker& w, Stop stop);
@@ -72,7 +80,7 @@ class basic_scheduler final : public scheduler {
     void after_poll(task_header* t, task_header* outer) noexcept override;
   };
   struct no_observer {};
-  static constexpr bool observed = F.hooks || F.stall_watch;
+  static constexpr bool observed = F.hooks || F.stall_watch || F.task_dump;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).
@@ -86,6 +94,7 @@ class basic_scheduler final : public scheduler {
   [[no_unique_address]] worker_counters_storage<F.metrics> counters_;
   // Destroyed after ~basic_scheduler's teardown(): no worker polls any more.
   [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
+  [[no_unique_address]] task_dump_storage<F.task_dump> dump_;
   [[no_unique_address]] std::conditional_t<observed, observer, no_observer> observer_;
 };
 

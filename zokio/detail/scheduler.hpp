@@ -321,6 +321,8 @@ class scheduler : public task_scheduler {
   /// adds the spawn hook (F.hooks); spawn called it out of line already.
   ZOKIO_DECL virtual bool bind(task_header* t) noexcept;
   // The outside spawn_many registered `n` tasks at once (bind's hook, for a batch).
+  /// Shutdown: the workers are joined, no task is cancelled yet.
+  virtual void on_workers_joined() noexcept {}
   virtual void note_spawned_many(task_header* const* ts, std::size_t n) noexcept {
     (void)ts;
     (void)n;

@@ -20,6 +20,7 @@ struct scheduler_features {
   bool numa = true;           // NUMA topology discovery, node-bound workers, near-first steals
   bool hooks = false;         // runtime_hooks: calls at park, spawn, terminate and each poll
   bool stall_watch = false;   // the stall watchdog thread and each poll's slot updates for it
+  bool task_dump = false;     // the live-task registry, each poll's start time, dump()
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 

@@ -35,7 +35,7 @@ struct task_core : task_header {
   /// The join_error of task `t` that ended with `e` (its id, name and spawn location).
   static join_error error_of(const task_header* t, errc e) {
     return join_error(e, task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
-                      t->where);
+                      t->where());
   }
 
   /// The same for a result already moved out of the cell (an inline join, join_handle.hpp:
@@ -90,7 +90,7 @@ struct task_cell final : task_core<future_output_t<F>> {
   static task_cell* create(std::uint64_t initial, task_scheduler* s, F&& f,
                            const spawn_meta& m = {}) {
     task_cell* c = make(initial, s, std::move(f));
-    c->where = m.where;
+    c->set_where(m.where);
     if (!m.name.empty()) [[unlikely]] {
       try {
         c->set_name(m.name);
@@ -167,7 +167,19 @@ struct task_cell final : task_core<future_output_t<F>> {
     else
       deallocate(self, sizeof(task_cell), alloc_category::task, alignof(task_cell));
   }
-  static constexpr task_vtable vtable_{&poll_fn, &cancel_fn, &drop_output_fn, &dealloc_fn};
+  static void await_chain_fn(const task_header* h, std::vector<source_location>& out) {
+    auto* self = static_cast<const task_cell*>(h);
+    if (self->fut_alive) self->fut.await_chain(out);
+  }
+  static constexpr auto await_chain_ptr() noexcept {
+    using fn = void (*)(const task_header*, std::vector<source_location>&);
+    if constexpr (requires(const F& f, std::vector<source_location>& v) { f.await_chain(v); })
+      return fn{&await_chain_fn};
+    else
+      return fn{nullptr};
+  }
+  static constexpr task_vtable vtable_{&poll_fn, &cancel_fn, &drop_output_fn, &dealloc_fn,
+                                       await_chain_ptr()};
 };
 
 }  // namespace zokio::detail

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <string_view>
+#include <vector>
 
 #include <zokio/allocation.hpp>
 #include <zokio/context.hpp>
@@ -32,6 +33,9 @@ struct task_vtable {
   std::exception_ptr (*drop_output)(task_header*);
   /// Destroys whatever is left and frees the memory.
   void (*dealloc)(task_header*);
+  /// The await points the future is suspended at, innermost first (zokio::task only; null
+  /// for other futures). Called by the task dump with RUNNING held (task_inspect).
+  void (*await_chain)(const task_header*, std::vector<source_location>&) = nullptr;
 };
 
 /// task_header::owned_shard of a task that is in no owned list yet: the scheduler links it
@@ -88,7 +92,14 @@ struct task_header {
   waker join_waker;
   // Identity (zokio::task_id): set at creation, before the task is shared, never changed.
   std::uint64_t id = next_task_id();
-  source_location where;  // the spawn call (empty when unknown)
+  // The spawn call (where()), kept as two fields so that polled_at fills what would be
+  // source_location's padding: the header stays 104 bytes.
+  const char* where_file = "";
+  std::uint32_t where_line = 0;
+  // With the task dump (runtime_config::enable_task_dump): when its last poll started, in
+  // task_registry::now_ms() (0: never polled). Written by the poller, read by the dump,
+  // relaxed: a figure for people, ordered with nothing.
+  std::atomic<std::uint32_t> polled_at{0};
   char* name = nullptr;        // owned copy of spawn_options::name, or nullptr
 
   task_header(std::uint64_t initial, const task_vtable* vt, task_scheduler* s) noexcept
@@ -102,6 +113,13 @@ struct task_header {
     name = new char[n.size() + 1];
     std::memcpy(name, n.data(), n.size());
     name[n.size()] = '\0';
+  }
+
+  /// The spawn call (empty when unknown).
+  source_location where() const noexcept { return source_location::current(where_file, where_line); }
+  void set_where(source_location l) noexcept {
+    where_file = l.file_name();
+    where_line = l.line();
   }
 
   void ref_inc() noexcept { task_state::ref_inc(state); }
@@ -144,7 +162,7 @@ bool task_run(task_header* t) noexcept;
 /// What a runtime hook is told about `t` (valid while `t` is).
 inline task_info task_info_of(const task_header* t) noexcept {
   return task_info{task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
-                   t->where};
+                   t->where()};
 }
 /// What a scheduler built with hooks or the stall watchdog sees of each poll itself (not of
 /// a stale entry's drop nor an aborted task's cancel): `before_poll` once the task is RUNNING,
@@ -180,6 +198,11 @@ void task_finish_joined(task_header* t) noexcept;
 inline_run task_join_inline(task_header* t) noexcept;
 /// Shutdown path: cancels the future of a task that is not complete.
 void task_shutdown(task_header* t) noexcept;
+/// The task dump's look at a task it holds a reference to: when the task is waiting (idle,
+/// not notified), takes RUNNING for the read (task_state::to_inspecting), appends its await
+/// points to `chain` and hands back any wake or abort that came meanwhile. False: it was not
+/// waiting (queued, running or complete), and nothing was read.
+bool task_inspect(task_header* t, std::vector<source_location>& chain) noexcept;
 
 inline waker task_waker(task_header* t) noexcept;
 

@@ -227,6 +227,36 @@ inline bool to_complete_joined(word& w, unsigned refs) noexcept {
   }
 }
 
+// --- inspection (the task dump) -------------------------------------------------------------
+
+/// The task dump's hold on a waiting task (idle: not running, notified, complete or
+/// cancelled): RUNNING plus a reference, so that its frames stand still while they are read.
+/// A wake or an abort meanwhile only sets its bit (the task is RUNNING); from_inspecting
+/// hands it on. False: not waiting now.
+inline bool to_inspecting(word& w) noexcept {
+  auto s = w.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (RUNNING | NOTIFIED | COMPLETE | CANCELLED)) return false;
+    if (detail_::cas(w, s, (s | RUNNING) + REF_ONE)) return true;
+  }
+}
+
+/// Ends the inspection. requeue: a wake or an abort came meanwhile: the task is NOTIFIED
+/// and the inspection's reference belongs to the entry the caller queues (its next owner of
+/// RUNNING sees CANCELLED, if set). idle or last, as to_idle.
+inline idle_result from_inspecting(word& w) noexcept {
+  auto s = w.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (NOTIFIED | CANCELLED)) {
+      if (detail_::cas(w, s, (s & ~RUNNING) | NOTIFIED)) return idle_result::requeue;
+      continue;
+    }
+    const auto next = (s & ~RUNNING) - REF_ONE;
+    if (detail_::cas(w, s, next))
+      return ref_count(next) == 0 ? idle_result::last : idle_result::idle;
+  }
+}
+
 // --- abort and shutdown ---------------------------------------------------------------------
 
 enum class abort_result {

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,6 +38,14 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     : scheduler(opts, place(opts)) {
   // The base is whole (and this object's members): the workers may start calling the loop.
   if constexpr (observed) observer_.s = this;
+  if constexpr (F.task_dump) {
+    dump_.registry = std::make_unique<task_registry>(static_cast<unsigned>(opts_.worker_threads));
+    if (opts_.dump_signal != 0)
+      dump_.on_signal = std::make_unique<dump_on_signal>(opts_.dump_signal, [this] {
+        const std::string text = dump_.registry->dump().to_text();
+        std::fwrite(text.data(), 1, text.size(), stderr);
+      });
+  }
   if constexpr (F.stall_watch)
     if (opts_.stall_threshold.count() > 0)
       watch_.dog = std::make_unique<stall_watchdog>(
@@ -54,6 +64,7 @@ void basic_scheduler<F>::bump(std::atomic<std::uint64_t> worker_counters::*c, wo
 
 template <scheduler_features F>
 basic_scheduler<F>::~basic_scheduler() {
+  if constexpr (F.task_dump) dump_.on_signal.reset();  // no dump from that thread from now on
   teardown();  // while schedule() and the loop are still this class's (see the invariants)
 }
 
@@ -92,6 +103,7 @@ void basic_scheduler<F>::schedule(task_header* t) noexcept {
 template <scheduler_features F>
 bool basic_scheduler<F>::bind(task_header* t) noexcept {
   if (!scheduler::bind(t)) return false;
+  if constexpr (F.task_dump) dump_.registry->insert(t);
   if constexpr (F.hooks)
     if (opts_.hooks.on_task_spawn) call_hook(opts_.hooks.on_task_spawn, task_info_of(t));
   return true;
@@ -102,8 +114,16 @@ void basic_scheduler<F>::note_spawned_many(task_header* const* ts, std::size_t n
   if constexpr (F.hooks)
     if (opts_.hooks.on_task_spawn)
       for (std::size_t i = 0; i < n; ++i) call_hook(opts_.hooks.on_task_spawn, task_info_of(ts[i]));
+  if constexpr (F.task_dump)
+    for (std::size_t i = 0; i < n; ++i) dump_.registry->insert(ts[i]);
   (void)ts;
   (void)n;
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::on_workers_joined() noexcept {
+  // Before shutdown takes RUNNING of every task: waits for a dump that may hold one.
+  if constexpr (F.task_dump) dump_.registry->close();
 }
 
 template <scheduler_features F>
@@ -111,6 +131,7 @@ bool basic_scheduler<F>::release_owned(task_header* t) noexcept {
   // Called once per task, by complete() (task_header.ipp), on the completing thread.
   if constexpr (F.hooks)
     if (opts_.hooks.on_task_terminate) call_hook(opts_.hooks.on_task_terminate, task_info_of(t));
+  if constexpr (F.task_dump) dump_.registry->remove(t);
   return scheduler::release_owned(t);
 }
 
@@ -124,6 +145,7 @@ bool basic_scheduler<F>::poll_task(task_header* t) {
 
 template <scheduler_features F>
 void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
+  if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
   if constexpr (F.hooks)
     if (s->opts_.hooks.before_poll) s->call_hook(s->opts_.hooks.before_poll, task_info_of(t));
   if constexpr (F.stall_watch)
@@ -260,6 +282,18 @@ void basic_scheduler<F>::run_thread_loop(worker& w) {
 template <scheduler_features F>
 void basic_scheduler<F>::run_driver_loop(worker& w, const driver_signal& sig,
                                          bool until_no_work) {
+  // One task first, whatever the signal says: a block_on future that wakes itself at every
+  // poll (yield_now in a loop) would otherwise never let a spawned task run, since the signal
+  // is already set when the driver is entered. Tokio's block_on also runs tasks between two
+  // polls of its future.
+  if (!shutdown_.load(std::memory_order_acquire)) {
+    task_header* t = next_task(w);
+    if (std::size_t taken; !t && (t = take_injected(w, taken))) bump(&worker_counters::injector_pulls, w, taken);
+    if (t) {
+      if (w.searching) end_search(w);
+      run_task(w, t);
+    }
+  }
   // Acquire: pairs with driver_signal::wake's release store.
   run_loop(w, [&] {
     return sig.flag().load(std::memory_order_acquire) ||

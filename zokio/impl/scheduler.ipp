@@ -299,6 +299,7 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   // zokio::spawn in a destructor is refused like rt.spawn (a handle that reports
   // runtime_shutdown) instead of throwing no_runtime.
   enter_guard entered(this);
+  on_workers_joined();
   // Workers are gone: this thread is the only one touching the queues now.
   auto pinned = owned_.close_and_pin();
   // Tasks spawned on a worker and never left pending are in no owned list but in a queue

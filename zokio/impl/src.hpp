@@ -16,7 +16,9 @@
 #include <zokio/impl/scheduler_metrics.ipp>
 #include <zokio/impl/sim_core.ipp>
 #include <zokio/impl/stall_watchdog.ipp>
+#include <zokio/impl/task_dump.ipp>
 #include <zokio/impl/task_header.ipp>
+#include <zokio/impl/task_registry.ipp>
 #include <zokio/impl/topology.ipp>
 #include <zokio/impl/wake_gate.ipp>
 

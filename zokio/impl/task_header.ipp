@@ -33,7 +33,7 @@ void complete(task_header* t, unsigned run_refs) noexcept {
     if (unjoined) {
       try {
         who = "a detached " +
-              join_error::describe(task_id(t->id), t->name ? t->name : "", t->where) +
+              join_error::describe(task_id(t->id), t->name ? t->name : "", t->where()) +
               " (or one whose join_handle was dropped)";
       } catch (...) {
         who.clear();  // out of memory: the generic wording below
@@ -226,7 +226,7 @@ void task_drop_join_handle(task_header* t) noexcept {
         // The handle's reference still holds the task: it can be named.
         std::string who = "a task whose join_handle was dropped unjoined after it ended";
         try {
-          who = "a " + join_error::describe(task_id(t->id), t->name ? t->name : "", t->where) +
+          who = "a " + join_error::describe(task_id(t->id), t->name ? t->name : "", t->where()) +
                 ", whose join_handle was dropped unjoined after it ended";
         } catch (...) {
         }
@@ -239,6 +239,27 @@ void task_drop_join_handle(task_header* t) noexcept {
       t->ref_dec();
       return;
   }
+}
+
+bool task_inspect(task_header* t, std::vector<source_location>& chain) noexcept {
+  if (!ts::to_inspecting(t->state)) return false;
+  // RUNNING is ours: no poll moves the frames, and a wake or an abort only sets its bit.
+  if (t->vtable->await_chain) {
+    try {
+      t->vtable->await_chain(t, chain);
+    } catch (...) {  // out of memory for the chain: the task is still listed, without it
+    }
+  }
+  wake_gate_guard gate(gate_key(t));
+  switch (ts::from_inspecting(t->state)) {
+    case ts::idle_result::requeue: t->sched->schedule(t); break;  // the reference is the entry's
+    case ts::idle_result::last:  // not with the caller's reference; kept for completeness
+      gate.release();
+      t->vtable->dealloc(t);
+      break;
+    default: break;
+  }
+  return true;
 }
 
 void task_shutdown(task_header* t) noexcept {

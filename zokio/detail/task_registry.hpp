@@ -1,0 +1,96 @@
+// Every live task of a runtime built with the task dump (runtime_config::enable_task_dump),
+// and the dump itself: the registry, its snapshot, and the thread that prints a dump on a
+// signal.
+//
+// Invariants: a task is in the registry from bind (or note_spawned_many) until its
+// release_owned, both called once per task; it is alive while listed (release_owned comes
+// before any free). Shards are picked by the task's address and guarded by their own mutex.
+// The dump pins each listed task (a reference) under the shard's lock, then looks at it
+// outside any lock: a waiting task through task_inspect (RUNNING held while its frames are
+// read), the others by their state word. dump_mu_ orders dumps with close(): shutdown closes
+// the registry once the workers are joined and before it cancels tasks, so no inspection
+// holds RUNNING when shutdown takes it (task_shutdown assumes nobody does).
+#ifndef ZOKIO_DETAIL_TASK_REGISTRY_HPP
+#define ZOKIO_DETAIL_TASK_REGISTRY_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+
+#include <zokio/detail/config.hpp>
+#include <zokio/task_dump.hpp>
+
+namespace zokio::detail {
+
+struct task_header;
+
+class task_registry {
+ public:
+  ZOKIO_DECL explicit task_registry(unsigned workers);
+  ZOKIO_DECL ~task_registry();
+  task_registry(const task_registry&) = delete;
+  task_registry& operator=(const task_registry&) = delete;
+
+  /// At bind: the task is listed (out of memory: it is not, and `missed` counts it).
+  ZOKIO_DECL void insert(task_header* t) noexcept;
+  /// At release_owned.
+  ZOKIO_DECL void remove(task_header* t) noexcept;
+  /// Shutdown, workers joined, before tasks are cancelled: waits for a dump in progress; later
+  /// dumps return no tasks.
+  ZOKIO_DECL void close() noexcept;
+  /// Every listed task (see task_dump).
+  ZOKIO_DECL task_dump dump();
+
+  /// Milliseconds of a coarse monotonic clock (a few ns to read), modulo 2^32, never 0: the
+  /// unit of task_header::polled_at.
+  ZOKIO_DECL static std::uint32_t now_ms() noexcept;
+
+  /// Tasks that could not be listed for want of memory.
+  std::size_t missed() const noexcept { return missed_.load(std::memory_order_relaxed); }
+
+ private:
+  struct alignas(ZOKIO_CACHE_LINE) shard {
+    std::mutex mu;
+    std::unordered_set<task_header*> tasks;
+  };
+  shard& shard_of(const task_header* t) noexcept;
+
+  const std::size_t mask_;
+  std::unique_ptr<shard[]> shards_;
+  std::mutex dump_mu_;
+  bool closed_ = false;  // guarded by dump_mu_
+  std::atomic<std::size_t> missed_{0};
+};
+
+/// With runtime_options::dump_signal: a thread of its own waits for that signal (Asio's
+/// signal_set, so other signal_sets of the process still get it) and prints a dump to stderr
+/// each time. A thread, not a worker: the dump still comes when every worker is stuck.
+class dump_on_signal {
+ public:
+  ZOKIO_DECL dump_on_signal(int signo, std::function<void()> print);
+  /// Stops and joins the thread (never called on it).
+  ZOKIO_DECL ~dump_on_signal();
+  dump_on_signal(const dump_on_signal&) = delete;
+  dump_on_signal& operator=(const dump_on_signal&) = delete;
+
+ private:
+  struct impl;  // io_context, signal_set, thread (impl/task_registry.ipp)
+  std::unique_ptr<impl> impl_;
+};
+
+/// basic_scheduler's member: the registry with the feature, nothing without it.
+template <bool On>
+struct task_dump_storage {};
+template <>
+struct task_dump_storage<true> {
+  std::unique_ptr<task_registry> registry;
+  std::unique_ptr<dump_on_signal> on_signal;
+};
+
+}  // namespace zokio::detail
+
+#endif
