@@ -6,12 +6,14 @@
 //                                     to_idle, to_complete (references folded into the
 //                                     COMPLETE RMW), to_complete_joined, cancel,
 //                                     set_/unset_join_waker, drop_join_handle,
-//                                     release_join_interest, ref_dec);
+//                                     release_join_interest, ref_dec, to_inspecting,
+//                                     from_inspecting);
 //   zokio/impl/task_header.ipp        the harness: complete, poll_running, task_wake_by_ref,
 //                                     task_wake_by_val, task_run (with the stale-entry drop),
 //                                     task_claim / task_run_joined (a completion held
 //                                     for the joiner), task_finish_joined, task_abort,
-//                                     task_set_join_waker, task_drop_join_handle;
+//                                     task_set_join_waker, task_drop_join_handle,
+//                                     task_inspect (the task dump's hold on a waiting task);
 //   zokio/detail/scheduler.hpp        spawn's initial state (NOTIFIED | JOIN_INTEREST, three
 //                                     references: handle, queue entry, owned list);
 //   zokio/impl/scheduler.ipp          run_inline's two ways to run a task its joiner found
@@ -70,6 +72,8 @@
 //      popped): the task is freed while the joiner still runs it.
 //   6  complete() drops its references in the COMPLETE RMW even when it must still read the
 //      join waker slot: the handle's drop frees the task under the read.
+//   7  the task dump's inspection ends by clearing RUNNING without looking at NOTIFIED or
+//      CANCELLED: a wake (or an abort) that came while it held the task is lost.
 // (A stale entry that polls an idle task without NOTIFIED is only a spurious poll, which a
 // future must tolerate: not a seeded bug, the model passes with it.)
 #include <cstdint>
@@ -113,7 +117,7 @@ struct path_counts {
   unsigned long wake_coalesced, wake_while_running, requeued, abort_idle, abort_running,
       cancelled_after_poll, waker_taken_back, waker_reset_complete, handle_cleared_waker,
       joiner_woken, output_dropped_by_task, claimed, entry_taken_back, stale_dropped,
-      held_for_joiner;
+      held_for_joiner, inspected, inspect_requeued;
 };
 path_counts paths;
 
@@ -147,7 +151,8 @@ struct ledger {
 //                  'i' inline join by claim (run_inline when the entry is elsewhere: claim,
 //                  run, requeue if woken, then poll), 'e' inline join that takes the queue
 //                  entry back first (run_inline's LIFO slot / spawn stack case: task_run on
-//                  that entry, then poll)
+//                  that entry, then poll), 'n' the task dump looks at it (task_inspect,
+//                  through the handle's reference as the dump's pin)
 //   yields: how many of the first polls wake the task themselves (yield_now) and return
 //           pending.
 struct task_config {
@@ -550,6 +555,44 @@ void task_drop_join_handle(task* t) {
   t->ref_dec();
 }
 
+// task_inspect: the task dump holds a waiting task still (RUNNING plus a reference) while it
+// reads its frames, then hands on a wake or an abort that came meanwhile.
+void task_inspect(task* t) {
+  auto s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+    if (s & (RUNNING | NOTIFIED | COMPLETE | CANCELLED)) return;
+    if (t->state.compare_exchange_weak(s, (s | RUNNING) + REF_ONE, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire))
+      break;
+  }
+  ++paths.inspected;
+  RL_ASSERT(t->fut_alive($));
+  (void)t->polls($);  // the frames: a poll writing them now would be a data race
+  s = t->state.load(rl::memory_order_acquire);
+  for (;;) {
+#if ZOKIO_RELACY_SEED_BUG == 7
+    const bool woken = false;
+#else
+    const bool woken = (s & (NOTIFIED | CANCELLED)) != 0;
+#endif
+    if (woken) {
+      if (t->state.compare_exchange_weak(s, (s & ~RUNNING) | NOTIFIED, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire)) {
+        ++paths.inspect_requeued;
+        t->m->schedule(t);  // the inspection's reference is the entry's
+        return;
+      }
+      continue;
+    }
+    const auto next = (s & ~RUNNING) - REF_ONE;
+    if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
+                                       rl::memory_order_acquire)) {
+      if (ref_count(next) == 0) vt_dealloc(t);
+      return;
+    }
+  }
+}
+
 // --- the future -----------------------------------------------------------------------------
 
 // Ready once it has seen every event the waker thread sends; the first `yields` polls wake
@@ -706,6 +749,9 @@ struct task_test : rl::test_suite<task_test<C>, C.workers + 2> {
         case 'a':
           if (!released) task_abort(t);
           break;
+        case 'n':
+          if (!released) task_inspect(t);
+          break;
         case 'i':  // join_handle::poll -> run_inline, entry elsewhere: claim
           if (!done) {
             int r = RUN_DONE;
@@ -798,6 +844,12 @@ constexpr task_config claim_abort{"ard", "iwx", 0, 2};
 constexpr task_config waker_then_inline{"rd", "peiwx", 1, 2};
 // One worker, claim then wait: exhaustive.
 constexpr task_config small_claim{"v", "iwx", 1, 1};
+// The task dump holds the task while wakes and a self-wake race it (seeded bug 7).
+constexpr task_config inspect_wakes{"vrd", "pnnwx", 1, 2};
+// The dump holds it while another thread aborts it.
+constexpr task_config inspect_abort{"ard", "pnwx", 0, 2};
+// One worker, a wake racing the dump: exhaustive.
+constexpr task_config small_inspect{"v", "pnwx", 0, 1};
 
 void print_paths() {
   const path_counts& p = paths;
@@ -805,11 +857,12 @@ void print_paths() {
               "running %lu; cancelled after poll %lu; join waker taken back %lu, reset on "
               "COMPLETE %lu, cleared by drop %lu; joiner woken %lu; output dropped by task %lu; "
               "claimed %lu, entry taken back %lu, stale entries dropped %lu, held for the "
-              "joiner %lu\n",
+              "joiner %lu; inspected %lu, requeued by the inspection %lu\n",
               p.wake_coalesced, p.wake_while_running, p.requeued, p.abort_idle, p.abort_running,
               p.cancelled_after_poll, p.waker_taken_back, p.waker_reset_complete,
               p.handle_cleared_waker, p.joiner_woken, p.output_dropped_by_task, p.claimed,
-              p.entry_taken_back, p.stale_dropped, p.held_for_joiner);
+              p.entry_taken_back, p.stale_dropped, p.held_for_joiner, p.inspected,
+              p.inspect_requeued);
 }
 
 template <class Test>
@@ -836,6 +889,10 @@ int main() {
                                          rl::sched_bound, 0, 1);
   ok = ok && run<task_test<small_claim>>("task: 1 worker, joiner claims it inline (exhaustive)",
                                          rl::sched_bound, 0, 1);
+  ok = ok && run<task_test<small_inspect>>("task: 1 worker, the dump holds it while it is woken (exhaustive)",
+                                           rl::sched_bound, 0, 1);
+  ok = ok && run_random<task_test<inspect_wakes>>("task: the dump holds it, wakes and a self-wake race");
+  ok = ok && run_random<task_test<inspect_abort>>("task: the dump holds it, an abort races");
   ok = ok && run_random<task_test<claim_join>>("task: inline join by claim, self-wake, wakes");
   ok = ok && run_random<task_test<entry_join>>("task: inline join takes the entry back");
   ok = ok && run_random<task_test<claim_abort>>("task: inline join by claim racing an abort");
