@@ -2,6 +2,10 @@
 // and the dump itself: the registry, its snapshot, and the thread that prints a dump on a
 // signal.
 //
+// Cost with the feature: a spin lock and an open-addressing insert at spawn, the same and an
+// erase at completion (no allocation but a shard's occasional growth), and a coarse clock
+// read per poll.
+//
 // Invariants: a task is in the registry from bind (or note_spawned_many) until its
 // release_owned, both called once per task; it is alive while listed (release_owned comes
 // before any free). Shards are picked by the task's address and guarded by their own mutex.
@@ -19,9 +23,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
+#include <vector>
 
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/spin_mutex.hpp>
 #include <zokio/task_dump.hpp>
 
 namespace zokio::detail {
@@ -53,9 +58,30 @@ class task_registry {
   std::size_t missed() const noexcept { return missed_.load(std::memory_order_relaxed); }
 
  private:
+  // Task pointers by open addressing (linear probing, tombstones, at most half full): a
+  // node-based set costs an allocation per spawn, which was most of the feature's cost.
+  class ptr_set {
+   public:
+    /// May throw std::bad_alloc when it must grow (the set is then unchanged).
+    void insert(task_header* t);
+    void erase(task_header* t) noexcept;
+    std::size_t size() const noexcept { return live_; }
+    template <class F>
+    void for_each(F&& f) const {
+      for (task_header* t : slots_)
+        if (t && t != tomb()) f(t);
+    }
+
+   private:
+    static task_header* tomb() noexcept { return reinterpret_cast<task_header*>(std::uintptr_t{1}); }
+    static std::size_t hash(const task_header* t) noexcept;
+    void rehash(std::size_t capacity);
+    std::vector<task_header*> slots_;  // nullptr: empty; tomb(): erased
+    std::size_t live_ = 0, filled_ = 0;  // live entries; live + tombstones
+  };
   struct alignas(ZOKIO_CACHE_LINE) shard {
-    std::mutex mu;
-    std::unordered_set<task_header*> tasks;
+    spin_mutex mu;  // held for an insert or an erase, or while the dump pins the shard's tasks
+    ptr_set tasks;
   };
   shard& shard_of(const task_header* t) noexcept;
 

@@ -3,6 +3,7 @@
 #ifndef ZOKIO_IMPL_TASK_REGISTRY_IPP
 #define ZOKIO_IMPL_TASK_REGISTRY_IPP
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,51 @@ ZOKIO_DECL task_registry::task_registry(unsigned workers)
       shards_(std::make_unique<shard[]>(mask_ + 1)) {}
 
 ZOKIO_DECL task_registry::~task_registry() = default;
+
+std::size_t task_registry::ptr_set::hash(const task_header* t) noexcept {
+  auto a = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t));
+  a ^= a >> 29;
+  a *= 0x9e3779b97f4a7c15ull;  // Fibonacci hashing: the high bits mix every input bit
+  return static_cast<std::size_t>(a >> 32);
+}
+
+void task_registry::ptr_set::rehash(std::size_t capacity) {
+  std::vector<task_header*> old(capacity, nullptr);
+  old.swap(slots_);  // allocated before anything changes: a throw leaves the set as it was
+  const std::size_t mask = capacity - 1;
+  for (task_header* t : old) {
+    if (!t || t == tomb()) continue;
+    std::size_t i = hash(t) & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = t;
+  }
+  filled_ = live_;
+}
+
+void task_registry::ptr_set::insert(task_header* t) {
+  if ((filled_ + 1) * 2 > slots_.size()) {
+    // Half full: grow to keep live entries at a quarter (or just sweep the tombstones).
+    rehash(std::max<std::size_t>(64, std::bit_ceil((live_ + 1) * 4)));
+  }
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = hash(t) & mask;
+  while (slots_[i] && slots_[i] != tomb()) i = (i + 1) & mask;
+  if (!slots_[i]) ++filled_;
+  slots_[i] = t;
+  ++live_;
+}
+
+void task_registry::ptr_set::erase(task_header* t) noexcept {
+  if (slots_.empty()) return;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = hash(t) & mask; slots_[i]; i = (i + 1) & mask) {
+    if (slots_[i] == t) {
+      slots_[i] = tomb();
+      --live_;
+      return;
+    }
+  }
+}
 
 task_registry::shard& task_registry::shard_of(const task_header* t) noexcept {
   // Tasks are at least 64-byte blocks: the low bits say nothing.
@@ -87,10 +133,10 @@ ZOKIO_DECL task_dump task_registry::dump() {
     shard& s = shards_[i];
     std::lock_guard lk(s.mu);
     pinned.reserve(pinned.size() + s.tasks.size());
-    for (task_header* t : s.tasks) {
+    s.tasks.for_each([&](task_header* t) {
       t->ref_inc();  // from the reference the listing stands on (released after removal)
       pinned.push_back(t);
-    }
+    });
   }
   const std::uint32_t now = now_ms();
   d.tasks.reserve(pinned.size());
