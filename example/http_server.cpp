@@ -6,6 +6,12 @@
 //
 //   http_server [--address A] [--port P] [--root DIR] [--workers N] [--max-connections N]
 //               [--header-timeout S] [--idle-timeout S] [--body-limit BYTES] [--drain S] [--quiet]
+//               [--stall-ms N] [--debug-endpoints]
+//
+// --debug-endpoints: GET /debug/tasks (the task dump, JSON; ?text for text), /debug/trace (the
+// flight recorder, Chrome Trace Event JSON), /debug/stall?ms=N (blocks a worker, to see the
+// stall watchdog), and the task dump on stderr at SIGUSR1. --stall-ms: the watchdog's
+// threshold (default 100; 0: off).
 //
 // Prints "http_server: listening on A:P" (P is the bound port when 0 was asked) and serves
 // until SIGINT or SIGTERM; then it stops accepting, lets every connection finish the request
@@ -164,10 +170,10 @@ zokio::task<int> serve(server& s) {
     }
     if (s.open.fetch_add(1) >= s.cfg.max_connections) {
       s.open.fetch_sub(1);
-      zokio::spawn(refuse(s, std::move(*sock))).detach();
+      zokio::spawn(refuse(s, std::move(*sock)), zokio::spawn_options{.name = "refuse"}).detach();
       continue;
     }
-    zokio::spawn(session(s, std::move(*sock))).detach();
+    zokio::spawn(session(s, std::move(*sock)), zokio::spawn_options{.name = "session"}).detach();
   }
   // Drain: no new connections; each open one finishes its request (answered with
   // Connection: close) or idles out; after the deadline the rest are closed by the runtime.
@@ -227,6 +233,11 @@ bool parse(int argc, char** argv, config& c) {
       if (!number(c.body_limit, 0)) return false;
     } else if (a == "--quiet") {
       c.log = false;
+    } else if (a == "--debug-endpoints") {
+      c.debug = true;
+    } else if (a == "--stall-ms") {
+      if (!number(secs, 0)) return false;
+      c.stall = std::chrono::milliseconds(secs);
     } else {
       return false;
     }
@@ -253,7 +264,8 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, s.cfg)) {
     std::fprintf(stderr,
                  "usage: %s [--address A] [--port P] [--root DIR] [--workers N] [--max-connections N]\n"
-                 "          [--header-timeout S] [--idle-timeout S] [--body-limit BYTES] [--drain S] [--quiet]\n",
+                 "          [--header-timeout S] [--idle-timeout S] [--body-limit BYTES] [--drain S] [--quiet]\n"
+                 "          [--stall-ms N] [--debug-endpoints]\n",
                  argv[0]);
     return 2;
   }
@@ -261,9 +273,11 @@ int main(int argc, char** argv) {
   if (s.cfg.workers) b.worker_threads(s.cfg.workers);
   // A connection's failure must not stop the server: exceptions nobody joins are logged.
   b.unhandled_exception(zokio::unhandled_exception_policy::log);
+  b.stall_threshold(s.cfg.stall);
+  if (s.cfg.debug) b.dump_signal(SIGUSR1);
   runtime rt = b.build();
   s.rt = &rt;
-  const int rc = rt.block_on(rt.spawn(serve(s)));
+  const int rc = rt.block_on(rt.spawn(serve(s), zokio::spawn_options{.name = "serve"}));
   std::fflush(stdout);
   return rc;
 }

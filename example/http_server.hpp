@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/stream_file.hpp>
@@ -41,7 +42,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 
-using runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+// Metrics for /metrics; the stall watchdog, the task dump and the flight recorder for the
+// --debug endpoints and SIGUSR1 (doc/observability.md has their cost: about 1 % here).
+using runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true,
+                                                           .enable_stall_watchdog = true,
+                                                           .enable_task_dump = true,
+                                                           .enable_trace = true}>;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
@@ -58,6 +64,8 @@ struct config {
   std::chrono::seconds drain{5};
   std::size_t max_file = 64 << 20;  // larger static files: 413 (this example reads into memory)
   bool log = true;
+  bool debug = false;                      // /debug/tasks, /debug/trace, /debug/stall; SIGUSR1
+  std::chrono::milliseconds stall{100};    // a poll this long is reported (0: never)
 };
 
 // Prometheus families: the server's own counters here; the runtime's come from
@@ -205,6 +213,25 @@ inline zokio::task<response> handle(server& s, const request& req) {
   if (path == "/metrics") {
     if (!get) co_return only("GET, HEAD");
     co_return make_response(req, http::status::ok, scrape(s), "text/plain; version=0.0.4");
+  }
+  if (s.cfg.debug && path.starts_with("/debug/")) {
+    if (!get) co_return only("GET, HEAD");
+    const std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
+    if (path == "/debug/tasks") {  // the task dump: JSON, or text with ?text
+      const zokio::task_dump d = s.rt->dump();
+      if (query == "text") co_return make_response(req, http::status::ok, d.to_text(), "text/plain");
+      co_return make_response(req, http::status::ok, d.to_json(), "application/json");
+    }
+    if (path == "/debug/trace")  // Chrome Trace Event JSON (chrome://tracing, Perfetto)
+      co_return make_response(req, http::status::ok, s.rt->trace_json(), "application/json");
+    if (path == "/debug/stall") {  // blocks this worker on purpose (?ms=N, at most 5000)
+      long ms = 300;
+      if (query.starts_with("ms=")) ms = std::clamp(std::atol(std::string(query.substr(3)).c_str()), 0L, 5000L);
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      co_return make_response(req, http::status::ok, "blocked a worker for " + std::to_string(ms) + " ms\n",
+                              "text/plain");
+    }
+    co_return error_response(req, http::status::not_found);
   }
   if (path.starts_with("/static/")) {
     if (!get) co_return only("GET, HEAD");

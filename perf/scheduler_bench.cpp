@@ -363,6 +363,10 @@ using watched_setup = basic_zokio_setup<watched_rt>;
 using dumped_rt = zokio::basic_runtime<
     zokio::runtime_config{.worker_threads = kThreads, .enable_task_dump = true}>;
 using dumped_setup = basic_zokio_setup<dumped_rt>;
+// The flight recorder (issue 15): an event per spawn, poll begin and end, wake, park, steal.
+using traced_rt =
+    zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads, .enable_trace = true}>;
+using traced_setup = basic_zokio_setup<traced_rt>;
 // Counted per thread (what a real hook does: a contended counter would measure the cache line).
 struct alignas(64) hook_slot {
   std::atomic<std::uint64_t> n{0};
@@ -810,6 +814,7 @@ const std::string kZkHooksOff = "zokio hooks unset coro";
 const std::string kZkHooksOn = "zokio hooks set coro";
 const std::string kZkWatch = "zokio watchdog coro";
 const std::string kZkDump = "zokio task dump coro";
+const std::string kZkTrace = "zokio trace coro";
 // Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
 const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
@@ -891,6 +896,7 @@ int main(int argc, char** argv) {
   auto zk_hk_on = std::make_unique<hooked_setup>(all_hooks_counting());
   auto zk_watch = std::make_unique<watched_setup>();
   auto zk_dump = std::make_unique<dumped_setup>();
+  auto zk_trace = std::make_unique<traced_setup>();
   auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
   auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
@@ -914,6 +920,7 @@ int main(int argc, char** argv) {
   add_zokio_coro(r, kZkHooksOn, *zk_hk_on);
   add_zokio_coro(r, kZkWatch, *zk_watch);
   add_zokio_coro(r, kZkDump, *zk_dump);
+  add_zokio_coro(r, kZkTrace, *zk_trace);
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
@@ -1001,6 +1008,7 @@ int main(int argc, char** argv) {
     const bench::summary* on = r.result(w, kZkHooksOn);
     const bench::summary* dog = r.result(w, kZkWatch);
     const bench::summary* dump = r.result(w, kZkDump);
+    const bench::summary* tr = r.result(w, kZkTrace);
     if (!base || !off || !on) continue;
     // Hook calls in one more run of the workload: the cost per call from the medians.
     const std::uint64_t before = hook_calls();
@@ -1021,6 +1029,9 @@ int main(int argc, char** argv) {
     if (dump)
       std::printf("  %-14s task dump %s (%.2fx)\n", "", bench::format_duration(dump->median).c_str(),
                   dump->median / base->median);
+    if (tr)
+      std::printf("  %-14s trace %s (%.2fx)\n", "", bench::format_duration(tr->median).c_str(),
+                  tr->median / base->median);
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

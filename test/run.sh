@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/.ci/install_deps.sh"
-zokio_install_deps clang libclang-rt-14-dev
+zokio_install_deps clang libclang-rt-14-dev gdb
 stages=${ZOKIO_TEST_STAGES:-"release tsan asan b2"}
 jobs=$(nproc)
 start=$(date +%s)

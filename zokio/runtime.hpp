@@ -73,7 +73,8 @@ class basic_runtime {
                                                       .numa = Config.numa_aware,
                                                       .hooks = Config.enable_hooks,
                                                       .stall_watch = Config.enable_stall_watchdog,
-                                                      .task_dump = Config.enable_task_dump};
+                                                      .task_dump = Config.enable_task_dump,
+                                                      .trace = Config.enable_trace};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -135,6 +136,10 @@ class basic_runtime {
     }
     /// runtime_options::dump_signal (runtime_config::enable_task_dump).
     builder& dump_signal(int signo) { return set(&runtime_options::dump_signal, signo); }
+    /// runtime_options::trace_capacity (runtime_config::enable_trace).
+    builder& trace_capacity(std::size_t events) {
+      return set(&runtime_options::trace_capacity, events);
+    }
     /// hooks.on_thread_start, and the other runtime_hooks (runtime_config::enable_hooks).
     builder& on_thread_start(std::function<void()> f) { return hook(&runtime_hooks::on_thread_start, std::move(f)); }
     builder& on_thread_stop(std::function<void()> f) { return hook(&runtime_hooks::on_thread_stop, std::move(f)); }
@@ -375,6 +380,19 @@ class basic_runtime {
     requires(Config.enable_task_dump)
   {
     return static_cast<detail::basic_scheduler<features>&>(*sched_).dump();
+  }
+
+  /**
+   * The flight recorder's events still in its rings (the last trace_capacity per worker) as
+   * Chrome Trace Event JSON, which chrome://tracing and https://ui.perfetto.dev open (and
+   * `tools/trace_timeline.py` draws as a PNG): a row per worker, a slice per poll and per
+   * sleep, instant events for spawns, wakes and steals. Exists with
+   * runtime_config::enable_trace only. Any thread, while the runtime runs; recording goes on.
+   */
+  std::string trace_json() const
+    requires(Config.enable_trace)
+  {
+    return static_cast<detail::basic_scheduler<features>&>(*sched_).trace_json();
   }
 
   /// Per-worker counters (all zero unless Config.enable_metrics) and queue depths.

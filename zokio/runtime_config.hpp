@@ -71,6 +71,10 @@ struct runtime_config {
   /// listed from spawn to completion, and each poll notes its start time (a coarse clock
   /// read). Off: runtime::dump() does not exist, nothing is listed or noted.
   bool enable_task_dump = false;
+  /// Feature: the flight recorder (runtime::trace_json()): each worker keeps its last
+  /// runtime_options::trace_capacity scheduler events (spawn, poll begin/end, wake, park,
+  /// unpark, steal) with timestamps. Off: nothing recorded, no trace_json().
+  bool enable_trace = false;
 };
 
 }  // namespace zokio

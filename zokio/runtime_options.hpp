@@ -66,6 +66,9 @@ struct runtime_options {
   /// With runtime_config::enable_task_dump: a signal (SIGUSR1, say) on which a thread of the
   /// runtime prints dump().to_text() to stderr; 0 (the default): none.
   int dump_signal = 0;
+  /// With runtime_config::enable_trace: events kept per worker (a power of two; 16 bytes
+  /// each), the oldest overwritten first.
+  std::size_t trace_capacity = 65536;
   /// Priority levels: set from runtime_config::priority_levels (a feature), not here.
   unsigned priority_levels = 1;
 

@@ -20,6 +20,7 @@
 #include <zokio/detail/scheduler_features.hpp>
 #include <zokio/detail/stall_watchdog.hpp>
 #include <zokio/detail/task_registry.hpp>
+#include <zokio/detail/trace_recorder.hpp>
 
 namespace zokio::detail {
 
@@ -57,6 +58,13 @@ class basic_scheduler final : public scheduler {
     else
       return {};
   }
+  /// F.trace: the recorder's events as Chrome Trace Event JSON; without it, no events.
+  std::string trace_json() const {
+    if constexpr (F.trace)
+      return trace_.recorder->chrome_json();
+    else
+      return "{\"traceEvents\":[]}";
+  }
 
  private:
   static placement place(const scheduler_options& opts) {
@@ -83,7 +91,16 @@ class basic_scheduler final : public scheduler {
     void after_poll(task_header* t, task_header* outer) noexcept override;
   };
   struct no_observer {};
-  static constexpr bool observed = F.hooks || F.stall_watch || F.task_dump;
+  static constexpr bool observed = F.hooks || F.stall_watch || F.task_dump || F.trace;
+  // F.trace: records an event on the calling thread's ring.
+  void trace(trace_kind k, std::uint64_t value = 0) noexcept {
+    if constexpr (F.trace) {
+      worker* w = local_worker();
+      trace_.recorder->record(w ? static_cast<int>(w->index) : -1, k, value);
+    }
+    (void)k;
+    (void)value;
+  }
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).
@@ -98,6 +115,7 @@ class basic_scheduler final : public scheduler {
   // Destroyed after ~basic_scheduler's teardown(): no worker polls any more.
   [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
   [[no_unique_address]] task_dump_storage<F.task_dump> dump_;
+  [[no_unique_address]] trace_storage<F.trace> trace_;
   [[no_unique_address]] std::conditional_t<observed, observer, no_observer> observer_;
 };
 

@@ -21,6 +21,7 @@ struct scheduler_features {
   bool hooks = false;         // runtime_hooks: calls at park, spawn, terminate and each poll
   bool stall_watch = false;   // the stall watchdog thread and each poll's slot updates for it
   bool task_dump = false;     // the live-task registry, each poll's start time, dump()
+  bool trace = false;         // the flight recorder: per-worker rings of scheduler events
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 

@@ -90,7 +90,19 @@ class task_registry {
   std::mutex dump_mu_;
   bool closed_ = false;  // guarded by dump_mu_
   std::atomic<std::size_t> missed_{0};
+  // Every live registry of the process, for debuggers (tools/gdb/zokio.py walks them in a
+  // core file from zokio_task_registries); linked under a process-wide mutex.
+  task_registry* next_in_process_ = nullptr;
+  task_registry* prev_in_process_ = nullptr;
 };
+
+}  // namespace zokio::detail
+
+/// The first live task registry of the process (a plain C symbol, so that gdb finds it
+/// without debug information for it): tools/gdb/zokio.py's starting point.
+extern "C" zokio::detail::task_registry* zokio_task_registries;
+
+namespace zokio::detail {
 
 /// With runtime_options::dump_signal: a thread of its own waits for that signal (Asio's
 /// signal_set, so other signal_sets of the process still get it) and prints a dump to stderr

@@ -38,6 +38,9 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     : scheduler(opts, place(opts)) {
   // The base is whole (and this object's members): the workers may start calling the loop.
   if constexpr (observed) observer_.s = this;
+  if constexpr (F.trace)
+    trace_.recorder = std::make_unique<trace_recorder>(static_cast<unsigned>(opts_.worker_threads),
+                                                       opts_.trace_capacity);
   if constexpr (F.task_dump) {
     dump_.registry = std::make_unique<task_registry>(static_cast<unsigned>(opts_.worker_threads));
     if (opts_.dump_signal != 0)
@@ -70,6 +73,7 @@ basic_scheduler<F>::~basic_scheduler() {
 
 template <scheduler_features F>
 void basic_scheduler<F>::schedule(task_header* t) noexcept {
+  if constexpr (F.trace) trace(trace_kind::wake, t->id);
   if (t->home != 0 || t->priority != 0) [[unlikely]] {
     push_routed(t);  // spawn_local's home worker, or a priority level's queue
     return;
@@ -104,6 +108,7 @@ template <scheduler_features F>
 bool basic_scheduler<F>::bind(task_header* t) noexcept {
   if (!scheduler::bind(t)) return false;
   if constexpr (F.task_dump) dump_.registry->insert(t);
+  if constexpr (F.trace) trace(trace_kind::spawn, t->id);
   if constexpr (F.hooks)
     if (opts_.hooks.on_task_spawn) call_hook(opts_.hooks.on_task_spawn, task_info_of(t));
   return true;
@@ -116,6 +121,8 @@ void basic_scheduler<F>::note_spawned_many(task_header* const* ts, std::size_t n
       for (std::size_t i = 0; i < n; ++i) call_hook(opts_.hooks.on_task_spawn, task_info_of(ts[i]));
   if constexpr (F.task_dump)
     for (std::size_t i = 0; i < n; ++i) dump_.registry->insert(ts[i]);
+  if constexpr (F.trace)
+    for (std::size_t i = 0; i < n; ++i) trace(trace_kind::spawn, ts[i]->id);
   (void)ts;
   (void)n;
 }
@@ -146,6 +153,7 @@ bool basic_scheduler<F>::poll_task(task_header* t) {
 template <scheduler_features F>
 void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
+  if constexpr (F.trace) s->trace(trace_kind::poll_begin, t->id);
   if constexpr (F.hooks)
     if (s->opts_.hooks.before_poll) s->call_hook(s->opts_.hooks.before_poll, task_info_of(t));
   if constexpr (F.stall_watch)
@@ -154,6 +162,7 @@ void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
 
 template <scheduler_features F>
 void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer) noexcept {
+  if constexpr (F.trace) s->trace(trace_kind::poll_end, t->id);
   if constexpr (F.hooks)
     if (s->opts_.hooks.after_poll) s->call_hook(s->opts_.hooks.after_poll, task_info_of(t));
   // Last: once the watchdog's slot has moved on, `t` may be freed (stall_watchdog.hpp).
@@ -476,6 +485,7 @@ task_header* basic_scheduler<F>::search(worker& w) {
       std::uint32_t stolen = 0;
       found = v.deque.steal_into(w.deque, stolen);
       if (found) {
+        if constexpr (F.trace) trace(trace_kind::steal, stolen);
         if constexpr (F.metrics) {
           bump(&worker_counters::steals, w);
           bump(&worker_counters::stolen_tasks, w, stolen);
@@ -490,6 +500,7 @@ task_header* basic_scheduler<F>::search(worker& w) {
       if (!v.lifo.load(std::memory_order_relaxed)) continue;
       if constexpr (F.lifo_slot) found = v.lifo.exchange(nullptr, std::memory_order_acq_rel);
       if (found) {
+        if constexpr (F.trace) trace(trace_kind::steal, 1);
         if constexpr (F.metrics) {
           bump(&worker_counters::steals, w);
           bump(&worker_counters::stolen_tasks, w);
@@ -608,7 +619,9 @@ void basic_scheduler<F>::park(worker& w) {
       !shutdown_.load(std::memory_order_acquire)) {
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
+    if constexpr (F.trace) trace(trace_kind::park);
     ran = run_io(w, true);
+    if constexpr (F.trace) trace(trace_kind::unpark);
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_unpark) call_hook(opts_.hooks.on_thread_unpark);
   }

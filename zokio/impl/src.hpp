@@ -19,6 +19,7 @@
 #include <zokio/impl/task_dump.ipp>
 #include <zokio/impl/task_header.ipp>
 #include <zokio/impl/task_registry.ipp>
+#include <zokio/impl/trace_recorder.ipp>
 #include <zokio/impl/topology.ipp>
 #include <zokio/impl/wake_gate.ipp>
 

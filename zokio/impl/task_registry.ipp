@@ -7,6 +7,7 @@
 #include <bit>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
@@ -20,14 +21,37 @@
 #include <zokio/detail/task_registry.hpp>
 #include <zokio/detail/task_state.hpp>
 
+extern "C" {
+zokio::detail::task_registry* zokio_task_registries = nullptr;
+}
+
 namespace zokio::detail {
+
+namespace {
+std::mutex& registries_mu() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
 
 ZOKIO_DECL task_registry::task_registry(unsigned workers)
     // A few shards per worker: spawns and completions on different workers rarely meet.
     : mask_(std::bit_ceil(std::max(8u, 4 * workers)) - 1),
-      shards_(std::make_unique<shard[]>(mask_ + 1)) {}
+      shards_(std::make_unique<shard[]>(mask_ + 1)) {
+  std::lock_guard lk(registries_mu());
+  next_in_process_ = zokio_task_registries;
+  if (next_in_process_) next_in_process_->prev_in_process_ = this;
+  zokio_task_registries = this;
+}
 
-ZOKIO_DECL task_registry::~task_registry() = default;
+ZOKIO_DECL task_registry::~task_registry() {
+  std::lock_guard lk(registries_mu());
+  if (prev_in_process_)
+    prev_in_process_->next_in_process_ = next_in_process_;
+  else
+    zokio_task_registries = next_in_process_;
+  if (next_in_process_) next_in_process_->prev_in_process_ = prev_in_process_;
+}
 
 std::size_t task_registry::ptr_set::hash(const task_header* t) noexcept {
   auto a = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t));
