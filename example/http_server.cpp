@@ -139,7 +139,7 @@ zokio::task<void> refuse(server& s, tcp::socket sock) {
 
 // Accepts until SIGINT/SIGTERM, then drains.
 zokio::task<int> serve(server& s) {
-  auto ex = s.rt->get_executor();
+  auto ex = s.rt->executor;
   tcp::acceptor acceptor(ex);
   try {
     const tcp::endpoint ep(asio::ip::make_address(s.cfg.address), s.cfg.port);
@@ -247,6 +247,19 @@ bool parse(int argc, char** argv, config& c) {
 
 }  // namespace
 
+template <class Runtime>
+int run(server& s) {
+  typename Runtime::builder b;
+  if (s.cfg.workers) b.worker_threads(s.cfg.workers);
+  // A connection's failure must not stop the server: exceptions nobody joins are logged.
+  b.unhandled_exception(zokio::unhandled_exception_policy::log);
+  b.stall_threshold(s.cfg.stall);
+  if constexpr (Runtime::config.enable_task_dump) b.dump_signal(SIGUSR1);
+  Runtime rt = b.build();
+  s.rt = view_of(rt);
+  return rt.block_on(rt.spawn(serve(s), zokio::spawn_options{.name = "serve"}));
+}
+
 // A server holds a descriptor per connection: the soft limit (often 1,024) goes up to the hard
 // one, as servers do (a hard limit set from outside, e.g. `ulimit -n`, still holds).
 static void raise_descriptor_limit() {
@@ -269,15 +282,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  runtime::builder b;
-  if (s.cfg.workers) b.worker_threads(s.cfg.workers);
-  // A connection's failure must not stop the server: exceptions nobody joins are logged.
-  b.unhandled_exception(zokio::unhandled_exception_policy::log);
-  b.stall_threshold(s.cfg.stall);
-  if (s.cfg.debug) b.dump_signal(SIGUSR1);
-  runtime rt = b.build();
-  s.rt = &rt;
-  const int rc = rt.block_on(rt.spawn(serve(s), zokio::spawn_options{.name = "serve"}));
+  const int rc = s.cfg.debug ? run<debug_runtime>(s) : run<runtime>(s);
   std::fflush(stdout);
   return rc;
 }

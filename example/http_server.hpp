@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,12 +43,15 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 
-// Metrics for /metrics; the stall watchdog, the task dump and the flight recorder for the
-// --debug endpoints and SIGUSR1 (doc/observability.md has their cost: about 1 % here).
+// Metrics for /metrics, and the stall watchdog. With --debug-endpoints the server runs on
+// debug_runtime instead, which adds the task dump and the flight recorder (compile-time
+// features with a cost per task and per poll: doc/observability.md).
 using runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true,
-                                                           .enable_stall_watchdog = true,
-                                                           .enable_task_dump = true,
-                                                           .enable_trace = true}>;
+                                                           .enable_stall_watchdog = true}>;
+using debug_runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true,
+                                                                 .enable_stall_watchdog = true,
+                                                                 .enable_task_dump = true,
+                                                                 .enable_trace = true}>;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
@@ -83,9 +87,26 @@ struct metrics_export {
   }
 };
 
+// What the application needs of its runtime, whichever of the two it runs on.
+struct runtime_view {
+  zokio::executor executor;
+  std::function<zokio::runtime_metrics()> metrics;
+  std::function<std::string(bool text)> dump;  // empty without the task dump
+  std::function<std::string()> trace;          // empty without the flight recorder
+};
+
+template <class Runtime>
+runtime_view view_of(Runtime& rt) {
+  runtime_view v{rt.get_executor(), [&rt] { return rt.metrics(); }, {}, {}};
+  if constexpr (Runtime::config.enable_task_dump)
+    v.dump = [&rt](bool text) { return text ? rt.dump().to_text() : rt.dump().to_json(); };
+  if constexpr (Runtime::config.enable_trace) v.trace = [&rt] { return rt.trace_json(); };
+  return v;
+}
+
 struct server {
   config cfg;
-  runtime* rt = nullptr;
+  std::optional<runtime_view> rt;  // set before serving
   std::atomic<std::size_t> open{0};
   std::atomic<bool> draining{false};
   metrics_export metrics;
@@ -136,7 +157,7 @@ inline zokio::task<response> static_file(server& s, const request& req, std::str
   std::string body;
   http::status failure = http::status::ok;
   try {
-    asio::stream_file f(s.rt->get_executor().on_calling_worker(), path.string(), asio::stream_file::read_only);
+    asio::stream_file f(s.rt->executor.on_calling_worker(), path.string(), asio::stream_file::read_only);
     const std::uint64_t size = f.size();
     if (size > s.cfg.max_file) co_return error_response(req, http::status::payload_too_large);
     body.resize(size);
@@ -217,13 +238,12 @@ inline zokio::task<response> handle(server& s, const request& req) {
   if (s.cfg.debug && path.starts_with("/debug/")) {
     if (!get) co_return only("GET, HEAD");
     const std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
-    if (path == "/debug/tasks") {  // the task dump: JSON, or text with ?text
-      const zokio::task_dump d = s.rt->dump();
-      if (query == "text") co_return make_response(req, http::status::ok, d.to_text(), "text/plain");
-      co_return make_response(req, http::status::ok, d.to_json(), "application/json");
+    if (path == "/debug/tasks" && s.rt->dump) {  // the task dump: JSON, or text with ?text
+      if (query == "text") co_return make_response(req, http::status::ok, s.rt->dump(true), "text/plain");
+      co_return make_response(req, http::status::ok, s.rt->dump(false), "application/json");
     }
-    if (path == "/debug/trace")  // Chrome Trace Event JSON (chrome://tracing, Perfetto)
-      co_return make_response(req, http::status::ok, s.rt->trace_json(), "application/json");
+    if (path == "/debug/trace" && s.rt->trace)  // Chrome Trace Event JSON (chrome://tracing, Perfetto)
+      co_return make_response(req, http::status::ok, s.rt->trace(), "application/json");
     if (path == "/debug/stall") {  // blocks this worker on purpose (?ms=N, at most 5000)
       long ms = 300;
       if (query.starts_with("ms=")) ms = std::clamp(std::atol(std::string(query.substr(3)).c_str()), 0L, 5000L);

@@ -95,6 +95,8 @@ codes=$(req "GET /api/hello HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02garbage\r\n\r\n" 
 m=$(req "GET /metrics HTTP/1.1\r\nHost: t\r\n$close\r\n")
 echo "$m" | grep -q '^# TYPE zokio_worker_polls_total counter' || fail "metrics: worker polls"
 echo "$m" | grep -q '^http_requests_total{code="2xx"} [1-9]' || fail "metrics: request counter"
+# The debug endpoints are off unless asked for (below).
+[ "$(req "GET /debug/tasks HTTP/1.1\r\nHost: t\r\n$close\r\n" | status)" = "HTTP/1.1 404 Not Found" ] || fail "/debug without --debug-endpoints"
 
 # Connection cap (3): three keep-alive connections idle after one request (open for the 2 s
 # idle timeout); a fourth connection gets 503 while they are open.
@@ -127,4 +129,26 @@ wait "$pid"; rc=$?
 pid=
 [ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
 grep -q 'http_server: drained' "$d/err" || fail "no drain message"
+
+# --debug-endpoints (issue 15): the task dump (JSON and text), the flight recorder's trace,
+# a deliberate 300 ms block that the stall watchdog (--stall-ms 100) reports, and the dump on
+# SIGUSR1.
+"$server" --port 0 --quiet --debug-endpoints --stall-ms 100 > "$d/out" 2> "$d/err" &
+pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$d/out" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$d/out")
+[ -n "$port" ] || fail "no port (debug server)"
+req "GET /debug/tasks HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q '"name":"session","spawned_at":{"file":"[^"]*http_server.cpp"' || fail "/debug/tasks: no session task"
+req "GET /debug/tasks?text HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q '"serve", waiting' || fail "/debug/tasks?text: no waiting serve task"
+req "GET /debug/trace HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q '"traceEvents":\[' || fail "/debug/trace"
+req "GET /debug/stall?ms=300 HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q 'blocked a worker for 300 ms' || fail "/debug/stall"
+for _ in $(seq 20); do grep -q 'zokio: stall: .*"session"' "$d/err" && break; sleep 0.1; done
+grep -q 'zokio: stall: .*"session"' "$d/err" || fail "no stall report for the blocked session"
+kill -USR1 "$pid"
+for _ in $(seq 20); do grep -q 'zokio task dump: ' "$d/err" && break; sleep 0.1; done
+grep -q 'zokio task dump: ' "$d/err" || fail "no task dump on SIGUSR1"
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+pid=
+[ $rc -eq 0 ] || fail "exit status $rc after SIGTERM (debug server)"
 echo "http_server integration test passed"

@@ -45,7 +45,7 @@ struct app {
     s.cfg.log = false;
     s.cfg.body_limit = 4096;  // small limits: the 413 and 431 paths are reached often
     s.cfg.header_limit = 2048;
-    s.rt = &rt;
+    s.rt = http_example::view_of(rt);
   }
   ~app() {
     std::error_code ec;
