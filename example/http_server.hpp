@@ -238,12 +238,17 @@ inline zokio::task<response> handle(server& s, const request& req) {
   if (s.cfg.debug && path.starts_with("/debug/")) {
     if (!get) co_return only("GET, HEAD");
     const std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
+    // Both are built on the blocking pool: a trace of 65,536 events per worker is about 10 MB
+    // of JSON, which took over 100 ms on a worker (the stall watchdog reported it).
     if (path == "/debug/tasks" && s.rt->dump) {  // the task dump: JSON, or text with ?text
-      if (query == "text") co_return make_response(req, http::status::ok, s.rt->dump(true), "text/plain");
-      co_return make_response(req, http::status::ok, s.rt->dump(false), "application/json");
+      const bool text = query == "text";
+      std::string body = co_await zokio::spawn_blocking([&s, text] { return s.rt->dump(text); });
+      co_return make_response(req, http::status::ok, std::move(body), text ? "text/plain" : "application/json");
     }
-    if (path == "/debug/trace" && s.rt->trace)  // Chrome Trace Event JSON (chrome://tracing, Perfetto)
-      co_return make_response(req, http::status::ok, s.rt->trace(), "application/json");
+    if (path == "/debug/trace" && s.rt->trace) {  // Chrome Trace Event JSON (chrome://tracing, Perfetto)
+      std::string body = co_await zokio::spawn_blocking([&s] { return s.rt->trace(); });
+      co_return make_response(req, http::status::ok, std::move(body), "application/json");
+    }
     if (path == "/debug/stall") {  // blocks this worker on purpose (?ms=N, at most 5000)
       long ms = 300;
       if (query.starts_with("ms=")) ms = std::clamp(std::atol(std::string(query.substr(3)).c_str()), 0L, 5000L);
