@@ -93,14 +93,7 @@ class basic_scheduler final : public scheduler {
   struct no_observer {};
   static constexpr bool observed = F.hooks || F.stall_watch || F.task_dump || F.trace;
   // F.trace: records an event on the calling thread's ring.
-  void trace(trace_kind k, std::uint64_t value = 0) noexcept {
-    if constexpr (F.trace) {
-      worker* w = local_worker();
-      trace_.recorder->record(w ? static_cast<int>(w->index) : -1, k, value);
-    }
-    (void)k;
-    (void)value;
-  }
+  void trace(trace_kind k, std::uint64_t value = 0) noexcept;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).

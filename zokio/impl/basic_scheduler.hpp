@@ -72,6 +72,16 @@ basic_scheduler<F>::~basic_scheduler() {
 }
 
 template <scheduler_features F>
+void basic_scheduler<F>::trace(trace_kind k, std::uint64_t value) noexcept {
+  if constexpr (F.trace) {
+    worker* w = local_worker();
+    trace_.recorder->record(w ? static_cast<int>(w->index) : -1, k, value);
+  }
+  (void)k;
+  (void)value;
+}
+
+template <scheduler_features F>
 void basic_scheduler<F>::schedule(task_header* t) noexcept {
   if constexpr (F.trace) trace(trace_kind::wake, t->id);
   if (t->home != 0 || t->priority != 0) [[unlikely]] {
