@@ -51,6 +51,9 @@ struct await_point_count {
  */
 struct task_dump {
   std::vector<task_snapshot> tasks;
+  /// Tasks spawned while the registry could not grow (out of memory): live, but not in
+  /// `tasks`. Said in both forms when not 0.
+  std::size_t unlisted = 0;
 
   /// The waiting tasks' innermost await points, most tasks first (then by file and line).
   ZOKIO_DECL std::vector<await_point_count> await_points() const;

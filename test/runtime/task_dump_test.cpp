@@ -31,6 +31,8 @@ using dump_rt = zokio::basic_runtime<zokio::runtime_config{.worker_threads = 2, 
 using dump_rt1 = zokio::basic_runtime<zokio::runtime_config{.worker_threads = 1, .enable_task_dump = true}>;
 using dump_ct = zokio::basic_runtime<zokio::runtime_config{
     .flavour = zokio::runtime_flavour::current_thread, .enable_task_dump = true}>;
+using dump_trace_rt =
+    zokio::basic_runtime<zokio::runtime_config{.enable_task_dump = true, .enable_trace = true}>;
 
 // Off by default, and then absent: no dump(), no registry, no header bytes.
 static_assert(!zokio::runtime::features.task_dump);
@@ -245,6 +247,31 @@ BOOST_AUTO_TEST_CASE(a_signal_prints_the_dump_to_stderr) {
   const std::string text = cap.text();
   BOOST_TEST(text.find("zokio task dump: 1 live tasks (0 running, 0 queued, 1 waiting)") != std::string::npos);
   BOOST_TEST(text.find("\"sleeper\", waiting") != std::string::npos);
+}
+
+// Hostile: a runtime with the dump, its signal thread and the flight recorder, destroyed by
+// one of its own tasks right after that task dumped and traced it: the teardown (on a worker)
+// stops the signal thread, cancels every task (the 20 futures are dropped) and frees the
+// registry (LeakSanitizer in the ASan build sees a registry or a thread left behind).
+BOOST_AUTO_TEST_CASE(destroyed_from_inside_after_a_dump_and_a_trace,
+                     *boost::unit_test::timeout(60)) {
+  for (unsigned workers : {1u, 2u}) {
+    auto holder = std::make_shared<std::unique_ptr<dump_trace_rt>>(std::make_unique<dump_trace_rt>(
+        dump_trace_rt::builder().worker_threads(workers).dump_signal(SIGUSR2).build()));
+    const long live_before = zokio::test::tracked::live.load();
+    for (int i = 0; i < 20; ++i) (*holder)->spawn(zokio::test::never{}).detach();
+    std::atomic<std::size_t> seen{0};
+    std::atomic<bool> traced{false};
+    (*holder)->spawn([](auto holder, std::atomic<std::size_t>& seen, std::atomic<bool>& traced) -> zokio::task<void> {
+      co_await zokio::yield_now{};
+      seen = (*holder)->dump().tasks.size();
+      traced = (*holder)->trace_json().find("\"traceEvents\":[") != std::string::npos;
+      holder->reset();  // ~runtime on its own worker
+    }(holder, seen, traced)).detach();
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return zokio::test::tracked::live.load() == live_before; }));
+    BOOST_TEST(seen.load() == 21u);  // the 20 waiting and the one dumping
+    BOOST_TEST(traced.load());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(dump_signal_without_the_feature_is_refused) {

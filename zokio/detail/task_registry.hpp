@@ -54,8 +54,6 @@ class task_registry {
   /// unit of task_header::polled_at.
   ZOKIO_DECL static std::uint32_t now_ms() noexcept;
 
-  /// Tasks that could not be listed for want of memory.
-  std::size_t missed() const noexcept { return missed_.load(std::memory_order_relaxed); }
 
  private:
   // Task pointers by open addressing (linear probing, tombstones, at most half full): a

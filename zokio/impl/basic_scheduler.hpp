@@ -126,13 +126,15 @@ bool basic_scheduler<F>::bind(task_header* t) noexcept {
 
 template <scheduler_features F>
 void basic_scheduler<F>::note_spawned_many(task_header* const* ts, std::size_t n) noexcept {
-  if constexpr (F.hooks)
-    if (opts_.hooks.on_task_spawn)
-      for (std::size_t i = 0; i < n; ++i) call_hook(opts_.hooks.on_task_spawn, task_info_of(ts[i]));
-  if constexpr (F.task_dump)
-    for (std::size_t i = 0; i < n; ++i) dump_.registry->insert(ts[i]);
-  if constexpr (F.trace)
-    for (std::size_t i = 0; i < n; ++i) trace(trace_kind::spawn, ts[i]->id);
+  // What bind adds to each task, for a batch that skipped bind.
+  if constexpr (F.hooks || F.task_dump || F.trace) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (F.task_dump) dump_.registry->insert(ts[i]);
+      if constexpr (F.trace) trace(trace_kind::spawn, ts[i]->id);
+      if constexpr (F.hooks)
+        if (opts_.hooks.on_task_spawn) call_hook(opts_.hooks.on_task_spawn, task_info_of(ts[i]));
+    }
+  }
   (void)ts;
   (void)n;
 }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -90,6 +89,8 @@ ZOKIO_DECL std::string task_dump::to_text() const {
                     std::to_string(count(task_status::running)) + " running, " +
                     std::to_string(count(task_status::queued)) + " queued, " +
                     std::to_string(count(task_status::waiting)) + " waiting)\n";
+  if (unlisted != 0)
+    out += std::to_string(unlisted) + " more tasks were spawned while the registry was out of memory\n";
   const auto points = await_points();
   if (!points.empty()) {
     out += "waiting at (innermost await point, tasks):\n";
@@ -152,7 +153,9 @@ ZOKIO_DECL std::string task_dump::to_json() const {
     detail::append_json_location(out, p.at);
     out += ",\"tasks\":" + std::to_string(p.tasks) + '}';
   }
-  out += "]}";
+  out += "]";
+  if (unlisted != 0) out += ",\"unlisted\":" + std::to_string(unlisted);
+  out += '}';
   return out;
 }
 

@@ -162,6 +162,7 @@ ZOKIO_DECL task_dump task_registry::dump() {
       pinned.push_back(t);
     });
   }
+  d.unlisted = missed_.load(std::memory_order_relaxed);
   const std::uint32_t now = now_ms();
   d.tasks.reserve(pinned.size());
   for (task_header* t : pinned) {

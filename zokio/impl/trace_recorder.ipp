@@ -102,7 +102,7 @@ ZOKIO_DECL std::string trace_recorder::chrome_json() const {
     emit(buf);
     evs.clear();
     rings_[r].copy(evs);
-    // Open slices, innermost last: (kind, value, begin index in the output is not needed).
+    // The slices begun and not yet ended, innermost last.
     struct open_slice {
       trace_kind kind;
       std::uint64_t value;
