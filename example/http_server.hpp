@@ -44,14 +44,16 @@ using namespace std::chrono_literals;
 
 
 // Metrics for /metrics, and the stall watchdog. With --debug-endpoints the server runs on
-// debug_runtime instead, which adds the task dump and the flight recorder (compile-time
-// features with a cost per task and per poll: doc/observability.md).
+// debug_runtime instead, which adds the task dump, the flight recorder and the latency
+// histograms (compile-time features with a cost per task and per poll: doc/observability.md).
 using runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true,
                                                            .enable_stall_watchdog = true}>;
 using debug_runtime = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true,
                                                                  .enable_stall_watchdog = true,
                                                                  .enable_task_dump = true,
-                                                                 .enable_trace = true}>;
+                                                                 .enable_trace = true,
+                                                                 .enable_latency_histograms =
+                                                                     true}>;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 

@@ -367,6 +367,10 @@ using dumped_setup = basic_zokio_setup<dumped_rt>;
 using traced_rt =
     zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads, .enable_trace = true}>;
 using traced_setup = basic_zokio_setup<traced_rt>;
+// The latency histograms (issue 15): three steady_clock reads and two bucket updates per poll.
+using timed_rt = zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads,
+                                                            .enable_latency_histograms = true}>;
+using timed_setup = basic_zokio_setup<timed_rt>;
 // Counted per thread (what a real hook does: a contended counter would measure the cache line).
 struct alignas(64) hook_slot {
   std::atomic<std::uint64_t> n{0};
@@ -815,6 +819,7 @@ const std::string kZkHooksOn = "zokio hooks set coro";
 const std::string kZkWatch = "zokio watchdog coro";
 const std::string kZkDump = "zokio task dump coro";
 const std::string kZkTrace = "zokio trace coro";
+const std::string kZkHist = "zokio histograms coro";
 // Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
 const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
@@ -897,6 +902,7 @@ int main(int argc, char** argv) {
   auto zk_watch = std::make_unique<watched_setup>();
   auto zk_dump = std::make_unique<dumped_setup>();
   auto zk_trace = std::make_unique<traced_setup>();
+  auto zk_hist = std::make_unique<timed_setup>();
   auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
   auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
@@ -921,6 +927,7 @@ int main(int argc, char** argv) {
   add_zokio_coro(r, kZkWatch, *zk_watch);
   add_zokio_coro(r, kZkDump, *zk_dump);
   add_zokio_coro(r, kZkTrace, *zk_trace);
+  add_zokio_coro(r, kZkHist, *zk_hist);
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
@@ -1009,6 +1016,7 @@ int main(int argc, char** argv) {
     const bench::summary* dog = r.result(w, kZkWatch);
     const bench::summary* dump = r.result(w, kZkDump);
     const bench::summary* tr = r.result(w, kZkTrace);
+    const bench::summary* hist = r.result(w, kZkHist);
     if (!base || !off || !on) continue;
     // Hook calls in one more run of the workload: the cost per call from the medians.
     const std::uint64_t before = hook_calls();
@@ -1032,6 +1040,18 @@ int main(int argc, char** argv) {
     if (tr)
       std::printf("  %-14s trace %s (%.2fx)\n", "", bench::format_duration(tr->median).c_str(),
                   tr->median / base->median);
+    if (hist) {
+      // Polls in one more run (the histogram counts them): the cost per poll from the medians.
+      const std::uint64_t p0 = zk_hist->rt.metrics().poll_time().count();
+      if (w == "spawn_many") zk_coro_spawn_many(*zk_hist);
+      if (w == "yield_many") zk_coro_yield_many(*zk_hist);
+      if (w == "ping_pong") zk_coro_ping_pong(*zk_hist);
+      if (w == "chained_spawn") zk_coro_chained(*zk_hist);
+      const double polls = static_cast<double>(zk_hist->rt.metrics().poll_time().count() - p0);
+      std::printf("  %-14s latency histograms %s (%.2fx): %.0f polls per run, %.1f ns each\n",
+                  "", bench::format_duration(hist->median).c_str(), hist->median / base->median,
+                  polls, polls > 0 ? (hist->median - base->median) * 1e9 / polls : 0.0);
+    }
   }
 
   std::printf("\n== targets (baseline: the fastest of the named Asio setups, by median)\n");

@@ -5,6 +5,7 @@
 #define ZOKIO_PROMETHEUS_HPP
 
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +31,9 @@ namespace zokio {
  * @endcode
  *
  * Counters the runtime does not keep (a runtime without runtime_config::enable_metrics) are
- * exported as 0; `zokio_metrics_enabled` says which case it is.
+ * exported as 0; `zokio_metrics_enabled` says which case it is. The histograms
+ * `zokio_worker_poll_duration_seconds` and `zokio_worker_schedule_latency_seconds` are
+ * there with runtime_config::enable_latency_histograms only.
  */
 class prometheus_collector : public prometheus::Collectable {
  public:
@@ -87,6 +90,42 @@ class prometheus_collector : public prometheus::Collectable {
                [](const worker_metrics& w) { return w.io_handlers_by_siblings; });
     per_worker("zokio_worker_local_queue_depth", "Tasks in the worker's deque", G,
                [](const worker_metrics& w) { return w.local_queue_depth; });
+    per_worker("zokio_worker_busy_seconds_total", "Time the worker was not asleep", C,
+               [](const worker_metrics& w) { return static_cast<double>(w.busy_ns) * 1e-9; });
+    if (m.histograms) {
+      // Histograms in seconds, per worker; the buckets are latency_histogram's (cumulative
+      // here, as the format wants), the last one +Inf.
+      auto per_worker_histogram = [&](const char* name, const char* help, auto field) {
+        prometheus::MetricFamily f{name, help, MetricType::Histogram, {}};
+        for (std::size_t i = 0; i < m.workers.size(); ++i) {
+          const latency_histogram& h = field(m.workers[i]);
+          prometheus::ClientMetric c;
+          c.label = {{"numa_node", std::to_string(m.workers[i].numa_node)},
+                     {"worker", std::to_string(i)}};
+          std::uint64_t cumulative = 0;
+          for (std::size_t b = 0; b < latency_histogram::bucket_count; ++b) {
+            cumulative += h.counts[b];
+            const bool last = b + 1 == latency_histogram::bucket_count;
+            c.histogram.bucket.push_back(
+                {cumulative, last ? std::numeric_limits<double>::infinity()
+                                  : static_cast<double>(latency_histogram::upper_bound_ns(b)) * 1e-9});
+          }
+          c.histogram.sample_count = cumulative;
+          c.histogram.sample_sum = static_cast<double>(h.sum_ns) * 1e-9;
+          f.metric.push_back(std::move(c));
+        }
+        out.push_back(std::move(f));
+      };
+      per_worker_histogram("zokio_worker_poll_duration_seconds", "Duration of each task poll",
+                           [](const worker_metrics& w) -> const latency_histogram& {
+                             return w.poll_time;
+                           });
+      per_worker_histogram("zokio_worker_schedule_latency_seconds",
+                           "Time from a task's queueing (spawn, wake, yield) to its poll",
+                           [](const worker_metrics& w) -> const latency_histogram& {
+                             return w.schedule_latency;
+                           });
+    }
     one("zokio_workers", "Worker threads", G, static_cast<double>(m.workers.size()));
     one("zokio_metrics_enabled", "1 when the runtime keeps per-worker counters", G,
         m.enabled ? 1.0 : 0.0);

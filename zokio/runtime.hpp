@@ -74,7 +74,9 @@ class basic_runtime {
                                                       .hooks = Config.enable_hooks,
                                                       .stall_watch = Config.enable_stall_watchdog,
                                                       .task_dump = Config.enable_task_dump,
-                                                      .trace = Config.enable_trace};
+                                                      .trace = Config.enable_trace,
+                                                      .latency_histograms =
+                                                          Config.enable_latency_histograms};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -395,7 +397,9 @@ class basic_runtime {
     return static_cast<detail::basic_scheduler<features>&>(*sched_).trace_json();
   }
 
-  /// Per-worker counters (all zero unless Config.enable_metrics) and queue depths.
+  /// Per-worker counters and busy time (all zero unless Config.enable_metrics), the poll-time
+  /// and schedule-latency histograms (empty unless Config.enable_latency_histograms), and
+  /// queue depths.
   runtime_metrics metrics() const { return sched_->metrics(); }
 
   std::size_t num_workers() const noexcept { return sched_->num_workers(); }

@@ -75,6 +75,11 @@ struct runtime_config {
   /// runtime_options::trace_capacity scheduler events (spawn, poll begin/end, wake, park,
   /// unpark, steal) with timestamps. Off: nothing recorded, no trace_json().
   bool enable_trace = false;
+  /// Feature: per-worker histograms of poll durations and of schedule latency (from being
+  /// queued to the poll's start) in runtime_metrics (worker_metrics::poll_time,
+  /// schedule_latency) and the Prometheus export. Costs three steady_clock reads per poll (at
+  /// the queueing, the start and the end). Off: none read, none kept.
+  bool enable_latency_histograms = false;
 };
 
 }  // namespace zokio

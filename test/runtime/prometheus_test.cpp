@@ -6,6 +6,7 @@
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
+#include <iomanip>
 #include <map>
 #include <regex>
 #include <set>
@@ -19,13 +20,15 @@
 namespace prometheus_test {
 
 using metered_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+using timed_rt = zokio::basic_runtime<zokio::runtime_config{
+    .worker_threads = 2, .enable_metrics = true, .enable_latency_histograms = true}>;
 
 // A strict reading of the text format 0.0.4: HELP and TYPE lines, then samples of that
 // family only, each `name{label="v",...} value` with a valid name and a number. Returns the
 // samples by their full name (labels included); fails the test on any other line.
 std::map<std::string, double> parse(const std::string& text) {
   static const std::regex help(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$)");
-  static const std::regex type(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$)");
+  static const std::regex type(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$)");
   static const std::regex sample(
       R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? ([-+0-9.eE]+|NaN|[+-]Inf)$)");
   std::map<std::string, double> out;
@@ -50,7 +53,14 @@ std::map<std::string, double> parse(const std::string& text) {
       continue;
     }
     BOOST_TEST_REQUIRE(std::regex_match(line, m, sample), "not a sample line: '" << line << "'");
-    BOOST_TEST(m[1] == family, "sample outside its family: " << line);
+    // A histogram's samples are <family>_bucket (with an `le` label), _sum and _count.
+    const std::string name = m[1];
+    const bool in_family =
+        name == family || (family_type == "histogram" &&
+                           (name == family + "_sum" || name == family + "_count" ||
+                            (name == family + "_bucket" &&
+                             std::string(m[2]).find("le=\"") != std::string::npos)));
+    BOOST_TEST(in_family, "sample outside its family: " << line);
     std::size_t used = 0;
     const double v = std::stod(m[4], &used);
     BOOST_TEST(used == m[4].length());
@@ -106,6 +116,60 @@ BOOST_AUTO_TEST_CASE(a_runtime_without_metrics_exports_zeros_and_says_so) {
   BOOST_TEST(samples.at("zokio_metrics_enabled") == 0.0);
   BOOST_TEST(samples.at("zokio_workers") == 1.0);
   BOOST_TEST(samples.at("zokio_worker_polls_total{numa_node=\"0\",worker=\"0\"}") == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(histograms_are_cumulative_and_end_at_their_count) {
+  timed_rt rt;
+  BOOST_TEST(rt.block_on(rt.spawn(busy(1000))) == 1000);
+  const zokio::runtime_metrics snap = rt.metrics();
+  const std::string text = zokio::prometheus_text(snap);
+  const auto samples = parse(text);
+  for (const char* family :
+       {"zokio_worker_poll_duration_seconds", "zokio_worker_schedule_latency_seconds"}) {
+    BOOST_TEST(text.find(std::string("# TYPE ") + family + " histogram") != std::string::npos);
+    double total = 0;
+    for (unsigned i = 0; i < 2; ++i) {
+      const std::string labels = "numa_node=\"" + std::to_string(snap.workers[i].numa_node) +
+                                 "\",worker=\"" + std::to_string(i) + "\"";
+      const double count = samples.at(std::string(family) + "_count{" + labels + "}");
+      const zokio::latency_histogram& h = std::string(family).find("poll") != std::string::npos
+                                              ? snap.workers[i].poll_time
+                                              : snap.workers[i].schedule_latency;
+      BOOST_TEST(count == double(h.count()));
+      BOOST_TEST(samples.at(std::string(family) + "_sum{" + labels + "}") ==
+                     double(h.sum_ns) * 1e-9,
+                 boost::test_tools::tolerance(1e-9));
+      // Buckets: non-decreasing in `le`, the +Inf one equal to _count; 22 of them.
+      double previous = 0;
+      std::size_t buckets = 0;
+      for (std::size_t b = 0; b < zokio::latency_histogram::bucket_count; ++b) {
+        const bool last = b + 1 == zokio::latency_histogram::bucket_count;
+        std::ostringstream key;
+        key << family << "_bucket{" << labels << ",le=\"";
+        if (last)
+          key << "+Inf";
+        else
+          key << std::setprecision(17)
+              << double(zokio::latency_histogram::upper_bound_ns(b)) * 1e-9;
+        key << "\"}";
+        const auto it = samples.find(key.str());
+        if (it == samples.end()) continue;  // the serializer's own number format: count below
+        ++buckets;
+        BOOST_TEST(it->second >= previous);
+        previous = it->second;
+        if (last) BOOST_TEST(it->second == count);
+      }
+      BOOST_TEST(samples.count(std::string(family) + "_bucket{" + labels + ",le=\"+Inf\"}") == 1u);
+      BOOST_TEST(buckets >= 1u);
+      total += count;
+    }
+    BOOST_TEST(total >= 1001.0);  // the parent and its children, each polled once at least
+  }
+  BOOST_TEST(samples.count("zokio_worker_busy_seconds_total{numa_node=\"" +
+                           std::to_string(snap.workers[0].numa_node) + "\",worker=\"0\"}") == 1u);
+  // Without the feature the families are not there.
+  metered_rt plain;
+  BOOST_TEST(zokio::prometheus_text(plain.metrics()).find("poll_duration") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -91,7 +91,21 @@ class basic_scheduler final : public scheduler {
     void after_poll(task_header* t, task_header* outer) noexcept override;
   };
   struct no_observer {};
-  static constexpr bool observed = F.hooks || F.stall_watch || F.task_dump || F.trace;
+  static constexpr bool observed =
+      F.hooks || F.stall_watch || F.task_dump || F.trace || F.latency_histograms;
+  // F.latency_histograms: notes that `t` is queued now (task_header::queued_at).
+  static void stamp_queued(task_header* t) noexcept {
+    if constexpr (F.latency_histograms) t->queued_at = steady_ns();
+    (void)t;
+  }
+  // F.metrics: w's busy period ends (it goes to sleep or leaves its loop) or begins.
+  static void end_busy(worker& w) noexcept;
+  static void begin_busy(worker& w) noexcept;
+  struct busy_period {
+    worker& w;
+    explicit busy_period(worker& x) noexcept : w(x) { begin_busy(w); }
+    ~busy_period() { end_busy(w); }
+  };
   // F.trace: records an event on the calling thread's ring.
   void trace(trace_kind k, std::uint64_t value = 0) noexcept;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
@@ -105,6 +119,7 @@ class basic_scheduler final : public scheduler {
                    std::uint64_t n = 1) noexcept;
 
   [[no_unique_address]] worker_counters_storage<F.metrics> counters_;
+  [[no_unique_address]] worker_histograms_storage<F.latency_histograms> histograms_storage_;
   // Destroyed after ~basic_scheduler's teardown(): no worker polls any more.
   [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
   [[no_unique_address]] task_dump_storage<F.task_dump> dump_;

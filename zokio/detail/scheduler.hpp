@@ -503,6 +503,9 @@ class scheduler : public task_scheduler {
   placement where_;       // the placement, until start() has used it
   bool bind_to_node_ = false;  // a real multi-node topology (start()'s `bind` applies)
   bool metrics_ = false;       // workers have counters (metrics())
+  // Worker i's latency histograms at histograms_[i] (basic_scheduler's storage, set before
+  // start), or nullptr without runtime_config::enable_latency_histograms.
+  worker_histograms* histograms_ = nullptr;
   // Priorities: high_[l - 1] queues level l's tasks (l >= 1); every worker serves them before
   // its own work (next_task). high_pending_ counts their tasks: a hint read on every
   // next_task when priorities are on (relaxed; a miss is caught on the next turn, and parking

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include <zokio/detail/config.hpp>
+#include <zokio/metrics.hpp>
 
 namespace zokio::detail {
 
@@ -22,6 +24,7 @@ struct scheduler_features {
   bool stall_watch = false;   // the stall watchdog thread and each poll's slot updates for it
   bool task_dump = false;     // the live-task registry, each poll's start time, dump()
   bool trace = false;         // the flight recorder: per-worker rings of scheduler events
+  bool latency_histograms = false;  // per-worker poll-time and schedule-latency histograms
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 
@@ -37,8 +40,29 @@ struct alignas(ZOKIO_CACHE_LINE) worker_counters {
   std::atomic<std::uint64_t> remote_steals{0};
   // Place of this worker's first steal in the order of all workers' steals (0: none yet).
   std::atomic<std::uint64_t> first_steal{0};
+  // Busy time (worker_metrics::busy_ns): busy_ns holds the periods that ended (the worker
+  // went to park or left its loop); busy_since is when the current one began (steady ns), 0
+  // while there is none. The owner ends a period with busy_since = 0 (relaxed), then the new
+  // total (release); it begins one with busy_since = now (release). metrics() reads
+  // busy_since (acquire), busy_ns (acquire), busy_since again, and retries while they differ
+  // (scheduler_metrics.ipp).
+  std::atomic<std::uint64_t> busy_ns{0};
+  std::atomic<std::int64_t> busy_since{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  // Owner only: a busy period begins / ends at `now` (steady ns, never 0).
+  void begin_busy(std::int64_t now) noexcept {
+    busy_since.store(now, std::memory_order_release);  // pairs with metrics()'s first load
+  }
+  void end_busy(std::int64_t now) noexcept {
+    const std::int64_t since = busy_since.load(std::memory_order_relaxed);
+    if (since == 0) return;
+    busy_since.store(0, std::memory_order_relaxed);
+    // Release: pairs with metrics()'s acquire load of busy_ns (see above).
+    busy_ns.store(busy_ns.load(std::memory_order_relaxed) +
+                      static_cast<std::uint64_t>(now > since ? now - since : 0),
+                  std::memory_order_release);
   }
 };
 
@@ -59,6 +83,48 @@ struct worker_counters_storage<true> {
 
 static_assert(std::is_empty_v<worker_counters_storage<false>>,
               "a runtime without metrics keeps no counters");
+
+/// One histogram's buckets (zokio::latency_histogram), written by one worker only (relaxed
+/// load + store), read by metrics() (relaxed: a snapshot, not a consistent cut).
+struct latency_buckets {
+  std::atomic<std::uint64_t> counts[latency_histogram::bucket_count]{};
+  std::atomic<std::uint64_t> sum_ns{0};
+  void record(std::uint64_t ns) noexcept {
+    auto& c = counts[latency_histogram::bucket_of(ns)];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum_ns.store(sum_ns.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
+  }
+  latency_histogram snapshot() const noexcept {
+    latency_histogram h;
+    for (std::size_t i = 0; i < latency_histogram::bucket_count; ++i)
+      h.counts[i] = counts[i].load(std::memory_order_relaxed);
+    h.sum_ns = sum_ns.load(std::memory_order_relaxed);
+    return h;
+  }
+};
+
+/// A worker's histograms (features.latency_histograms), recorded by the worker that polls:
+/// the poll's duration, and how long the task waited in a queue before it.
+struct alignas(ZOKIO_CACHE_LINE) worker_histograms {
+  latency_buckets poll_time, schedule_latency;
+};
+
+/// Their storage in a basic_scheduler, as worker_counters_storage: empty without the feature.
+template <bool On>
+struct worker_histograms_storage {
+  worker_histograms* make(unsigned) noexcept { return nullptr; }
+};
+template <>
+struct worker_histograms_storage<true> {
+  std::unique_ptr<worker_histograms[]> blocks;
+  worker_histograms* make(unsigned n) {
+    blocks.reset(new worker_histograms[n]);
+    return blocks.get();
+  }
+};
+
+static_assert(std::is_empty_v<worker_histograms_storage<false>>,
+              "a runtime without latency histograms keeps none");
 
 }  // namespace zokio::detail
 

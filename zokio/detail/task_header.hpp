@@ -72,7 +72,16 @@ struct task_header {
   // (or under the shared list's lock for tasks spawned outside the workers).
   task_header* owned_prev = nullptr;
   task_header* owned_next = nullptr;
-  task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack
+  union {
+    // With the latency histograms (runtime_config::enable_latency_histograms), while the
+    // task lives: when it was last queued (steady ns; 0: not stamped), then during a poll
+    // when that poll began. Written by whoever queues it (bind, schedule; it holds the
+    // task's queue reference, so nobody else queues or polls it then) and by the poller
+    // (RUNNING held); the queue's hand-off orders the two. Unused once complete, which is when
+    // the next member is.
+    std::int64_t queued_at = 0;
+    task_header* owned_returned_next;  // link in the owner's hand-back stack (owned_tasks.hpp)
+  };
   std::uint16_t owned_shard = 0;  // owned_unlinked: in no list yet (owned_tasks.hpp)
   // Where the task sits in its worker's spawn stack while it is there (worker::spawn_base):
   // its joiner finds it in O(1). Written by the worker that pushes it; read by a joiner on any

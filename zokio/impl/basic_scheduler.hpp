@@ -53,6 +53,7 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     if (opts_.stall_threshold.count() > 0)
       watch_.dog = std::make_unique<stall_watchdog>(
           *this, static_cast<unsigned>(opts_.worker_threads), opts_.stall_threshold);
+  histograms_ = histograms_storage_.make(static_cast<unsigned>(opts_.worker_threads));
   if constexpr (F.numa)
     start(counters_.make(static_cast<unsigned>(opts_.worker_threads)), &bind_current_thread);
   else
@@ -82,8 +83,21 @@ void basic_scheduler<F>::trace(trace_kind k, std::uint64_t value) noexcept {
 }
 
 template <scheduler_features F>
+void basic_scheduler<F>::end_busy(worker& w) noexcept {
+  if constexpr (F.metrics) w.counters->end_busy(steady_ns());
+  (void)w;
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::begin_busy(worker& w) noexcept {
+  if constexpr (F.metrics) w.counters->begin_busy(steady_ns());
+  (void)w;
+}
+
+template <scheduler_features F>
 void basic_scheduler<F>::schedule(task_header* t) noexcept {
   if constexpr (F.trace) trace(trace_kind::wake, t->id);
+  stamp_queued(t);
   if (t->home != 0 || t->priority != 0) [[unlikely]] {
     push_routed(t);  // spawn_local's home worker, or a priority level's queue
     return;
@@ -117,6 +131,7 @@ void basic_scheduler<F>::schedule(task_header* t) noexcept {
 template <scheduler_features F>
 bool basic_scheduler<F>::bind(task_header* t) noexcept {
   if (!scheduler::bind(t)) return false;
+  stamp_queued(t);  // spawned: queued next (schedule_spawned, push_pinned, push_high)
   if constexpr (F.task_dump) dump_.registry->insert(t);
   if constexpr (F.trace) trace(trace_kind::spawn, t->id);
   if constexpr (F.hooks)
@@ -127,8 +142,9 @@ bool basic_scheduler<F>::bind(task_header* t) noexcept {
 template <scheduler_features F>
 void basic_scheduler<F>::note_spawned_many(task_header* const* ts, std::size_t n) noexcept {
   // What bind adds to each task, for a batch that skipped bind.
-  if constexpr (F.hooks || F.task_dump || F.trace) {
+  if constexpr (F.hooks || F.task_dump || F.trace || F.latency_histograms) {
     for (std::size_t i = 0; i < n; ++i) {
+      stamp_queued(ts[i]);
       if constexpr (F.task_dump) dump_.registry->insert(ts[i]);
       if constexpr (F.trace) trace(trace_kind::spawn, ts[i]->id);
       if constexpr (F.hooks)
@@ -164,6 +180,14 @@ bool basic_scheduler<F>::poll_task(task_header* t) {
 
 template <scheduler_features F>
 void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
+  if constexpr (F.latency_histograms) {
+    // The wait since the task was queued, then the poll's start in the same field.
+    const std::int64_t now = steady_ns();
+    if (worker* w = s->local_worker(); w && t->queued_at != 0)
+      s->histograms_[w->index].schedule_latency.record(
+          static_cast<std::uint64_t>(now > t->queued_at ? now - t->queued_at : 0));
+    t->queued_at = now;
+  }
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
   if constexpr (F.trace) s->trace(trace_kind::poll_begin, t->id);
   if constexpr (F.hooks)
@@ -175,6 +199,13 @@ void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
 template <scheduler_features F>
 void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer) noexcept {
   if constexpr (F.trace) s->trace(trace_kind::poll_end, t->id);
+  if constexpr (F.latency_histograms) {
+    const std::int64_t now = steady_ns();
+    if (worker* w = s->local_worker())
+      s->histograms_[w->index].poll_time.record(
+          static_cast<std::uint64_t>(now > t->queued_at ? now - t->queued_at : 0));
+    t->queued_at = 0;  // queued again only through a stamp
+  }
   if constexpr (F.hooks)
     if (s->opts_.hooks.after_poll) s->call_hook(s->opts_.hooks.after_poll, task_info_of(t));
   // Last: once the watchdog's slot has moved on, `t` may be freed (stall_watchdog.hpp).
@@ -288,6 +319,7 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
+    stamp_queued(t);
     push_woken(*w, t, true);
     r = inline_run::ran;
   }
@@ -297,6 +329,7 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
 
 template <scheduler_features F>
 void basic_scheduler<F>::run_thread_loop(worker& w) {
+  const busy_period busy(w);
   run_loop(w, [] { return false; });
 }
 
@@ -554,6 +587,7 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
   bump(&worker_counters::polls, w);
   if (poll_task(t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
+    stamp_queued(t);
     push_woken(w, t, true);
   }
 }
@@ -632,7 +666,9 @@ void basic_scheduler<F>::park(worker& w) {
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
     if constexpr (F.trace) trace(trace_kind::park);
+    end_busy(w);
     ran = run_io(w, true);
+    begin_busy(w);
     if constexpr (F.trace) trace(trace_kind::unpark);
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_unpark) call_hook(opts_.hooks.on_thread_unpark);

@@ -35,6 +35,9 @@ bool scheduler::enter_driver(driver_signal& sig) noexcept {
   worker& w = *workers_[0];
   w.driver_woken = &sig.flag();
   enter_worker_thread(w, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  // Busy from here to leave_driver, but for its sleeps (park): polling block_on's future
+  // and joins run inline there are work for the runtime too.
+  if (w.counters) w.counters->begin_busy(steady_ns());
   sig.attach(this);
   return true;
 }
@@ -52,6 +55,7 @@ void scheduler::leave_driver(driver_signal& sig) noexcept {
   worker& w = *workers_[0];
   if (w.searching) end_search(w);
   w.driver_woken = nullptr;
+  if (w.counters) w.counters->end_busy(steady_ns());
   leave_worker_thread();
   {
     // Another thread's block_on waits for the runtime: one of them drives next.

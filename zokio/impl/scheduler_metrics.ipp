@@ -10,9 +10,29 @@
 
 namespace zokio::detail {
 
+namespace {
+
+// Ended periods plus the one going on, read without tearing (worker_counters: busy_since).
+std::uint64_t busy_ns_of(const worker_counters& c) noexcept {
+  for (;;) {
+    // Acquire: pairs with the release store that began this period, so `ended` below is at
+    // least what the period before it left.
+    const std::int64_t since = c.busy_since.load(std::memory_order_acquire);
+    // Acquire: pairs with the release store that ends a period, which comes after that
+    // period's busy_since = 0: a total that includes our period makes the reload differ.
+    const std::uint64_t ended = c.busy_ns.load(std::memory_order_acquire);
+    if (c.busy_since.load(std::memory_order_relaxed) != since) continue;  // one ended or began
+    const std::int64_t now = steady_ns();
+    return ended + (since != 0 && now > since ? static_cast<std::uint64_t>(now - since) : 0);
+  }
+}
+
+}  // namespace
+
 runtime_metrics scheduler::metrics() const {
   runtime_metrics m;
   m.enabled = metrics_;
+  m.histograms = histograms_ != nullptr;
   m.injector_depth = inject_.size_hint();
   m.live_tasks = owned_.live();
   m.stalls = stalls_.load(std::memory_order_relaxed);
@@ -38,6 +58,11 @@ runtime_metrics scheduler::metrics() const {
     wm.local_queue_depth = w->deque.size();
     wm.remote_steals = c.remote_steals.load(std::memory_order_relaxed);
     wm.first_steal = c.first_steal.load(std::memory_order_relaxed);
+    wm.busy_ns = busy_ns_of(c);
+    if (histograms_) {
+      wm.poll_time = histograms_[w->index].poll_time.snapshot();
+      wm.schedule_latency = histograms_[w->index].schedule_latency.snapshot();
+    }
     wm.numa_node = w->place.node_id;
     wm.cpu = w->place.cpu;
     m.workers.push_back(wm);
