@@ -91,7 +91,7 @@ class prometheus_collector : public prometheus::Collectable {
     per_worker("zokio_worker_local_queue_depth", "Tasks in the worker's deque", G,
                [](const worker_metrics& w) { return w.local_queue_depth; });
     per_worker("zokio_worker_busy_seconds_total", "Time the worker was not asleep", C,
-               [](const worker_metrics& w) { return static_cast<double>(w.busy_ns) * 1e-9; });
+               [](const worker_metrics& w) { return static_cast<double>(w.busy_ns) / 1e9; });
     if (m.histograms) {
       // Histograms in seconds, per worker; the buckets are latency_histogram's (cumulative
       // here, as the format wants), the last one +Inf.
@@ -108,10 +108,10 @@ class prometheus_collector : public prometheus::Collectable {
             const bool last = b + 1 == latency_histogram::bucket_count;
             c.histogram.bucket.push_back(
                 {cumulative, last ? std::numeric_limits<double>::infinity()
-                                  : static_cast<double>(latency_histogram::upper_bound_ns(b)) * 1e-9});
+                                  : static_cast<double>(latency_histogram::upper_bound_ns(b)) / 1e9});
           }
           c.histogram.sample_count = cumulative;
-          c.histogram.sample_sum = static_cast<double>(h.sum_ns) * 1e-9;
+          c.histogram.sample_sum = static_cast<double>(h.sum_ns) / 1e9;
           f.metric.push_back(std::move(c));
         }
         out.push_back(std::move(f));

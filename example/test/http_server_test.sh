@@ -95,6 +95,8 @@ codes=$(req "GET /api/hello HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02garbage\r\n\r\n" 
 m=$(req "GET /metrics HTTP/1.1\r\nHost: t\r\n$close\r\n")
 echo "$m" | grep -q '^# TYPE zokio_worker_polls_total counter' || fail "metrics: worker polls"
 echo "$m" | grep -q '^http_requests_total{code="2xx"} [1-9]' || fail "metrics: request counter"
+echo "$m" | grep -q '^zokio_worker_busy_seconds_total{' || fail "metrics: busy time"
+if echo "$m" | grep -q 'poll_duration'; then fail "metrics: latency histograms without --debug-endpoints"; fi
 # The debug endpoints are off unless asked for (below).
 [ "$(req "GET /debug/tasks HTTP/1.1\r\nHost: t\r\n$close\r\n" | status)" = "HTTP/1.1 404 Not Found" ] || fail "/debug without --debug-endpoints"
 
@@ -144,6 +146,15 @@ req "GET /debug/trace HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q '"traceEvents
 req "GET /debug/stall?ms=300 HTTP/1.1\r\nHost: t\r\n$close\r\n" | grep -q 'blocked a worker for 300 ms' || fail "/debug/stall"
 for _ in $(seq 20); do grep -q 'zokio: stall: .*"session"' "$d/err" && break; sleep 0.1; done
 grep -q 'zokio: stall: .*"session"' "$d/err" || fail "no stall report for the blocked session"
+# The blocked poll is in the poll-duration histogram's last bucket (268 ms and more).
+req "GET /metrics HTTP/1.1\r\nHost: t\r\n$close\r\n" | awk '
+  /^zokio_worker_poll_duration_seconds_bucket/ {
+    match($0, /worker="[0-9]+"/); w = substr($0, RSTART, RLENGTH)
+    if ($0 ~ /le="0.268435456"/) below[w] = $2
+    if ($0 ~ /le="\+Inf"/) all[w] = $2
+  }
+  END { for (w in all) if (all[w] > below[w]) found = 1; exit !found }' ||
+  fail "metrics: the 300 ms poll is not in the poll-duration histogram's last bucket"
 kill -USR1 "$pid"
 for _ in $(seq 20); do grep -q 'zokio task dump: ' "$d/err" && break; sleep 0.1; done
 grep -q 'zokio task dump: ' "$d/err" || fail "no task dump on SIGUSR1"

@@ -6,7 +6,9 @@
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
-#include <iomanip>
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -137,30 +139,31 @@ BOOST_AUTO_TEST_CASE(histograms_are_cumulative_and_end_at_their_count) {
                                               : snap.workers[i].schedule_latency;
       BOOST_TEST(count == double(h.count()));
       BOOST_TEST(samples.at(std::string(family) + "_sum{" + labels + "}") ==
-                     double(h.sum_ns) * 1e-9,
+                     double(h.sum_ns) / 1e9,
                  boost::test_tools::tolerance(1e-9));
-      // Buckets: non-decreasing in `le`, the +Inf one equal to _count; 22 of them.
-      double previous = 0;
-      std::size_t buckets = 0;
-      for (std::size_t b = 0; b < zokio::latency_histogram::bucket_count; ++b) {
-        const bool last = b + 1 == zokio::latency_histogram::bucket_count;
-        std::ostringstream key;
-        key << family << "_bucket{" << labels << ",le=\"";
-        if (last)
-          key << "+Inf";
-        else
-          key << std::setprecision(17)
-              << double(zokio::latency_histogram::upper_bound_ns(b)) * 1e-9;
-        key << "\"}";
-        const auto it = samples.find(key.str());
-        if (it == samples.end()) continue;  // the serializer's own number format: count below
-        ++buckets;
-        BOOST_TEST(it->second >= previous);
-        previous = it->second;
-        if (last) BOOST_TEST(it->second == count);
+      // Buckets: one per latency_histogram bucket, `le` its bound in seconds (+Inf last),
+      // each the cumulative count up to it, the +Inf one equal to _count.
+      const std::string prefix = std::string(family) + "_bucket{" + labels + ",le=\"";
+      std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+      for (auto it = samples.lower_bound(prefix);
+           it != samples.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        const std::string le = it->first.substr(prefix.size(), it->first.size() - prefix.size() - 2);
+        buckets.emplace_back(le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le),
+                             it->second);
       }
-      BOOST_TEST(samples.count(std::string(family) + "_bucket{" + labels + ",le=\"+Inf\"}") == 1u);
-      BOOST_TEST(buckets >= 1u);
+      std::sort(buckets.begin(), buckets.end());
+      BOOST_TEST_REQUIRE(buckets.size() == zokio::latency_histogram::bucket_count);
+      std::uint64_t cumulative = 0;
+      for (std::size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += h.counts[b];
+        if (b + 1 < buckets.size())
+          BOOST_TEST(buckets[b].first ==
+                         double(zokio::latency_histogram::upper_bound_ns(b)) / 1e9,
+                     boost::test_tools::tolerance(1e-12));
+        BOOST_TEST(buckets[b].second == double(cumulative));
+      }
+      BOOST_TEST(std::isinf(buckets.back().first));
+      BOOST_TEST(buckets.back().second == count);
       total += count;
     }
     BOOST_TEST(total >= 1001.0);  // the parent and its children, each polled once at least
