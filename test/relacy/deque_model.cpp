@@ -15,7 +15,7 @@
 // task_header*; the injector is a list owned by the owner thread (an item handed to it counts
 // as taken); capacities are runtime values up to kMaxCap.
 //
-// Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
+// Seeded bugs (`--seed-bug n`, each must make the model fail):
 //   1  steal_into claims its batch with a plain store instead of the CAS (no re-check of head
 //      against a concurrent pop or steal): an item is taken twice.
 //   2  push treats `real` instead of `steal` as the head: it overwrites a slot a thief is
@@ -70,11 +70,8 @@ class ws_deque {
 
   bool push(int item) {
     auto head = head_.load(rl::memory_order_acquire);
-#if ZOKIO_RELACY_SEED_BUG == 2
-    std::uint32_t steal = unpack_real(head);  // BUG: ignores a thief still copying
-#else
-    std::uint32_t steal = unpack_steal(head);
-#endif
+    // Seeded bug 2: ignores a thief still copying.
+    std::uint32_t steal = seed_bug(2) ? unpack_real(head) : unpack_steal(head);
     std::uint32_t tail = tail_.load(rl::memory_order_relaxed);
     if (static_cast<std::uint32_t>(tail - steal) >= cap_) return false;
     if (tail >= cap_ && (tail & mask_) == 0) ++paths.wrapped;
@@ -90,11 +87,8 @@ class ws_deque {
     if (steal != real) return false;
     std::uint32_t n = cap_ / 2;
     std::uint32_t tail = tail_.load(rl::memory_order_relaxed);
-#if ZOKIO_RELACY_SEED_BUG != 3
-    if (static_cast<std::uint32_t>(tail - real) < cap_) return false;
-#else
-    (void)tail;  // BUG: no re-check that the queue is still full
-#endif
+    // Seeded bug 3: no re-check that the queue is still full.
+    if (!seed_bug(3) && static_cast<std::uint32_t>(tail - real) < cap_) return false;
     auto next = pack(real + n, real + n);
     if (!head_.compare_exchange_strong(head, next, rl::memory_order_acq_rel,
                                        rl::memory_order_acquire))
@@ -140,17 +134,16 @@ class ws_deque {
       if (n == 0) return 0;
       if (n > dst.cap_ / 2) n = dst.cap_ / 2;
       auto next = pack(steal, real + n);
-#if ZOKIO_RELACY_SEED_BUG == 1
-      head_.store(next, rl::memory_order_release);  // BUG: claims without re-checking head
-      first = real;
-      break;
-#else
+      if (seed_bug(1)) {
+        head_.store(next, rl::memory_order_release);  // BUG: claims without re-checking head
+        first = real;
+        break;
+      }
       if (head_.compare_exchange_weak(head, next, rl::memory_order_acq_rel,
                                       rl::memory_order_acquire)) {
         first = real;
         break;
       }
-#endif
     }
     for (std::uint32_t i = 0; i < n; ++i) {
       int item = buf_[(first + i) & mask_].load(rl::memory_order_relaxed);
@@ -159,9 +152,10 @@ class ws_deque {
     head = head_.load(rl::memory_order_acquire);
     for (;;) {
       std::uint32_t real = unpack_real(head);
-#if ZOKIO_RELACY_SEED_BUG != 1  // (the plain store above breaks this invariant by design)
-      RL_ASSERT(unpack_steal(head) == first);
-#endif
+      // (Seeded bug 1's plain store above breaks this invariant by design.)
+      if (!seed_bug(1)) {
+        RL_ASSERT(unpack_steal(head) == first);
+      }
       if (head_.compare_exchange_weak(head, pack(real, real), rl::memory_order_acq_rel,
                                       rl::memory_order_acquire))
         break;
@@ -300,7 +294,8 @@ bool run(const char* name, rl::scheduler_type_e sched, rl::iteration_t iteration
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (!zokio_relacy::parse_args(argc, argv)) return 2;
   bool ok = true;
   ok = ok && run<deque_test<1, small_cap2>>("deque: owner + 1 thief, cap 2 (exhaustive)",
                                             rl::sched_bound, 0, 2);

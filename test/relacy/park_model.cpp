@@ -40,7 +40,7 @@
 // hint; all workers share one NUMA node; next_task's fairness countdowns and the LIFO streak
 // limit, which only reorder a worker's own work, are left out.
 //
-// Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
+// Seeded bugs (`--seed-bug n`, each must make the model fail):
 //   1  notify_parked's seq_cst fence weakened to acq_rel: a producer misses the sleeper that
 //      registered just before (store-buffering), and the sleeper missed the work.
 //   2  park's seq_cst fence weakened to acq_rel: the same from the sleeper's side.
@@ -349,11 +349,10 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
   }
 
   void notify_parked(worker* self) {
-#if ZOKIO_RELACY_SEED_BUG == 1
-    rl::atomic_thread_fence(rl::memory_order_acq_rel);  // BUG: not seq_cst
-#else
-    rl::atomic_thread_fence(rl::memory_order_seq_cst);
-#endif
+    if (seed_bug(1))
+      rl::atomic_thread_fence(rl::memory_order_acq_rel);  // BUG: not seq_cst
+    else
+      rl::atomic_thread_fence(rl::memory_order_seq_cst);
     if (!needs_notify()) {
       ++paths.notify_skipped_searching;
       return;
@@ -364,13 +363,13 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
 
   void unpark(worker& v) {
     ++paths.unparks;
-#if ZOKIO_RELACY_SEED_BUG == 3
-    v.io.stop();  // BUG: stop before the flag
-    v.unpark_flag.store(true, rl::memory_order_release);
-#else
-    v.unpark_flag.store(true, rl::memory_order_release);
-    v.io.stop();
-#endif
+    if (seed_bug(3)) {
+      v.io.stop();  // BUG: stop before the flag
+      v.unpark_flag.store(true, rl::memory_order_release);
+    } else {
+      v.unpark_flag.store(true, rl::memory_order_release);
+      v.io.stop();
+    }
   }
 
   void restart_io(worker& v) {
@@ -486,11 +485,10 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
       transition_from_searching();
     }
     register_sleeper(static_cast<int>(v.index));
-#if ZOKIO_RELACY_SEED_BUG == 2
-    rl::atomic_thread_fence(rl::memory_order_acq_rel);  // BUG: not seq_cst
-#else
-    rl::atomic_thread_fence(rl::memory_order_seq_cst);
-#endif
+    if (seed_bug(2))
+      rl::atomic_thread_fence(rl::memory_order_acq_rel);  // BUG: not seq_cst
+    else
+      rl::atomic_thread_fence(rl::memory_order_seq_cst);
     if (has_visible_work() || shutdown_.load(rl::memory_order_acquire)) {
       ++paths.park_saw_work;
       if (!unregister_sleeper(static_cast<int>(v.index))) v.searching = true;
@@ -607,36 +605,38 @@ struct untimed_test : rl::test_suite<untimed_test, 2> {
   }
 
   bool announce_untimed() {
-#if ZOKIO_RELACY_SEED_BUG == 5
-    num_untimed_.fetch_add(1, rl::memory_order_relaxed);  // BUG: not seq_cst
-    if (num_sleeping_.load(rl::memory_order_relaxed) == kWorkers) return true;
-#else
-    num_untimed_.fetch_add(1, rl::memory_order_seq_cst);
-    if (num_sleeping_.load(rl::memory_order_seq_cst) == kWorkers) return true;
-#endif
+    if (seed_bug(5)) {
+      num_untimed_.fetch_add(1, rl::memory_order_relaxed);  // BUG: not seq_cst
+      if (num_sleeping_.load(rl::memory_order_relaxed) == kWorkers) return true;
+    } else {
+      num_untimed_.fetch_add(1, rl::memory_order_seq_cst);
+      if (num_sleeping_.load(rl::memory_order_seq_cst) == kWorkers) return true;
+    }
     num_untimed_.fetch_sub(1, rl::memory_order_relaxed);
     return false;
   }
 
   void thread(unsigned index) {
     if (index == 0) {  // run_io: every worker was asleep at its relaxed first look
-#if ZOKIO_RELACY_SEED_BUG == 4
-      bool untimed = announce_untimed();
-      if (untimed) untimed_sleep_.store(true, rl::memory_order_relaxed);  // BUG: too late
-#else
-      untimed_sleep_.store(true, rl::memory_order_relaxed);
-      bool untimed = announce_untimed();
-      if (!untimed) untimed_sleep_.store(false, rl::memory_order_relaxed);
-#endif
+      bool untimed;
+      if (seed_bug(4)) {
+        untimed = announce_untimed();
+        if (untimed) untimed_sleep_.store(true, rl::memory_order_relaxed);  // BUG: too late
+      } else {
+        untimed_sleep_.store(true, rl::memory_order_relaxed);
+        untimed = announce_untimed();
+        if (!untimed) untimed_sleep_.store(false, rl::memory_order_relaxed);
+      }
       if (untimed) went_untimed_($) = 1;
     } else {  // park: unregister_sleeper returned true, then wake_untimed_sleepers
-#if ZOKIO_RELACY_SEED_BUG == 5
-      num_sleeping_.fetch_sub(1, rl::memory_order_relaxed);
-      std::uint32_t u = num_untimed_.load(rl::memory_order_relaxed);
-#else
-      num_sleeping_.fetch_sub(1, rl::memory_order_seq_cst);
-      std::uint32_t u = num_untimed_.load(rl::memory_order_seq_cst);
-#endif
+      std::uint32_t u;
+      if (seed_bug(5)) {
+        num_sleeping_.fetch_sub(1, rl::memory_order_relaxed);
+        u = num_untimed_.load(rl::memory_order_relaxed);
+      } else {
+        num_sleeping_.fetch_sub(1, rl::memory_order_seq_cst);
+        u = num_untimed_.load(rl::memory_order_seq_cst);
+      }
       if (u != 0 && untimed_sleep_.load(rl::memory_order_relaxed)) interrupted_($) = 1;
     }
   }
@@ -660,7 +660,8 @@ bool run(const char* name, rl::iteration_t iterations) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (!zokio_relacy::parse_args(argc, argv)) return 2;
   bool ok = true;
   ok = ok && run<park_test<blocked_owner>>("park: 2 workers, blocked owner", 40000);
   ok = ok && run<park_test<inject_to_sleepers>>("park: 2 workers asleep, 2 injected", 40000);

@@ -60,7 +60,7 @@
 // returned after a plain load, and a load-only source lost the wake (store buffering;
 // doc/relacy.md, "Finding"): seeded bug 4.
 //
-// Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
+// Seeded bugs (`--seed-bug n`, each must make the model fail):
 //   1  a wake that finds the task RUNNING does not set NOTIFIED: the wake is lost.
 //   2  task_set_join_waker publishes JOIN_WAKER before writing the slot: complete() reads
 //      the slot while the join side writes it.
@@ -83,13 +83,12 @@
 // The library decides the already-notified case with an RMW (task_header.ipp, since the
 // finding below was fixed); the load-only event source is then checked by default, as the
 // stricter one. Seeded bug 4 puts the old load-only coalescing back: it must fail.
+// (-DZOKIO_RELACY_RMW_COALESCE=0 checks the load-only coalescing in every run.)
 #ifndef ZOKIO_RELACY_RMW_COALESCE
-#  if ZOKIO_RELACY_SEED_BUG == 4
-#    define ZOKIO_RELACY_RMW_COALESCE 0
-#  else
-#    define ZOKIO_RELACY_RMW_COALESCE 1
-#  endif
+#  define ZOKIO_RELACY_RMW_COALESCE 1
 #endif
+// Seeded bug 4 puts the load-only coalescing back.
+inline bool rmw_coalesce() { return ZOKIO_RELACY_RMW_COALESCE && !seed_bug(4); }
 #ifndef ZOKIO_RELACY_LOAD_ONLY_SOURCE
 #  define ZOKIO_RELACY_LOAD_ONLY_SOURCE 1
 #endif
@@ -262,11 +261,8 @@ void complete(task* t, unsigned run_refs) {
     }
     wake = (s & JOIN_INTEREST) && (s & JOIN_WAKER);
     next = (s & ~(RUNNING | NOTIFIED)) | COMPLETE;
-#if ZOKIO_RELACY_SEED_BUG == 6
-    next -= refs * REF_ONE;  // BUG: references dropped even when the slot is still to be read
-#else
-    if (!wake) next -= refs * REF_ONE;
-#endif
+    // Seeded bug 6: references dropped even when the slot is still to be read.
+    if (!wake || seed_bug(6)) next -= refs * REF_ONE;
     if (t->state.compare_exchange_weak(s, next, rl::memory_order_acq_rel,
                                        rl::memory_order_acquire))
       break;
@@ -275,9 +271,7 @@ void complete(task* t, unsigned run_refs) {
   if (wake) {
     ++paths.joiner_woken;
     m->wake_joiner(t->join_waker);  // join_waker.wake_by_ref()
-#if ZOKIO_RELACY_SEED_BUG != 6
-    drop_refs(t, refs);
-#endif
+    if (!seed_bug(6)) drop_refs(t, refs);
   } else if (ref_count(next) == 0) {
     vt_dealloc(t);
   }
@@ -286,26 +280,22 @@ void complete(task* t, unsigned run_refs) {
 void task_wake_by_ref(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
   for (;;) {
-#if ZOKIO_RELACY_RMW_COALESCE
-    if (s & COMPLETE) return;
-    if (s & NOTIFIED) {  // proposed: decide with an RMW, so a later poll acquires our event
-      if (t->state.compare_exchange_weak(s, s, rl::memory_order_acq_rel,
-                                         rl::memory_order_acquire)) {
-        ++paths.wake_coalesced;
-        return;
+    if (rmw_coalesce()) {
+      if (s & COMPLETE) return;
+      if (s & NOTIFIED) {  // decide with an RMW, so a later poll acquires our event
+        if (t->state.compare_exchange_weak(s, s, rl::memory_order_acq_rel,
+                                           rl::memory_order_acquire)) {
+          ++paths.wake_coalesced;
+          return;
+        }
+        continue;
       }
-      continue;
-    }
-#else
-    if (s & (COMPLETE | NOTIFIED)) {
+    } else if (s & (COMPLETE | NOTIFIED)) {
       if (s & NOTIFIED) ++paths.wake_coalesced;
       return;
     }
-#endif
     if (s & RUNNING) {
-#if ZOKIO_RELACY_SEED_BUG == 1
-      return;  // BUG: the poller is not told to poll again
-#endif
+      if (seed_bug(1)) return;  // BUG: the poller is not told to poll again
       if (t->state.compare_exchange_weak(s, s | NOTIFIED, rl::memory_order_acq_rel,
                                          rl::memory_order_acquire)) {
         ++paths.wake_while_running;
@@ -313,11 +303,8 @@ void task_wake_by_ref(task* t) {
       }
       continue;
     }
-#if ZOKIO_RELACY_SEED_BUG == 3
-    const std::uint64_t queue_ref = 0;  // BUG: the queue entry owns no reference
-#else
-    const std::uint64_t queue_ref = REF_ONE;
-#endif
+    // Seeded bug 3: the queue entry owns no reference.
+    const std::uint64_t queue_ref = seed_bug(3) ? 0 : REF_ONE;
     if (t->state.compare_exchange_weak(s, (s | NOTIFIED) + queue_ref, rl::memory_order_acq_rel,
                                        rl::memory_order_acquire)) {
       t->m->schedule(t);
@@ -329,9 +316,8 @@ void task_wake_by_ref(task* t) {
 void task_wake_by_val(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
   for (;;) {
-#if ZOKIO_RELACY_RMW_COALESCE
-    if ((s & NOTIFIED) && !(s & COMPLETE) && ref_count(s) > 1) {
-      // proposed: drop our reference in the CAS that saw NOTIFIED
+    if (rmw_coalesce() && (s & NOTIFIED) && !(s & COMPLETE) && ref_count(s) > 1) {
+      // drop our reference in the CAS that saw NOTIFIED
       if (t->state.compare_exchange_weak(s, s - REF_ONE, rl::memory_order_acq_rel,
                                          rl::memory_order_acquire)) {
         ++paths.wake_coalesced;
@@ -339,17 +325,16 @@ void task_wake_by_val(task* t) {
       }
       continue;
     }
-#endif
     if (s & (COMPLETE | NOTIFIED)) {
       if (s & NOTIFIED) ++paths.wake_coalesced;
       t->ref_dec();
       return;
     }
     if (s & RUNNING) {
-#if ZOKIO_RELACY_SEED_BUG == 1
-      t->ref_dec();  // BUG: the poller is not told to poll again
-      return;
-#endif
+      if (seed_bug(1)) {
+        t->ref_dec();  // BUG: the poller is not told to poll again
+        return;
+      }
       if (t->state.compare_exchange_weak(s, (s | NOTIFIED) - REF_ONE, rl::memory_order_acq_rel,
                                          rl::memory_order_acquire)) {
         ++paths.wake_while_running;
@@ -447,11 +432,8 @@ bool task_claim(task* t) {
   auto s = t->state.load(rl::memory_order_acquire);
   for (;;) {
     if ((s & (NOTIFIED | RUNNING | COMPLETE | CANCELLED)) != NOTIFIED) return false;
-#if ZOKIO_RELACY_SEED_BUG == 5
-    const std::uint64_t run_ref = 0;  // BUG: the run borrows the stale entry's reference
-#else
-    const std::uint64_t run_ref = REF_ONE;
-#endif
+    // Seeded bug 5: the run borrows the stale entry's reference.
+    const std::uint64_t run_ref = seed_bug(5) ? 0 : REF_ONE;
     if (t->state.compare_exchange_weak(s, ((s & ~NOTIFIED) | RUNNING) + run_ref,
                                        rl::memory_order_acq_rel, rl::memory_order_acquire)) {
       ++paths.claimed;
@@ -498,18 +480,18 @@ bool task_set_join_waker(task* t, int w) {
       }
     }
   }
-#if ZOKIO_RELACY_SEED_BUG == 2
-  // BUG: JOIN_WAKER is published before the slot is written.
-  s = t->state.load(rl::memory_order_acquire);
-  for (;;) {
-    if (s & COMPLETE) return true;
-    if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, rl::memory_order_acq_rel,
-                                       rl::memory_order_acquire))
-      break;
+  if (seed_bug(2)) {
+    // BUG: JOIN_WAKER is published before the slot is written.
+    s = t->state.load(rl::memory_order_acquire);
+    for (;;) {
+      if (s & COMPLETE) return true;
+      if (t->state.compare_exchange_weak(s, s | JOIN_WAKER, rl::memory_order_acq_rel,
+                                         rl::memory_order_acquire))
+        break;
+    }
+    t->join_waker($) = w;
+    return false;
   }
-  t->join_waker($) = w;
-  return false;
-#else
   t->join_waker($) = w;
   s = t->state.load(rl::memory_order_acquire);
   for (;;) {
@@ -522,7 +504,6 @@ bool task_set_join_waker(task* t, int w) {
                                        rl::memory_order_acquire))
       return false;
   }
-#endif
 }
 
 void task_drop_join_handle(task* t) {
@@ -570,11 +551,8 @@ void task_inspect(task* t) {
   (void)t->polls($);  // the frames: a poll writing them now would be a data race
   s = t->state.load(rl::memory_order_acquire);
   for (;;) {
-#if ZOKIO_RELACY_SEED_BUG == 7
-    const bool woken = false;
-#else
-    const bool woken = (s & (NOTIFIED | CANCELLED)) != 0;
-#endif
+    // Seeded bug 7: the inspection's hold drops a wake.
+    const bool woken = !seed_bug(7) && (s & (NOTIFIED | CANCELLED)) != 0;
     if (woken) {
       if (t->state.compare_exchange_weak(s, (s & ~RUNNING) | NOTIFIED, rl::memory_order_acq_rel,
                                          rl::memory_order_acquire)) {
@@ -881,7 +859,8 @@ bool run_random(const char* name) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (!zokio_relacy::parse_args(argc, argv)) return 2;
   bool ok = true;
   ok = ok && run<task_test<small_join>>("task: 1 worker, yield, join re-registers (exhaustive)",
                                         rl::sched_bound, 0, 1);

@@ -15,7 +15,7 @@
 // begin, a zero means the chain is over. The units cross threads, so a shard's own counts go
 // negative (A finishes what F started): only the sum means anything.
 //
-// Seeded bugs (-DZOKIO_RELACY_SEED_BUG=n, each must make the model fail):
+// Seeded bugs (`--seed-bug n`, each must make the model fail):
 //   1  the scan reads `started` before `finished`: it can see a finish whose hand-over start
 //      it missed, and read zero mid-chain.
 //   2  the worker stores are relaxed: a finish no longer carries the start before it.
@@ -25,12 +25,6 @@
 
 namespace {
 
-// (A macro: Relacy's memory orders carry the call site's debug info.)
-#if ZOKIO_RELACY_SEED_BUG == 2
-#define ZOKIO_SHARD_STORE rl::memory_order_relaxed
-#else
-#define ZOKIO_SHARD_STORE rl::memory_order_release
-#endif
 
 struct work_count_test : rl::test_suite<work_count_test, 4> {
   // Shards: 0 and 1 the workers A and B (owner-written), 2 the shared one (fetch_add).
@@ -50,19 +44,22 @@ struct work_count_test : rl::test_suite<work_count_test, 4> {
   }
 
   void own_add(rl::atomic<std::uint64_t>& c) {
-    c.store(c.load(rl::memory_order_relaxed) + 1, ZOKIO_SHARD_STORE);
+    const std::uint64_t v = c.load(rl::memory_order_relaxed) + 1;
+    if (seed_bug(2))
+      c.store(v, rl::memory_order_relaxed);  // BUG: not release
+    else
+      c.store(v, rl::memory_order_release);
   }
 
   long scan() {
-#if ZOKIO_RELACY_SEED_BUG == 1
-    std::uint64_t s = 0, f = 0;
-    for (auto& c : started) s += c.load(rl::memory_order_acquire);
-    for (auto& c : finished) f += c.load(rl::memory_order_acquire);
-#else
     std::uint64_t f = 0, s = 0;
-    for (auto& c : finished) f += c.load(rl::memory_order_acquire);
-    for (auto& c : started) s += c.load(rl::memory_order_acquire);
-#endif
+    if (seed_bug(1)) {  // BUG: started read before finished
+      for (auto& c : started) s += c.load(rl::memory_order_acquire);
+      for (auto& c : finished) f += c.load(rl::memory_order_acquire);
+    } else {
+      for (auto& c : finished) f += c.load(rl::memory_order_acquire);
+      for (auto& c : started) s += c.load(rl::memory_order_acquire);
+    }
     return static_cast<long>(s - f);
   }
 
@@ -102,7 +99,8 @@ struct work_count_test : rl::test_suite<work_count_test, 4> {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (!zokio_relacy::parse_args(argc, argv)) return 2;
   bool ok = zokio_relacy::run<work_count_test>("work count: hand-over chain vs scan (exhaustive)",
                                                rl::sched_bound, 0, 2);
   ok = ok && zokio_relacy::run<work_count_test>("work count: hand-over chain vs scan",

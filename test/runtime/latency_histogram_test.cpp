@@ -149,11 +149,15 @@ BOOST_AUTO_TEST_CASE(busy_time_counts_work_not_sleep) {
   metered_rt::builder b;
   auto rt = b.worker_threads(2).build();
   const std::uint64_t before = rt.metrics().total_busy_ns();
-  rt.block_on(rt.spawn([]() -> zokio::task<void> {
+  std::thread::id spinner;
+  rt.block_on(rt.spawn([](std::thread::id& who) -> zokio::task<void> {
+    who = std::this_thread::get_id();
     spin_for(100ms);
     co_return;
-  }()));
+  }(spinner)));
+  BOOST_TEST((spinner != std::this_thread::get_id()), "the task ran on the main thread");
   const zokio::runtime_metrics after_work = rt.metrics();
+  for (auto& w : after_work.workers) BOOST_TEST_MESSAGE("busy " << w.busy_ns << " polls " << w.polls);
   BOOST_TEST(after_work.total_busy_ns() - before >= 100'000'000u);
   // The worker that spun holds it; each busy figure stays below the runtime's age.
   std::uint64_t most = 0;

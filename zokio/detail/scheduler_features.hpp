@@ -42,27 +42,37 @@ struct alignas(ZOKIO_CACHE_LINE) worker_counters {
   std::atomic<std::uint64_t> first_steal{0};
   // Busy time (worker_metrics::busy_ns): busy_ns holds the periods that ended (the worker
   // went to park or left its loop); busy_since is when the current one began (steady ns), 0
-  // while there is none. The owner ends a period with busy_since = 0 (relaxed), then the new
-  // total (release); it begins one with busy_since = now (release). metrics() reads
-  // busy_since (acquire), busy_ns (acquire), busy_since again, and retries while they differ
-  // (scheduler_metrics.ipp).
+  // while there is none. The owner changes the pair inside a seqlock: busy_version odd
+  // (relaxed), a release fence, the fields (relaxed), busy_version even (release). metrics()
+  // reads the version (acquire: pairs with that release store), the fields, an acquire
+  // fence (pairs with the writer's release fence), the version again, and retries while it
+  // was odd or changed (scheduler_metrics.ipp).
   std::atomic<std::uint64_t> busy_ns{0};
   std::atomic<std::int64_t> busy_since{0};
+  std::atomic<std::uint32_t> busy_version{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   // Owner only: a busy period begins / ends at `now` (steady ns, never 0).
   void begin_busy(std::int64_t now) noexcept {
-    busy_since.store(now, std::memory_order_release);  // pairs with metrics()'s first load
+    if (busy_since.load(std::memory_order_relaxed) != 0) return;  // one is going on
+    const std::uint32_t v = busy_version.load(std::memory_order_relaxed);
+    busy_version.store(v + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);  // pairs with metrics()'s fence
+    busy_since.store(now, std::memory_order_relaxed);
+    busy_version.store(v + 2, std::memory_order_release);  // pairs with metrics()'s first load
   }
   void end_busy(std::int64_t now) noexcept {
     const std::int64_t since = busy_since.load(std::memory_order_relaxed);
     if (since == 0) return;
-    busy_since.store(0, std::memory_order_relaxed);
-    // Release: pairs with metrics()'s acquire load of busy_ns (see above).
+    const std::uint32_t v = busy_version.load(std::memory_order_relaxed);
+    busy_version.store(v + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);  // pairs with metrics()'s fence
     busy_ns.store(busy_ns.load(std::memory_order_relaxed) +
                       static_cast<std::uint64_t>(now > since ? now - since : 0),
-                  std::memory_order_release);
+                  std::memory_order_relaxed);
+    busy_since.store(0, std::memory_order_relaxed);
+    busy_version.store(v + 2, std::memory_order_release);  // pairs with metrics()'s first load
   }
 };
 

@@ -15,13 +15,14 @@ namespace {
 // Ended periods plus the one going on, read without tearing (worker_counters: busy_since).
 std::uint64_t busy_ns_of(const worker_counters& c) noexcept {
   for (;;) {
-    // Acquire: pairs with the release store that began this period, so `ended` below is at
-    // least what the period before it left.
-    const std::int64_t since = c.busy_since.load(std::memory_order_acquire);
-    // Acquire: pairs with the release store that ends a period, which comes after that
-    // period's busy_since = 0: a total that includes our period makes the reload differ.
-    const std::uint64_t ended = c.busy_ns.load(std::memory_order_acquire);
-    if (c.busy_since.load(std::memory_order_relaxed) != since) continue;  // one ended or began
+    // Acquire: pairs with the release store that ended the owner's last change.
+    const std::uint32_t v = c.busy_version.load(std::memory_order_acquire);
+    const std::uint64_t ended = c.busy_ns.load(std::memory_order_relaxed);
+    const std::int64_t since = c.busy_since.load(std::memory_order_relaxed);
+    // Acquire fence: pairs with the owner's release fence, so a change that began before the
+    // loads above shows in the version read below.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((v & 1) != 0 || c.busy_version.load(std::memory_order_relaxed) != v) continue;
     const std::int64_t now = steady_ns();
     return ended + (since != 0 && now > since ? static_cast<std::uint64_t>(now - since) : 0);
   }
