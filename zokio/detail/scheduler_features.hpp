@@ -76,20 +76,24 @@ struct alignas(ZOKIO_CACHE_LINE) worker_counters {
   }
 };
 
-/// The counters' storage in a basic_scheduler: empty (no member, no allocation) without
-/// metrics. make(n) gives worker i its block (&blocks[i]), or nullptr.
-template <bool On>
-struct worker_counters_storage {
-  worker_counters* make(unsigned) noexcept { return nullptr; }
+/// Per-worker blocks of a feature in a basic_scheduler: empty (no member, no allocation)
+/// when the feature is off. make(n) gives worker i its block (&blocks[i]), or nullptr.
+template <class Block, bool On>
+struct per_worker_blocks {
+  Block* make(unsigned) noexcept { return nullptr; }
 };
-template <>
-struct worker_counters_storage<true> {
-  std::unique_ptr<worker_counters[]> blocks;
-  worker_counters* make(unsigned n) {
-    blocks.reset(new worker_counters[n]);
+template <class Block>
+struct per_worker_blocks<Block, true> {
+  std::unique_ptr<Block[]> blocks;
+  Block* make(unsigned n) {
+    blocks.reset(new Block[n]);
     return blocks.get();
   }
 };
+
+/// The counters' storage (features.metrics).
+template <bool On>
+using worker_counters_storage = per_worker_blocks<worker_counters, On>;
 
 static_assert(std::is_empty_v<worker_counters_storage<false>>,
               "a runtime without metrics keeps no counters");
@@ -119,19 +123,9 @@ struct alignas(ZOKIO_CACHE_LINE) worker_histograms {
   latency_buckets poll_time, schedule_latency;
 };
 
-/// Their storage in a basic_scheduler, as worker_counters_storage: empty without the feature.
+/// Their storage (features.latency_histograms).
 template <bool On>
-struct worker_histograms_storage {
-  worker_histograms* make(unsigned) noexcept { return nullptr; }
-};
-template <>
-struct worker_histograms_storage<true> {
-  std::unique_ptr<worker_histograms[]> blocks;
-  worker_histograms* make(unsigned n) {
-    blocks.reset(new worker_histograms[n]);
-    return blocks.get();
-  }
-};
+using worker_histograms_storage = per_worker_blocks<worker_histograms, On>;
 
 static_assert(std::is_empty_v<worker_histograms_storage<false>>,
               "a runtime without latency histograms keeps none");
