@@ -80,12 +80,12 @@ zokio::task<long> channel_ping_pong(int rounds) {
   auto [to_a, a_rx] = zokio::mpsc::channel<int>(1);
   auto b = zokio::spawn(zokio::co_invoke(
       [](zokio::mpsc::receiver<int>& rx, zokio::mpsc::sender<int>& tx) -> zokio::task<void> {
-        while (auto v = co_await rx.recv()) co_await tx.send(*v + 1);
+        while (auto v = co_await rx.recv()) (void)co_await tx.send(*v + 1);
       },
       std::move(b_rx), std::move(to_a)));
   long last = 0;
   for (int i = 0; i < rounds; ++i) {
-    co_await to_b.send(i);
+    (void)co_await to_b.send(i);
     last = *co_await a_rx.recv();
   }
   { auto done = std::move(to_b); }  // b's recv ends

@@ -9,6 +9,7 @@
 #include <zokio/task.hpp>
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -143,6 +144,35 @@ BOOST_AUTO_TEST_CASE(a_long_poll_and_the_wait_it_causes_land_in_their_buckets) {
   BOOST_TEST(poll.count() >= 200u);
   BOOST_TEST(poll.quantile_ns(0.5) < at_least_33ms);
   BOOST_TEST(poll.sum_ns >= 40'000'000u);
+}
+
+// Hostile: polls that throw, tasks aborted while they wait (completed without a poll) or
+// before their first poll: still one sample of each per poll, none for a poll not run.
+BOOST_AUTO_TEST_CASE(throwing_and_aborted_tasks_keep_one_sample_of_each_per_poll) {
+  timed_rt<2> rt;
+  std::vector<zokio::join_handle<int>> hs;
+  for (int i = 0; i < 100; ++i) {
+    hs.push_back(rt.spawn([](int k) -> zokio::task<int> {
+      if (k % 2 == 1) co_await zokio::yield_now{};
+      if (k % 3 == 0) throw std::runtime_error("thrown");
+      co_await zokio::sleep(10s);
+      co_return k;
+    }(i)));
+  }
+  std::this_thread::sleep_for(20ms);  // every task polled: the rest sleep
+  for (auto& h : hs) h.abort();
+  int failed = 0;
+  for (auto& h : hs) {
+    try {
+      (void)rt.block_on(std::move(h));
+    } catch (const std::exception&) {
+      ++failed;
+    }
+  }
+  BOOST_TEST(failed == 100);
+  const zokio::runtime_metrics m = rt.metrics();
+  BOOST_TEST(m.poll_time().count() == m.schedule_latency().count());
+  BOOST_TEST(m.poll_time().count() >= 150u);  // 100 first polls, 50 after the yield
 }
 
 BOOST_AUTO_TEST_CASE(busy_time_counts_work_not_sleep) {

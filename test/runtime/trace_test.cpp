@@ -37,7 +37,7 @@ zokio::task<int> worker_task(int i) {
 }
 
 struct summary {
-  std::size_t polls = 0, parks = 0, spawns = 0, wakes = 0, unfinished = 0;
+  std::size_t polls = 0, parks = 0, spawns = 0, wakes = 0, unfinished = 0, unfinished_polls = 0;
   bool balanced = true;
   std::string why;
 };
@@ -70,8 +70,12 @@ summary check(const std::string& json) {
         continue;
       }
       if (ts + 1.0 < st.back().second) s.balanced = false, s.why = "an end before its begin";
+      const bool poll = st.back().first.rfind("task ", 0) == 0;
       st.pop_back();
-      if (e.contains("args") && e.at("args").as_object().contains("unfinished")) ++s.unfinished;
+      if (e.contains("args") && e.at("args").as_object().contains("unfinished")) {
+        ++s.unfinished;
+        s.unfinished_polls += poll;
+      }
     } else if (ph == "i") {
       const std::string name(e.at("name").as_string());
       s.spawns += name == "spawn";
@@ -119,6 +123,47 @@ BOOST_AUTO_TEST_CASE(wrapped_rings_still_balance) {
   const auto n = boost::json::parse(json).at("traceEvents").as_array().size();
   BOOST_TEST(n <= 3 * (64 + 4) + 4u);
   BOOST_TEST(s.polls + s.parks > 0u);
+}
+
+// Hostile: tasks that throw at their first poll or after a yield, and tasks aborted while
+// they sleep (completed without a poll): every poll slice still ends, on its thread.
+BOOST_AUTO_TEST_CASE(throwing_and_aborted_tasks_still_balance) {
+  auto rt = traced_rt::builder().worker_threads(2).build();
+  std::vector<zokio::join_handle<int>> throwing, aborted;
+  for (int i = 0; i < 50; ++i) {
+    throwing.push_back(rt.spawn([](int k) -> zokio::task<int> {
+      if (k % 2 == 1) co_await zokio::yield_now{};
+      throw std::runtime_error("step " + std::to_string(k % 2));
+    }(i)));
+    aborted.push_back(rt.spawn([]() -> zokio::task<int> {
+      co_await zokio::sleep(10s);
+      co_return 1;
+    }()));
+  }
+  int threw = 0, cancelled = 0;
+  for (auto& h : throwing) {
+    try {
+      (void)rt.block_on(std::move(h));
+    } catch (const std::runtime_error&) {
+      ++threw;
+    }
+  }
+  for (auto& h : aborted) h.abort();
+  for (auto& h : aborted) {
+    try {
+      (void)rt.block_on(std::move(h));
+    } catch (const std::exception&) {
+      ++cancelled;
+    }
+  }
+  BOOST_TEST(threw == 50);
+  BOOST_TEST(cancelled == 50);
+  std::this_thread::sleep_for(20ms);  // the workers park
+  const summary s = check(rt.trace_json());
+  BOOST_TEST(s.balanced, s.why);
+  BOOST_TEST(s.unfinished_polls == 0u);  // (the parked workers' sleeps are still open)
+  BOOST_TEST(s.spawns == 100u);
+  BOOST_TEST(s.polls >= 125u);  // 25 + 2 x 25 throwing polls, the 50 sleepers' first polls
 }
 
 // Hostile: trace_json() from another thread while the workers keep recording and the rings
