@@ -106,8 +106,11 @@ BOOST_AUTO_TEST_CASE(a_small_program_traces_valid_balanced_json) {
   const summary s = check(rt.trace_json());
   BOOST_TEST(s.balanced, s.why);
   BOOST_TEST(s.spawns == 100u);
-  BOOST_TEST(s.polls >= 500u);  // each task: 3 yields, the sleep, the last poll
-  BOOST_TEST(s.wakes >= 100u);  // each sleep's timer (a yield requeues without a wake)
+  // Each task: 3 yields and its last poll, and one more poll and a timer wake when its sleep
+  // pends. A 1 ms sleep may not pend: its deadline can pass while a loaded (TSan, CI) worker
+  // is preempted between creating it and polling it (seen once in CI: 499 polls).
+  BOOST_TEST(s.polls >= 400u);
+  BOOST_TEST(s.wakes >= 1u);  // the timers' wakes (a yield requeues without a wake)
   BOOST_TEST(s.parks >= 1u);
 }
 
