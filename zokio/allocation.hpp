@@ -55,15 +55,20 @@ inline alloc_counter g_live[alloc_category_count];
 inline std::atomic<std::int64_t> g_live_wakers{0};
 inline std::atomic<int> g_live_runtimes{0};
 
-inline void account(alloc_category c, std::size_t bytes, bool dealloc, bool upstream) noexcept {
+[[gnu::noinline, gnu::cold]] inline void call_alloc_hook(alloc_hook h, alloc_event e) noexcept { h(e); }
+
+// Inlined into every allocation and free (a call here was 2 % of skynet's instructions):
+// without a hook and ZOKIO_DEBUG_ALLOC it is one load and a branch.
+[[gnu::always_inline]] inline void account(alloc_category c, std::size_t bytes, bool dealloc,
+                                           bool upstream) noexcept {
 #if ZOKIO_DEBUG_ALLOC
   auto& k = g_live[static_cast<std::size_t>(c)];
   const std::int64_t sign = dealloc ? -1 : 1;
   k.count.fetch_add(sign, std::memory_order_relaxed);
   k.bytes.fetch_add(sign * static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
 #endif
-  if (alloc_hook h = g_alloc_hook.load(std::memory_order_acquire))
-    h(alloc_event{dealloc, c, bytes, upstream});
+  if (alloc_hook h = g_alloc_hook.load(std::memory_order_acquire)) [[unlikely]]
+    call_alloc_hook(h, alloc_event{dealloc, c, bytes, upstream});
 }
 
 inline void account_waker(std::int64_t delta) noexcept {
