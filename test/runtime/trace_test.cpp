@@ -17,6 +17,8 @@
 #include <boost/json.hpp>  // compiled in task_dump_test.cpp (boost/json/src.hpp)
 #include <boost/test/unit_test.hpp>
 
+#include "../support/test_util.hpp"
+
 using namespace std::chrono_literals;
 
 namespace trace_test {
@@ -143,24 +145,9 @@ BOOST_AUTO_TEST_CASE(throwing_and_aborted_tasks_still_balance) {
       co_return 1;
     }()));
   }
-  int threw = 0, cancelled = 0;
-  for (auto& h : throwing) {
-    try {
-      (void)rt.block_on(std::move(h));
-    } catch (const std::runtime_error&) {
-      ++threw;
-    }
-  }
+  BOOST_TEST(zokio::test::count_join_failures<std::runtime_error>(rt, throwing) == 50);
   for (auto& h : aborted) h.abort();
-  for (auto& h : aborted) {
-    try {
-      (void)rt.block_on(std::move(h));
-    } catch (const std::exception&) {
-      ++cancelled;
-    }
-  }
-  BOOST_TEST(threw == 50);
-  BOOST_TEST(cancelled == 50);
+  BOOST_TEST(zokio::test::count_join_failures(rt, aborted) == 50);
   std::this_thread::sleep_for(20ms);  // the workers park
   const summary s = check(rt.trace_json());
   BOOST_TEST(s.balanced, s.why);

@@ -161,6 +161,21 @@ bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::millis
   return true;
 }
 
+/// Joins every handle through rt.block_on; returns how many threw an E (a failed task or an
+/// aborted one: join_error derives from std::exception). Other exceptions propagate.
+template <class E = std::exception, class Runtime, class Handles>
+int count_join_failures(Runtime& rt, Handles& hs) {
+  int failed = 0;
+  for (auto& h : hs) {
+    try {
+      (void)rt.block_on(std::move(h));
+    } catch (const E&) {
+      ++failed;
+    }
+  }
+  return failed;
+}
+
 /// Both runtime flavours, for BOOST_DATA_TEST_CASE(..., bdata::make(flavours) * ...).
 inline const std::vector<zokio::runtime_flavour> flavours{zokio::runtime_flavour::multi_thread,
                                                           zokio::runtime_flavour::current_thread};

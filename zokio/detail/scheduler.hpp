@@ -43,12 +43,6 @@ struct worker;
 /// The scheduler runs with the runtime's options (zokio/runtime_options.hpp).
 using scheduler_options = runtime_options;
 
-/// steady_clock now, in ns (the loop's time slices and turns).
-inline std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 class scheduler : public task_scheduler {
  public:

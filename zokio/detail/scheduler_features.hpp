@@ -5,6 +5,7 @@
 #define ZOKIO_DETAIL_SCHEDULER_FEATURES_HPP
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
@@ -27,6 +28,18 @@ struct scheduler_features {
   bool latency_histograms = false;  // per-worker poll-time and schedule-latency histograms
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
+
+/// steady_clock now, in ns (the loop's time slices and turns, busy time).
+inline std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// now - since in ns, 0 when the clock reads are out of order (since taken on another cpu).
+inline std::uint64_t elapsed_ns(std::int64_t now, std::int64_t since) noexcept {
+  return now > since ? static_cast<std::uint64_t>(now - since) : 0;
+}
 
 /// Per-worker counters, when features.metrics: written by the owning worker only (relaxed
 /// load + store, no RMW), read by metrics(). One cache-line-aligned block per worker.
@@ -56,22 +69,27 @@ struct alignas(ZOKIO_CACHE_LINE) worker_counters {
   // Owner only: a busy period begins / ends at `now` (steady ns, never 0).
   void begin_busy(std::int64_t now) noexcept {
     if (busy_since.load(std::memory_order_relaxed) != 0) return;  // one is going on
-    const std::uint32_t v = busy_version.load(std::memory_order_relaxed);
-    busy_version.store(v + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);  // pairs with metrics()'s fence
-    busy_since.store(now, std::memory_order_relaxed);
-    busy_version.store(v + 2, std::memory_order_release);  // pairs with metrics()'s first load
+    write_busy([&] { busy_since.store(now, std::memory_order_relaxed); });
   }
   void end_busy(std::int64_t now) noexcept {
     const std::int64_t since = busy_since.load(std::memory_order_relaxed);
     if (since == 0) return;
+    write_busy([&] {
+      busy_ns.store(busy_ns.load(std::memory_order_relaxed) + elapsed_ns(now, since),
+                    std::memory_order_relaxed);
+      busy_since.store(0, std::memory_order_relaxed);
+    });
+  }
+
+ private:
+  // The seqlock's writer side around a change of (busy_ns, busy_since): odd version while
+  // it goes on.
+  template <class Change>
+  void write_busy(Change change) noexcept {
     const std::uint32_t v = busy_version.load(std::memory_order_relaxed);
     busy_version.store(v + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);  // pairs with metrics()'s fence
-    busy_ns.store(busy_ns.load(std::memory_order_relaxed) +
-                      static_cast<std::uint64_t>(now > since ? now - since : 0),
-                  std::memory_order_relaxed);
-    busy_since.store(0, std::memory_order_relaxed);
+    change();
     busy_version.store(v + 2, std::memory_order_release);  // pairs with metrics()'s first load
   }
 };

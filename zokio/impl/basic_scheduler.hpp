@@ -185,7 +185,7 @@ void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
     const std::int64_t now = steady_ns();
     if (worker* w = s->local_worker(); w && t->queued_at != 0)
       s->histograms_[w->index].schedule_latency.record(
-          static_cast<std::uint64_t>(now > t->queued_at ? now - t->queued_at : 0));
+          elapsed_ns(now, t->queued_at));
     t->queued_at = now;
   }
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
@@ -203,7 +203,7 @@ void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer
     const std::int64_t now = steady_ns();
     if (worker* w = s->local_worker())
       s->histograms_[w->index].poll_time.record(
-          static_cast<std::uint64_t>(now > t->queued_at ? now - t->queued_at : 0));
+          elapsed_ns(now, t->queued_at));
     t->queued_at = 0;  // queued again only through a stamp
   }
   if constexpr (F.hooks)

@@ -24,7 +24,7 @@ std::uint64_t busy_ns_of(const worker_counters& c) noexcept {
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((v & 1) != 0 || c.busy_version.load(std::memory_order_relaxed) != v) continue;
     const std::int64_t now = steady_ns();
-    return ended + (since != 0 && now > since ? static_cast<std::uint64_t>(now - since) : 0);
+    return ended + (since != 0 ? elapsed_ns(now, since) : 0);
   }
 }
 
