@@ -1,9 +1,12 @@
 // Channels: a worker pool fed through a bounded mpsc, results back through oneshots,
-// a shutdown signal over watch, and progress events over broadcast.
+// a shutdown signal over watch, and progress events over broadcast; then a pool of consumer
+// tasks sharing one mpmc queue of jobs.
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include <zokio/broadcast.hpp>
+#include <zokio/mpmc.hpp>
 #include <zokio/mpsc.hpp>
 #include <zokio/oneshot.hpp>
 #include <zokio/watch.hpp>
@@ -43,6 +46,24 @@ zokio::task<long> client(zokio::mpsc::sender<request> tx, int n) {
   co_return r ? *r : -1;
 }
 
+// One of several consumers of a shared job queue: each job goes to exactly one of them.
+zokio::task<long> job_worker(zokio::mpmc::receiver<int> jobs) {
+  long done = 0;
+  while (auto job = co_await jobs.recv()) done += *job;  // nullopt: closed and drained
+  co_return done;
+}
+
+zokio::task<long> job_pool() {
+  auto [tx, rx] = zokio::mpmc::channel<int>(8);
+  std::vector<zokio::join_handle<long>> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back(zokio::spawn(job_worker(rx)));
+  for (int job = 1; job <= 100; ++job) (void)co_await tx.send(job);  // waits while 8 queued
+  tx.close();  // no more jobs: the workers drain the queue, then their recv() ends
+  long total = 0;
+  for (auto& w : workers) total += co_await std::move(w);
+  co_return total;
+}
+
 zokio::task<int> run() {
   auto [tx, rx] = zokio::mpsc::channel<request>(4);  // at most 4 queued requests
   auto [ev_tx, ev_rx] = zokio::broadcast::channel<int>(16);
@@ -60,7 +81,9 @@ zokio::task<int> run() {
   int seen = co_await std::move(events);
 
   std::printf("sum of squares 1..10 = %ld, listener saw %d events\n", sum, seen);
-  co_return sum == 385 ? 0 : 1;
+  const long jobs = co_await job_pool();
+  std::printf("3 workers on one mpmc queue did jobs 1..100: sum %ld\n", jobs);
+  co_return sum == 385 && jobs == 5050 ? 0 : 1;
 }
 
 int main() {

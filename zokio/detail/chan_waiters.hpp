@@ -40,6 +40,18 @@ class chan_wait_list {
     n->queued = true;
   }
 
+  /// For a waiter whose turn was taken by another (it keeps its place: mpmc).
+  void push_front(chan_wait_node* n) noexcept {
+    n->prev = nullptr;
+    n->next = head_;
+    if (head_)
+      head_->prev = n;
+    else
+      tail_ = n;
+    head_ = n;
+    n->queued = true;
+  }
+
   void remove(chan_wait_node* n) noexcept {
     if (n->prev)
       n->prev->next = n->next;
