@@ -1,8 +1,11 @@
-// Stream adapters: map, filter, take, and buffered (a stream of futures run n at a time,
-// outputs in order). Each takes the stream by value and is itself a zokio::stream.
+// Stream adapters: map, filter, take, buffered (a stream of futures run n at a time, outputs
+// in order), zip, merge, chain, chunks, timeout and throttle. Each takes its streams by value
+// and is itself a zokio::stream.
 #ifndef ZOKIO_STREAM_EXT_HPP
 #define ZOKIO_STREAM_EXT_HPP
 
+#include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -12,10 +15,15 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
+
+#include <boost/system/result.hpp>
 
 #include <zokio/allocator.hpp>
 #include <zokio/future.hpp>
+#include <zokio/sleep.hpp>
 #include <zokio/stream.hpp>
+#include <zokio/timeout.hpp>
 
 namespace zokio {
 
@@ -210,6 +218,248 @@ template <stream S>
   requires future<stream_item_t<S>>
 buffered_stream<std::remove_cvref_t<S>> buffered(S&& s, std::size_t n) {
   return {std::forward<S>(s), n};
+}
+
+/// `zip(a, b)`: pairs of items, one from each stream; ends when either ends (Rust's
+/// `StreamExt::zip`). An item that arrived from one side waits inside for its partner.
+template <stream A, stream B>
+class zip_stream {
+ public:
+  using item = std::pair<stream_item_t<A>, stream_item_t<B>>;
+  zip_stream(A a, B b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    if (done_) return std::optional<item>();
+    if (!av_) {
+      auto r = a_.poll_next(cx);
+      if (r.is_ready()) {
+        av_ = std::move(r).take();
+        if (!*av_) return end();
+      }
+    }
+    if (!bv_) {
+      auto r = b_.poll_next(cx);
+      if (r.is_ready()) {
+        bv_ = std::move(r).take();
+        if (!*bv_) return end();
+      }
+    }
+    if (!av_ || !bv_) return pending;
+    std::optional<item> v(std::in_place, std::move(**av_), std::move(**bv_));
+    av_.reset();
+    bv_.reset();
+    return v;
+  }
+
+ private:
+  zokio::poll<std::optional<item>> end() {
+    done_ = true;
+    av_.reset();
+    bv_.reset();
+    return std::optional<item>();
+  }
+  A a_;
+  B b_;
+  std::optional<std::optional<stream_item_t<A>>> av_;  // a's item (or end) not paired yet
+  std::optional<std::optional<stream_item_t<B>>> bv_;
+  bool done_ = false;
+};
+
+template <stream A, stream B>
+zip_stream<std::remove_cvref_t<A>, std::remove_cvref_t<B>> zip(A&& a, B&& b) {
+  return {std::forward<A>(a), std::forward<B>(b)};
+}
+
+/// `merge(a, b)`: the items of both streams as they come (same item type); ends when both
+/// have ended. The stream polled first alternates, so a stream that is always ready cannot
+/// starve the other (Tokio's `StreamExt::merge`).
+template <stream A, stream B>
+  requires std::same_as<stream_item_t<A>, stream_item_t<B>>
+class merge_stream {
+ public:
+  using item = stream_item_t<A>;
+  merge_stream(A a, B b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    b_first_ = !b_first_;
+    for (int i = 0; i < 2; ++i) {
+      const bool take_b = (i == 0) == b_first_;
+      auto r = take_b ? poll_side(b_, b_done_, cx) : poll_side(a_, a_done_, cx);
+      if (r.is_ready()) return r;
+    }
+    if (a_done_ && b_done_) return std::optional<item>();
+    return pending;
+  }
+
+ private:
+  // Ready with an item, or pending (also for a side that ended: the other may go on).
+  template <class S>
+  static zokio::poll<std::optional<item>> poll_side(S& s, bool& done, context& cx) {
+    if (done) return pending;
+    auto r = s.poll_next(cx);
+    if (r.is_pending()) return pending;
+    auto v = std::move(r).take();
+    if (!v) {
+      done = true;
+      return pending;
+    }
+    return v;
+  }
+  A a_;
+  B b_;
+  bool a_done_ = false, b_done_ = false, b_first_ = true;
+};
+
+template <stream A, stream B>
+merge_stream<std::remove_cvref_t<A>, std::remove_cvref_t<B>> merge(A&& a, B&& b) {
+  return {std::forward<A>(a), std::forward<B>(b)};
+}
+
+/// `chain(a, b)`: every item of `a`, then every item of `b` (`b` is not polled before `a`
+/// ends).
+template <stream A, stream B>
+  requires std::same_as<stream_item_t<A>, stream_item_t<B>>
+class chain_stream {
+ public:
+  using item = stream_item_t<A>;
+  chain_stream(A a, B b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    if (!a_done_) {
+      auto r = a_.poll_next(cx);
+      if (r.is_pending()) return pending;
+      auto v = std::move(r).take();
+      if (v) return v;
+      a_done_ = true;
+    }
+    return b_.poll_next(cx);
+  }
+
+ private:
+  A a_;
+  B b_;
+  bool a_done_ = false;
+};
+
+template <stream A, stream B>
+chain_stream<std::remove_cvref_t<A>, std::remove_cvref_t<B>> chain(A&& a, B&& b) {
+  return {std::forward<A>(a), std::forward<B>(b)};
+}
+
+/// `chunks(s, n)`: the items in vectors of `n` (n > 0, else std::invalid_argument); the last
+/// chunk holds what is left when `s` ends (never empty). A chunk is yielded when full: items
+/// that arrived wait inside while `s` is pending (futures' `StreamExt::chunks`).
+template <stream S>
+class chunks_stream {
+ public:
+  using item = std::vector<stream_item_t<S>>;
+  chunks_stream(S s, std::size_t n) : s_(std::move(s)), n_(n) {
+    if (n == 0) throw std::invalid_argument("zokio::chunks: n must be > 0");
+  }
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    while (!done_) {
+      auto r = s_.poll_next(cx);
+      if (r.is_pending()) return pending;
+      auto v = std::move(r).take();
+      if (!v) {
+        done_ = true;
+        break;
+      }
+      buf_.push_back(std::move(*v));
+      if (buf_.size() == n_) return std::optional<item>(std::exchange(buf_, item{}));
+    }
+    if (buf_.empty()) return std::optional<item>();
+    return std::optional<item>(std::exchange(buf_, item{}));
+  }
+
+ private:
+  S s_;
+  std::size_t n_;
+  item buf_;
+  bool done_ = false;
+};
+
+template <stream S>
+chunks_stream<std::remove_cvref_t<S>> chunks(S&& s, std::size_t n) {
+  return {std::forward<S>(s), n};
+}
+
+/// `timeout(s, d)`: each item must come within `d` of the previous one (or of the first
+/// poll); when it does not, the stream yields the error `time_errc::timed_out` once and goes
+/// on waiting for the item with a new deadline (Tokio's `StreamExt::timeout`). Items are
+/// `boost::system::result<item>`. The end of `s` ends it. Needs a runtime (a timer).
+template <stream S>
+class timeout_stream {
+ public:
+  using item = boost::system::result<stream_item_t<S>>;
+  timeout_stream(S s, std::chrono::nanoseconds d) : s_(std::move(s)), d_(d), timer_(instant{}) {}
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    if (!armed_) {
+      timer_.reset(detail::deadline_after(d_));
+      armed_ = true;
+    }
+    auto r = s_.poll_next(cx);
+    if (r.is_ready()) {
+      armed_ = false;  // the next item's deadline starts at the next poll
+      auto v = std::move(r).take();
+      if (!v) return std::optional<item>();
+      return std::optional<item>(std::in_place, std::move(*v));
+    }
+    if (timer_.poll(cx).is_pending()) return pending;
+    armed_ = false;
+    return std::optional<item>(std::in_place, boost::system::in_place_error,
+                               make_error_code(time_errc::timed_out));
+  }
+
+ private:
+  S s_;
+  std::chrono::nanoseconds d_;
+  sleep_future timer_;
+  bool armed_ = false;
+};
+
+template <stream S, class Rep, class Period>
+  requires(!future<S>)
+timeout_stream<std::remove_cvref_t<S>> timeout(S&& s, std::chrono::duration<Rep, Period> d) {
+  return {std::forward<S>(s), std::chrono::duration_cast<std::chrono::nanoseconds>(d)};
+}
+
+/// `throttle(s, d)`: at most one item per `d`: after an item, `s` is not polled again until
+/// `d` has passed (Tokio's `StreamExt::throttle`). Nothing is dropped: a fast stream is
+/// slowed down. Needs a runtime (a timer).
+template <stream S>
+class throttle_stream {
+ public:
+  using item = stream_item_t<S>;
+  throttle_stream(S s, std::chrono::nanoseconds d) : s_(std::move(s)), d_(d), timer_(instant{}) {}
+
+  zokio::poll<std::optional<item>> poll_next(context& cx) {
+    if (waiting_) {
+      if (timer_.poll(cx).is_pending()) return pending;
+      waiting_ = false;
+    }
+    auto r = s_.poll_next(cx);
+    if (r.is_pending()) return pending;
+    auto v = std::move(r).take();
+    if (v && d_.count() > 0) {
+      timer_.reset(detail::deadline_after(d_));
+      waiting_ = true;
+    }
+    return v;
+  }
+
+ private:
+  S s_;
+  std::chrono::nanoseconds d_;
+  sleep_future timer_;
+  bool waiting_ = false;
+};
+
+template <stream S, class Rep, class Period>
+throttle_stream<std::remove_cvref_t<S>> throttle(S&& s, std::chrono::duration<Rep, Period> d) {
+  return {std::forward<S>(s), std::chrono::duration_cast<std::chrono::nanoseconds>(d)};
 }
 
 }  // namespace zokio

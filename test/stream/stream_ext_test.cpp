@@ -1,7 +1,9 @@
-// Tests for the stream adapters: map, filter, take, buffered.
+// Tests for the stream adapters: map, filter, take, buffered, zip, merge, chain, chunks,
+// timeout, throttle.
 #include <zokio/stream_ext.hpp>  // self-contained header check
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -13,6 +15,7 @@
 #include <zokio/async_generator.hpp>
 #include <zokio/block_on.hpp>
 #include <zokio/runtime.hpp>
+#include <zokio/sleep.hpp>
 #include <zokio/task.hpp>
 
 #include "../support/test_util.hpp"
@@ -250,6 +253,120 @@ BOOST_AUTO_TEST_CASE(pipeline_in_a_task_on_a_runtime, *boost::unit_test::timeout
     co_return sum;
   }));
   BOOST_TEST(rt.block_on(std::move(h)) == 199L * 200 / 2);
+}
+
+// --- zip, merge, chain, chunks, timeout, throttle -------------------------------------------
+
+namespace {
+// Pending (waking itself) on every other poll, then 1..n: a source that is sometimes not ready.
+struct flaky {
+  using item = int;
+  int n, i = 0;
+  bool wait = false;
+  explicit flaky(int count) : n(count) {}
+  zokio::poll<std::optional<int>> poll_next(zokio::context& cx) {
+    if ((wait = !wait)) {
+      cx.waker().wake_by_ref();
+      return zokio::pending;
+    }
+    if (i == n) return std::optional<int>();
+    return std::optional<int>(++i);
+  }
+};
+
+zokio::async_generator<int> one_then_late_two(std::chrono::milliseconds gap) {
+  co_yield 1;
+  co_await zokio::sleep(gap);
+  co_yield 2;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(zip_pairs_and_ends_with_the_shorter, *boost::unit_test::timeout(60)) {
+  const int before = g_produced.load();
+  auto v = collect(zokio::zip(zokio::iter(std::vector<int>{1, 2, 3}), naturals(10)));
+  BOOST_REQUIRE(v.size() == 3u);
+  BOOST_TEST((v[0] == std::pair<int, int>{1, 0}));
+  BOOST_TEST((v[2] == std::pair<int, int>{3, 2}));
+  BOOST_TEST(g_produced.load() - before == 3);  // the longer one is not pulled past the end
+  // An item that came from one side waits for its partner (ints is not pulled ahead).
+  auto w = collect(zokio::zip(flaky(3), ints{}));
+  BOOST_REQUIRE(w.size() == 3u);
+  for (int i = 0; i < 3; ++i) BOOST_TEST((w[std::size_t(i)] == std::pair<int, int>{i + 1, i + 1}));
+}
+
+BOOST_AUTO_TEST_CASE(merge_alternates_and_ends_when_both_end, *boost::unit_test::timeout(60)) {
+  auto v = collect(zokio::merge(zokio::iter(std::vector<int>{1, 3, 5}),
+                                zokio::iter(std::vector<int>{2, 4, 6, 8, 10})));
+  BOOST_TEST(v == (std::vector<int>{1, 2, 3, 4, 5, 6, 8, 10}));
+  // Two always-ready streams share the output: neither starves the other.
+  auto m = collect(zokio::take(
+      zokio::merge(ints{}, zokio::map(ints{}, [](int i) { return -i; })), 10));
+  BOOST_TEST(std::count_if(m.begin(), m.end(), [](int i) { return i < 0; }) == 5);
+  // A side that is pending does not hold up the other.
+  auto f = collect(zokio::merge(flaky(3), zokio::iter(std::vector<int>{7, 8, 9})));
+  std::sort(f.begin(), f.end());
+  BOOST_TEST(f == (std::vector<int>{1, 2, 3, 7, 8, 9}));
+}
+
+BOOST_AUTO_TEST_CASE(chain_runs_the_second_after_the_first, *boost::unit_test::timeout(60)) {
+  const int before = g_produced.load();
+  auto s = zokio::chain(flaky(2), naturals(3));
+  zokio::context cx(zokio::noop_waker());
+  for (int i = 0; i < 4; ++i) (void)s.poll_next(cx);  // flaky's 1 and 2 (and two pendings)
+  BOOST_TEST(g_produced.load() == before);             // the second not started yet
+  BOOST_TEST(collect(std::move(s)) == (std::vector<int>{0, 1, 2}));
+  BOOST_TEST(collect(zokio::chain(zokio::iter(std::vector<int>{1, 2}), zokio::iter(std::vector<int>{3}))) ==
+             (std::vector<int>{1, 2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(chunks_fill_up_and_keep_the_rest_for_the_end, *boost::unit_test::timeout(60)) {
+  using vi = std::vector<int>;
+  BOOST_TEST((collect(zokio::chunks(zokio::iter(vi{1, 2, 3, 4, 5, 6, 7}), 3)) ==
+              std::vector<vi>{{1, 2, 3}, {4, 5, 6}, {7}}));
+  BOOST_TEST((collect(zokio::chunks(zokio::iter(vi{1, 2, 3, 4}), 2)) == std::vector<vi>{{1, 2}, {3, 4}}));
+  BOOST_TEST(collect(zokio::chunks(zokio::iter(vi{}), 2)).empty());
+  // Items that arrived while the source is pending wait inside: only full chunks come out.
+  BOOST_TEST((collect(zokio::chunks(flaky(5), 2)) == std::vector<vi>{{1, 2}, {3, 4}, {5}}));
+  BOOST_CHECK_THROW(zokio::chunks(ints{}, 0), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_reports_each_late_gap_and_goes_on, *boost::unit_test::timeout(60)) {
+  auto rt = zokio::runtime::builder().worker_threads(2).build();
+  auto out = rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<std::vector<int>> {
+    // 1 at once, then 2 after 100 ms, with 30 ms allowed per item: 1, timeouts, 2, the end.
+    auto s = zokio::timeout(one_then_late_two(std::chrono::milliseconds(100)),
+                            std::chrono::milliseconds(30));
+    std::vector<int> got;  // the value, or 0 for a timeout
+    while (auto v = co_await zokio::next(s)) {
+      if (*v)
+        got.push_back(**v);
+      else if (v->error() == zokio::make_error_code(zokio::time_errc::timed_out))
+        got.push_back(0);
+      else
+        got.push_back(-1);
+    }
+    co_return got;
+  })));
+  BOOST_REQUIRE(out.size() >= 3u);
+  BOOST_TEST(out.front() == 1);
+  BOOST_TEST(out.back() == 2);
+  for (std::size_t i = 1; i + 1 < out.size(); ++i) BOOST_TEST(out[i] == 0);
+  BOOST_TEST(out.size() <= 5u);  // about 100 / 30 timeouts, each reported once
+}
+
+BOOST_AUTO_TEST_CASE(throttle_spaces_items_and_drops_none, *boost::unit_test::timeout(60)) {
+  auto rt = zokio::runtime::builder().worker_threads(2).build();
+  const auto start = std::chrono::steady_clock::now();
+  auto out = rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<std::vector<int>> {
+    auto s = zokio::throttle(zokio::iter(std::vector<int>{0, 1, 2, 3, 4}),
+                             std::chrono::milliseconds(20));
+    std::vector<int> got;
+    while (auto v = co_await zokio::next(s)) got.push_back(*v);
+    co_return got;
+  })));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(out == (std::vector<int>{0, 1, 2, 3, 4}));
+  BOOST_TEST(took >= std::chrono::milliseconds(80));  // 4 gaps of 20 ms
 }
 
 BOOST_AUTO_TEST_SUITE_END()
