@@ -244,8 +244,11 @@ BOOST_AUTO_TEST_CASE(shutdown_while_senders_and_receivers_wait, *boost::unit_tes
   const long live = tracked::live.load();
   {
     // The channels outlive the runtime: its teardown finds every task waiting on them.
-    auto [tx, rx] = zokio::mpmc::channel<tracked>(2);
-    auto [tx2, rx2] = zokio::mpmc::channel<tracked>(2);
+    // (Not structured bindings: clang 14 cannot capture those in the lambda below.)
+    auto ch1 = zokio::mpmc::channel<tracked>(2);
+    auto ch2 = zokio::mpmc::channel<tracked>(2);
+    auto& tx = ch1.first;
+    auto& rx2 = ch2.second;
     zokio::runtime rt = zokio::runtime::builder().worker_threads(2).build();
     for (int i = 0; i < 4; ++i)
       rt.spawn([](zokio::mpmc::sender<tracked> tx) -> zokio::task<void> {
