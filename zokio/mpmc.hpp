@@ -25,6 +25,10 @@
 
 namespace zokio::detail {
 
+// The wakers one operation hands out (at most a sender's slot and a receiver's turn), woken
+// after the lock is released.
+using mpmc_wakes = basic_wake_batch<2>;
+
 /**
  * The shared state of one mpmc channel. One lock guards everything: the queue, the two FIFOs
  * of waiting futures (senders waiting for room, receivers waiting for a message) and the
@@ -52,26 +56,6 @@ namespace zokio::detail {
  * Lifetime: `handles` counts senders and receivers; the last handle frees the state. Futures
  * borrow their handle, which must outlive them (as with mpsc).
  */
-// The wakers one operation hands out (at most a sender and a receiver), woken by the
-// destructor after the lock is released. wake_batch holds 32 and costs a 512-byte clear per
-// operation: a tenth of perf_mpmc's time in a profile.
-class mpmc_wakes {
- public:
-  mpmc_wakes() noexcept = default;
-  mpmc_wakes(const mpmc_wakes&) = delete;
-  mpmc_wakes& operator=(const mpmc_wakes&) = delete;
-  ~mpmc_wakes() {
-    for (int i = 0; i < n_; ++i) std::move(ws_[i]).wake();
-  }
-  void push(zokio::waker&& w) noexcept {
-    if (w) ws_[n_++] = std::move(w);
-  }
-
- private:
-  zokio::waker ws_[2];
-  int n_ = 0;
-};
-
 template <class T>
 struct mpmc_chan {
   explicit mpmc_chan(std::size_t cap) noexcept : bound(cap) {}
@@ -101,8 +85,7 @@ struct mpmc_chan {
   bool full() const noexcept { return bound != 0 && queue.size() + reserved >= bound; }
 
   // Under mu: hand one waiter of `l` its turn (its waker goes to `wb`, woken after unlock).
-  template <class Wakes>
-  static void grant_one(chan_wait_list& l, Wakes& wb) noexcept {
+  static void grant_one(chan_wait_list& l, mpmc_wakes& wb) noexcept {
     if (chan_wait_node* n = l.pop_front()) {
       n->notified = chan_permits_granted;
       wb.push(std::move(n->w));
