@@ -233,14 +233,14 @@ class zip_stream {
     if (!av_) {
       auto r = a_.poll_next(cx);
       if (r.is_ready()) {
-        av_ = std::move(r).take();
+        av_.emplace(std::move(r).take());  // items need not be assignable
         if (!*av_) return end();
       }
     }
     if (!bv_) {
       auto r = b_.poll_next(cx);
       if (r.is_ready()) {
-        bv_ = std::move(r).take();
+        bv_.emplace(std::move(r).take());  // items need not be assignable
         if (!*bv_) return end();
       }
     }

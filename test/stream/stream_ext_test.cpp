@@ -369,4 +369,39 @@ BOOST_AUTO_TEST_CASE(throttle_spaces_items_and_drops_none, *boost::unit_test::ti
   BOOST_TEST(took >= std::chrono::milliseconds(80));  // 4 gaps of 20 ms
 }
 
+namespace {
+// Never ready (nothing wakes it): an adapter holding items meanwhile is then dropped.
+template <class T>
+struct stalled {
+  using item = T;
+  zokio::poll<std::optional<T>> poll_next(zokio::context&) { return zokio::pending; }
+};
+struct throwing_source {
+  using item = int;
+  zokio::poll<std::optional<int>> poll_next(zokio::context&) { throw std::runtime_error("source"); }
+};
+}  // namespace
+
+// Hostile: adapters dropped while they hold items (a zip's unpaired item, a chunk being
+// filled) destroy them; an exception from a source comes out of merge, chain and zip.
+BOOST_AUTO_TEST_CASE(adapters_dropped_holding_items_and_throwing_sources,
+                     *boost::unit_test::timeout(60)) {
+  const long live = tracked::live.load();
+  zokio::context cx(zokio::noop_waker());
+  {
+    auto z = zokio::zip(zokio::iter(std::vector<tracked>(3)), stalled<int>{});
+    BOOST_TEST(z.poll_next(cx).is_pending());
+    auto c = zokio::chunks(zokio::chain(zokio::iter(std::vector<tracked>(2)), stalled<tracked>{}), 3);
+    BOOST_TEST(c.poll_next(cx).is_pending());
+    BOOST_TEST(tracked::live.load() > live);  // held inside
+  }
+  BOOST_TEST(tracked::live.load() == live);
+  auto m = zokio::merge(zokio::iter(std::vector<int>{1}), throwing_source{});
+  BOOST_TEST(*m.poll_next(cx).value() == 1);  // the first side goes first
+  BOOST_CHECK_THROW((void)m.poll_next(cx), std::runtime_error);
+  BOOST_CHECK_THROW(collect(zokio::chain(zokio::iter(std::vector<int>{1, 2}), throwing_source{})),
+                    std::runtime_error);
+  BOOST_CHECK_THROW(collect(zokio::zip(ints{}, throwing_source{})), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
