@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/json.hpp>  // compiled in task_dump_test.cpp (boost/json/src.hpp)
@@ -89,6 +90,42 @@ summary check(const std::string& json) {
   for (auto& [tid, st] : open)
     if (!st.empty()) s.balanced = false, s.why = "a begin without an end";
   return s;
+}
+
+// Per thread row, in the order the rows list them: every timestamp, and each outermost
+// slice (a poll or a sleep) as (begin, end, name).
+struct row {
+  std::vector<double> stamps;
+  std::vector<std::tuple<double, double, std::string>> outer;
+};
+std::map<std::int64_t, row> rows_of(const std::string& json) {
+  std::map<std::int64_t, row> rows;
+  std::map<std::int64_t, std::vector<std::pair<std::string, double>>> open;
+  const boost::json::value v = boost::json::parse(json);  // (a range-for over a temporary's
+  for (const auto& ev : v.at("traceEvents").as_array()) {  // member would dangle)
+    const auto& e = ev.as_object();
+    const std::string ph(e.at("ph").as_string());
+    if (ph == "M") continue;
+    const std::int64_t tid = e.at("tid").as_int64();
+    const double ts = e.at("ts").to_number<double>();
+    rows[tid].stamps.push_back(ts);
+    if (ph == "B") open[tid].emplace_back(std::string(e.at("name").as_string()), ts);
+    if (ph == "E" && !open[tid].empty()) {
+      auto [name, begin] = open[tid].back();
+      open[tid].pop_back();
+      if (open[tid].empty()) rows[tid].outer.emplace_back(begin, ts, name);
+    }
+  }
+  return rows;
+}
+
+zokio::task<int> spin_then_spawn(std::chrono::microseconds spin) {
+  const auto until = std::chrono::steady_clock::now() + spin;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  co_await zokio::spawn([]() -> zokio::task<int> { co_return 1; }());
+  co_await zokio::yield_now{};
+  co_return 1;
 }
 
 }  // namespace trace_test
@@ -183,6 +220,49 @@ BOOST_AUTO_TEST_CASE(reading_while_recording) {
   reader.join();
   BOOST_TEST(bad.load() == 0, why);
   BOOST_TEST(reads.load() >= 3);
+}
+
+// A worker's ring reads the clock about once per poll (spawns and wakes in a poll, and the
+// next poll when nothing but queue work came between, share a stamp; trace_recorder.hpp).
+// What that must not break: stamps on a row never go back, outermost slices on a row do not
+// overlap, a poll that runs 2 ms is at least 2 ms long, and a poll after the worker did
+// anything else (slept, or its block_on caller ran its own code for 30 ms) is not stamped
+// from before that.
+BOOST_AUTO_TEST_CASE(shared_stamps_keep_rows_ordered_and_slices_true) {
+  auto rt = traced_rt::builder().worker_threads(2).build();
+  for (int round = 0; round < 3; ++round) {
+    std::vector<zokio::join_handle<int>> hs;
+    for (int i = 0; i < 50; ++i) hs.push_back(rt.spawn(worker_task(i)));
+    hs.push_back(rt.spawn(spin_then_spawn(2ms)));
+    for (auto& h : hs) (void)rt.block_on(std::move(h));
+    std::this_thread::sleep_for(5ms);  // the workers park between rounds
+  }
+  bool long_poll = false;
+  for (const auto& [tid, r] : rows_of(rt.trace_json())) {
+    for (std::size_t i = 1; i < r.stamps.size(); ++i)
+      BOOST_TEST_REQUIRE(r.stamps[i] >= r.stamps[i - 1], "row " << tid << " goes back at " << i);
+    for (std::size_t i = 1; i < r.outer.size(); ++i)
+      BOOST_TEST_REQUIRE(std::get<0>(r.outer[i]) >= std::get<1>(r.outer[i - 1]));
+    for (const auto& [b, e, name] : r.outer) long_poll |= name != "parked" && e - b >= 2000.0;
+  }
+  BOOST_TEST(long_poll);  // the 2 ms spin's poll ended with a clock read of its own
+
+  // current_thread: the caller's block_on drives the runtime, and between two block_on calls
+  // its own code runs. The second quick task's poll must not start at the first one's end.
+  using traced_ct = zokio::basic_runtime<zokio::runtime_config{
+      .flavour = zokio::runtime_flavour::current_thread, .enable_trace = true}>;
+  traced_ct ct;
+  BOOST_TEST(ct.block_on(ct.spawn([]() -> zokio::task<int> { co_return 1; }())) == 1);
+  std::this_thread::sleep_for(30ms);
+  BOOST_TEST(ct.block_on(ct.spawn([]() -> zokio::task<int> { co_return 2; }())) == 2);
+  std::size_t polls = 0;
+  for (const auto& [tid, r] : rows_of(ct.trace_json()))
+    for (const auto& [b, e, name] : r.outer)
+      if (name != "parked") {
+        ++polls;
+        BOOST_TEST(e - b < 20000.0, name << " took " << (e - b) << " us");
+      }
+  BOOST_TEST(polls >= 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -108,6 +108,8 @@ class basic_scheduler final : public scheduler {
   };
   // F.trace: records an event on the calling thread's ring.
   void trace(trace_kind k, std::uint64_t value = 0) noexcept;
+  // F.trace: worker w's loop does something between polls besides taking the next task.
+  void trace_gap(worker& w) noexcept;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
   std::size_t poll_io(worker& v);
   // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).

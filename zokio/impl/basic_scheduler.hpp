@@ -83,6 +83,12 @@ void basic_scheduler<F>::trace(trace_kind k, std::uint64_t value) noexcept {
 }
 
 template <scheduler_features F>
+void basic_scheduler<F>::trace_gap(worker& w) noexcept {
+  if constexpr (F.trace) trace_.recorder->gap(w.index);
+  (void)w;
+}
+
+template <scheduler_features F>
 void basic_scheduler<F>::end_busy(worker& w) noexcept {
   if constexpr (F.metrics) w.counters->end_busy(steady_ns());
   (void)w;
@@ -353,6 +359,7 @@ void basic_scheduler<F>::run_driver_loop(worker& w, const driver_signal& sig,
     return sig.flag().load(std::memory_order_acquire) ||
            (until_no_work && outstanding_work() <= 0);
   });
+  trace_gap(w);  // back to the caller's code
 }
 
 template <scheduler_features F>
@@ -366,6 +373,7 @@ void basic_scheduler<F>::run_loop(worker& w, Stop stop) {
       run_task(w, t);
       continue;
     }
+    trace_gap(w);  // whatever follows takes time the next poll must not be stamped with
     // Out of local work: drain ready I/O completions and posted handlers without blocking.
     if (poll_io(w) != 0) continue;
     if constexpr (F.work_stealing) {
@@ -417,6 +425,7 @@ task_header* basic_scheduler<F>::next_task(worker& w) {
   // other workers completed (owned_tasks.hpp).
   if (--w.event_countdown == 0) {
     w.event_countdown = opts_.event_interval;
+    trace_gap(w);  // I/O handlers may run here
     const std::int64_t now = steady_ns();
     if (w.io_turn_found || now - w.last_io_turn >= io_turn_min_gap_ns) {
       w.last_io_turn = now;
@@ -590,6 +599,7 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
     stamp_queued(t);
     push_woken(w, t, true);
   }
+  if constexpr (F.trace) trace_.recorder->chain(w.index);  // on to the next task
 }
 
 
