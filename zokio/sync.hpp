@@ -4,6 +4,7 @@
 
 #include <zokio/barrier.hpp>
 #include <zokio/broadcast.hpp>
+#include <zokio/cancellation_token.hpp>
 #include <zokio/mpmc.hpp>
 #include <zokio/mpsc.hpp>
 #include <zokio/mutex.hpp>
