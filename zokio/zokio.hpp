@@ -24,6 +24,7 @@
 #include <zokio/runtime.hpp>
 #include <zokio/unhandled_exception.hpp>
 #include <zokio/runtime_config.hpp>
+#include <zokio/signal.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/stream.hpp>
 #include <zokio/stream_ext.hpp>
@@ -31,6 +32,7 @@
 #include <zokio/task.hpp>
 #include <zokio/task_local.hpp>
 #include <zokio/task_scope.hpp>
+#include <zokio/task_tracker.hpp>
 #include <zokio/thread_per_core.hpp>
 #include <zokio/time.hpp>
 #include <zokio/topology.hpp>
