@@ -32,6 +32,7 @@ benches=(
   "perf_alloc||--samples 2"
   "perf_forkjoin||--quick --samples 1"
   "perf_nested_await||--samples 2"
+  "perf_trace||--samples 2"
   "perf_spawn_outside||3"
   "perf_false_sharing||--samples 2"
   "perf_tcp_echo||--samples 1 --only round_trips"

@@ -58,7 +58,7 @@ void count_alloc(const zokio::alloc_event& e) noexcept {
 
 // Runtime allocations of one run (the parent task's own included), per child.
 template <class Run>
-double allocs_per_child(zokio::runtime& rt, Run run) {
+double allocs_per_child([[maybe_unused]] zokio::runtime& rt, Run run) {
   g_allocs = 0;
   auto prev = zokio::set_alloc_hook(&count_alloc);
   run();

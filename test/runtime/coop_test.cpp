@@ -113,12 +113,17 @@ BOOST_AUTO_TEST_CASE(a_ready_loop_does_not_starve_timers_spawns_or_sockets,
       for (unsigned i = 0; i < workers; ++i) spinners.push_back(rt.spawn(spin_on_ready_channel(&stop)));
       std::this_thread::sleep_for(20ms);
 
-      // A 10 ms timer, five times: its lateness (median).
+      // A 10 ms timer, five times: its lateness (median), seen by the task that slept. (Seen
+      // from this thread it would include this thread's own wake-up: with a spinner on every
+      // cpu of a 2-vCPU machine, the OS gave it its slice 6 ms late once in CI, which is not
+      // the runtime's doing. The spawn and read checks below are timed inside tasks too.)
       std::vector<double> late;
       for (int i = 0; i < 5; ++i) {
-        auto t0 = clk::now();
-        rt.block_on(rt.spawn(zokio::sleep(10ms)));
-        late.push_back(ms_since(t0) - 10.0);
+        const auto t0 = clk::now();
+        late.push_back(rt.block_on(rt.spawn(zokio::co_invoke([t0]() -> zokio::task<double> {
+          co_await zokio::sleep(10ms);
+          co_return ms_since(t0) - 10.0;
+        }))));
       }
       std::sort(late.begin(), late.end());
       BOOST_TEST_MESSAGE("timer lateness median " << late[2] << " ms");

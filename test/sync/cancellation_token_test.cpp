@@ -12,12 +12,16 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <zokio/join_set.hpp>
 #include <zokio/runtime.hpp>
 #include <zokio/select.hpp>
 #include <zokio/sleep.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
+#include <zokio/task_scope.hpp>
+#include <zokio/use_future.hpp>
 
 #include "../support/test_util.hpp"
 
@@ -142,6 +146,35 @@ BOOST_AUTO_TEST_CASE(cancels_a_join_set_and_a_select) {
   stop.cancel();
   BOOST_TEST(rt.block_on(std::move(h)) == 10);
   BOOST_TEST(rt.block_on(std::move(s)) >= 1);
+}
+
+// The compositions doc/cancellation.md promises: a use_future operation under
+// run_until_cancelled is cancelled through Asio (its wait ends at once, not after 10 s), and
+// a task_scope under it is dropped with its children (their frames are destroyed).
+BOOST_AUTO_TEST_CASE(cancels_a_use_future_operation_and_a_task_scope) {
+  zokio::runtime rt = zokio::runtime::builder().worker_threads(2).build();
+  zokio::cancellation_token stop;
+  boost::asio::steady_timer timer(rt.get_executor());
+  timer.expires_after(10s);
+  auto op = rt.spawn(stop.run_until_cancelled(timer.async_wait(zokio::use_future)));
+  auto alive = std::make_shared<int>(0);  // one reference per live child frame
+  auto scope = rt.spawn(stop.run_until_cancelled(
+      zokio::task_scope::run([alive](zokio::task_scope& s) -> zokio::task<int> {
+        for (int i = 0; i < 3; ++i)
+          s.spawn([](std::shared_ptr<int> keep) -> zokio::task<void> {
+            co_await zokio::sleep(10s);
+            (void)keep;
+          }(alive));
+        co_return 1;
+      })));
+  std::this_thread::sleep_for(20ms);
+  BOOST_TEST(alive.use_count() >= 4);  // the children hold it while they wait
+  const auto t0 = std::chrono::steady_clock::now();
+  stop.cancel();
+  BOOST_TEST(rt.block_on(std::move(op)).error() == asio_error::operation_aborted);
+  BOOST_TEST(rt.block_on(std::move(scope)).error() == asio_error::operation_aborted);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+  BOOST_TEST_REQUIRE(zokio::test::wait_until([&] { return alive.use_count() == 1; }));
 }
 
 // Sticky under a race: the cancel and the start of the operation are not ordered. Every
