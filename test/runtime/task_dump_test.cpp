@@ -301,7 +301,11 @@ BOOST_AUTO_TEST_CASE(wakes_and_aborts_during_dumps_are_not_lost) {
         ++dumps;
       }
     });
-    while (ready.load() < n / 2 || dumps.load() == 0) std::this_thread::yield();
+    // Until a dump has held waiting tasks (not just run once: on a loaded TSan run in CI the
+    // only dump before the wakes came too early to see any, and the check below failed).
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while ((ready.load() < n / 2 || held.load() == 0) && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::yield();
     // Half are sent a value, half aborted, while the dumper keeps holding them.
     for (int i = 0; i < n; ++i) {
       if (i % 2 == 0)
