@@ -27,8 +27,8 @@
 //   too, so the events after it get a fresh read. Polls nested in a poll, and polls run
 //   outside the worker loop (a block_on's join running its child inline), always do.
 // Stamps on one ring never decrease. The ring for other threads always reads the clock.
-// Cost per event: four relaxed stores and a release store, plus a clock read for about one
-// event in three on a busy worker.
+// Cost per event: four relaxed stores and a release store, plus about one clock read per
+// poll on a busy worker (its poll_end).
 #ifndef ZOKIO_DETAIL_TRACE_RECORDER_HPP
 #define ZOKIO_DETAIL_TRACE_RECORDER_HPP
 
@@ -139,7 +139,8 @@ class alignas(ZOKIO_CACHE_LINE) trace_ring {
   std::atomic<std::uint64_t> head_{0};      // events published
   std::atomic<std::uint64_t> reserved_{0};  // events whose slot may be being written
   // The writer's own (see the invariants): the latest stamp, polls open, and whether the
-  // next outermost poll_begin may take `last_` (it directly follows an outermost poll_end).
+  // worker loop is between two tasks (chain(), until gap() or another event), so that the
+  // next outermost poll_begin and any spawn or wake may take `last_`.
   std::uint64_t last_ = 0;
   std::uint32_t depth_ = 0;
   bool chain_ = false;
