@@ -18,6 +18,18 @@
 #  endif
 #endif
 
+// LeakSanitizer is part of AddressSanitizer builds (not of TSan's).
+#if defined(__SANITIZE_ADDRESS__)
+#  define ZOKIO_LSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define ZOKIO_LSAN 1
+#  endif
+#endif
+#if !defined(ZOKIO_LSAN)
+#  define ZOKIO_LSAN 0
+#endif
+
 #if !defined(ZOKIO_USE_TBB_ALLOCATOR)
 #  if defined(ZOKIO_SANITIZER_BUILD)
 #    define ZOKIO_USE_TBB_ALLOCATOR 0
