@@ -21,6 +21,10 @@ enum class errc {
   no_runtime,            ///< zokio::spawn called outside any runtime worker
   shutdown_from_inside,  ///< shutdown() called on one of the runtime's own threads
   not_on_worker,         ///< spawn_local called on a thread that is no runtime worker
+  line_too_long,         ///< zokio::io: a line (or text frame) longer than the reader's limit
+  frame_too_large,       ///< zokio::io: a length-delimited frame over the codec's limit
+  truncated_frame,       ///< zokio::io: the stream ended inside a frame
+  buffer_full,           ///< zokio::io: a buffered reader is full and needs more bytes
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -88,6 +92,10 @@ class zokio_category final : public boost::system::error_category {
       case errc::not_on_worker:
         return "zokio::spawn_local called on a thread that is not one of a runtime's workers "
                "(there is no worker to keep the task on)";
+      case errc::line_too_long: return "line longer than the reader's limit";
+      case errc::frame_too_large: return "frame larger than the codec's limit";
+      case errc::truncated_frame: return "the stream ended inside a frame";
+      case errc::buffer_full: return "the buffered reader is full (its max_buffer) and needs more";
     }
     return "unknown zokio error";
   }

@@ -101,6 +101,13 @@ inline zokio::task<int> value_after(std::chrono::milliseconds d, int v) {
   co_return v;
 }
 
+/// A check for code that runs in a task beside other tasks: Boost.Test's macros are not
+/// thread-safe (two workers asserting at once race on its checkpoint, which TSan reports), so
+/// such tasks throw instead and the test checks on its own thread, where it joins them.
+inline void must(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string("must: ") + what);
+}
+
 /// Sleeps `d`, then throws std::runtime_error: value_after's failing twin.
 inline zokio::task<int> error_after(std::chrono::milliseconds d) {
   co_await zokio::sleep(d);
