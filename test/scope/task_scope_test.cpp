@@ -38,7 +38,7 @@ zokio::task<void> throw_after_yields(int yields) {
   throw std::runtime_error("child failed");
 }
 
-zokio::task<void> forever() {
+zokio::task<void> wait_forever() {
   co_await zokio::test::never{};
 }
 
@@ -89,8 +89,8 @@ BOOST_AUTO_TEST_CASE(throwing_child_cancels_siblings_and_rethrows, *boost::unit_
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<int> {
     try {
       co_await zokio::task_scope::run([&](zokio::task_scope& s) -> zokio::task<void> {
-        s.spawn(forever());
-        s.spawn(forever());
+        s.spawn(wait_forever());
+        s.spawn(wait_forever());
         s.spawn(throw_after_yields(3));
         co_await zokio::yield_now{};
         live_while_running = tracked::live.load() - before;
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(throwing_body_cancels_children, *boost::unit_test::timeout(
   auto h = rt.spawn(zokio::co_invoke([&]() -> zokio::task<bool> {
     try {
       co_await zokio::task_scope::run([&](zokio::task_scope& s) -> zokio::task<void> {
-        for (int i = 0; i < 10; ++i) s.spawn(forever());
+        for (int i = 0; i < 10; ++i) s.spawn(wait_forever());
         co_await zokio::yield_now{};
         throw std::logic_error("body failed");
       });
@@ -153,8 +153,8 @@ BOOST_AUTO_TEST_CASE(dropping_the_scope_destroys_children_synchronously, *boost:
   int x = 0;
   {
     auto f = zokio::task_scope::run([&](zokio::task_scope& s) -> zokio::task<void> {
-      s.spawn(forever());
-      s.spawn(forever());
+      s.spawn(wait_forever());
+      s.spawn(wait_forever());
       s.spawn(add_after_yields(x, 1, 1));
       co_await zokio::test::never{};
     });
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(spawn_task_runs_in_parallel_and_propagates, *boost::unit_te
   auto bad = rt.spawn(zokio::co_invoke([]() -> zokio::task<bool> {
     try {
       co_await zokio::task_scope::run([](zokio::task_scope& s) -> zokio::task<void> {
-        for (int i = 0; i < 5; ++i) s.spawn_task(forever());
+        for (int i = 0; i < 5; ++i) s.spawn_task(wait_forever());
         s.spawn_task(throw_after_yields(2));
         co_return;
       });

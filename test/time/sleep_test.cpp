@@ -18,6 +18,7 @@
 #include <zokio/task.hpp>
 
 #include "../support/test_util.hpp"
+#include "../support/timer_allocs.hpp"
 
 using namespace std::chrono_literals;
 using sclock = std::chrono::steady_clock;
@@ -25,24 +26,6 @@ using sclock = std::chrono::steady_clock;
 namespace {
 
 using zokio::test::make_runtime;
-
-// Counts the runtime allocator's timer-category blocks (the sleep's shared block): the block
-// is freed only when both the future and the Asio handler are done with it, so "freed" means
-// the Asio wait has completed.
-std::atomic<long> g_timer_allocs{0}, g_timer_frees{0};
-void timer_hook(const zokio::alloc_event& e) noexcept {
-  if (e.category != zokio::alloc_category::timer) return;
-  (e.deallocate ? g_timer_frees : g_timer_allocs).fetch_add(1, std::memory_order_relaxed);
-}
-struct timer_hook_scope {
-  timer_hook_scope() {
-    g_timer_allocs = 0;
-    g_timer_frees = 0;
-    prev = zokio::set_alloc_hook(&timer_hook);
-  }
-  ~timer_hook_scope() { zokio::set_alloc_hook(prev); }
-  zokio::alloc_hook prev;
-};
 
 /// Polls `s` once with `w`'s waker, then destroys it.
 struct poll_once_then_drop {
@@ -60,6 +43,11 @@ struct poll_once_then_drop {
 };
 
 }  // namespace
+
+using zokio::test::g_timer_allocs;
+using zokio::test::g_timer_frees;
+using zokio::test::timer_hook;
+using zokio::test::timer_hook_scope;
 
 BOOST_AUTO_TEST_SUITE(sleep_suite, *boost::unit_test::timeout(60))
 

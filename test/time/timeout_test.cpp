@@ -14,6 +14,7 @@
 #include <zokio/task.hpp>
 
 #include "../support/test_util.hpp"
+#include "../support/timer_allocs.hpp"
 
 using namespace std::chrono_literals;
 using sclock = std::chrono::steady_clock;
@@ -29,13 +30,13 @@ struct throws_on_poll {
   zokio::poll<int> poll(zokio::context&) { throw std::runtime_error("inner failed"); }
 };
 
-std::atomic<long> g_timer_allocs{0}, g_timer_frees{0};
-void timer_hook(const zokio::alloc_event& e) noexcept {
-  if (e.category != zokio::alloc_category::timer) return;
-  (e.deallocate ? g_timer_frees : g_timer_allocs).fetch_add(1, std::memory_order_relaxed);
-}
 
 }  // namespace
+
+using zokio::test::g_timer_allocs;
+using zokio::test::g_timer_frees;
+using zokio::test::timer_hook;
+using zokio::test::timer_hook_scope;
 
 BOOST_AUTO_TEST_SUITE(timeout_suite, *boost::unit_test::timeout(60))
 
