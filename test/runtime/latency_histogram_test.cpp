@@ -8,6 +8,7 @@
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -153,15 +154,19 @@ BOOST_AUTO_TEST_CASE(a_long_poll_and_the_wait_it_causes_land_in_their_buckets) {
 BOOST_AUTO_TEST_CASE(throwing_and_aborted_tasks_keep_one_sample_of_each_per_poll) {
   timed_rt<2> rt;
   std::vector<zokio::join_handle<int>> hs;
+  std::atomic<int> settled{0};  // tasks past their yield: about to throw, or asleep
   for (int i = 0; i < 100; ++i) {
-    hs.push_back(rt.spawn([](int k) -> zokio::task<int> {
+    hs.push_back(rt.spawn([](int k, std::atomic<int>& settled) -> zokio::task<int> {
       if (k % 2 == 1) co_await zokio::yield_now{};
+      settled.fetch_add(1);
       if (k % 3 == 0) throw std::runtime_error("thrown");
       co_await zokio::sleep(10s);
       co_return k;
-    }(i)));
+    }(i, settled)));
   }
-  std::this_thread::sleep_for(20ms);  // every task polled: the rest sleep
+  // Every task polled (the rest asleep) before the aborts. A fixed 20 ms was not always
+  // enough under TSan on CI's 2 vCPUs (57 polls counted, not 150).
+  BOOST_TEST(zokio::test::wait_until([&] { return settled.load() == 100; }, 30s));
   for (auto& h : hs) h.abort();
   BOOST_TEST(zokio::test::count_join_failures(rt, hs) == 100);
   const zokio::runtime_metrics m = rt.metrics();
