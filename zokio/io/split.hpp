@@ -75,26 +75,30 @@ class write_half {
   P s_;
 };
 
-namespace detail_split {
+}  // namespace zokio::io
+
+namespace zokio::detail {
 // Asio's first operation on a socket sets its internal non-blocking flag (a plain write to the
 // socket's state, no lock): two halves starting their first read and write on two threads
 // would race on it. Set here, before the halves exist; afterwards both only read it, and each
 // direction's queue in the reactor has its own lock.
 template <class S>
-void prepare(S& s) noexcept {
+void io_prepare_split(S& s) noexcept {
   if constexpr (requires(boost::system::error_code& ec) { s.native_non_blocking(true, ec); }) {
     boost::system::error_code ec;
     s.native_non_blocking(true, ec);
   }
 }
-}  // namespace detail_split
+}  // namespace zokio::detail
+
+namespace zokio::io {
 
 /// Both halves of `s`, which must outlive them. For a socket, a read and a write may then start
 /// from two threads at once (its non-blocking mode is set here); for a stream with shared state
 /// in both directions (an `ssl::stream`), keep both halves' operations on one strand.
 template <class S>
 std::pair<read_half<S>, write_half<S>> split(S& s) noexcept {
-  detail_split::prepare(s);
+  zokio::detail::io_prepare_split(s);
   return {read_half<S>(&s), write_half<S>(&s)};
 }
 
@@ -103,7 +107,7 @@ template <class S>
   requires(!std::is_reference_v<S>)
 std::pair<read_half<S, std::shared_ptr<S>>, write_half<S, std::shared_ptr<S>>> into_split(S&& s) {
   auto p = std::make_shared<S>(std::move(s));
-  detail_split::prepare(*p);
+  zokio::detail::io_prepare_split(*p);
   return {read_half<S, std::shared_ptr<S>>(p), write_half<S, std::shared_ptr<S>>(p)};
 }
 
