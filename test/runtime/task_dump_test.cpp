@@ -41,7 +41,7 @@ concept can_dump = requires(R& r) { r.dump(); };
 static_assert(!can_dump<zokio::runtime>, "dump() exists with the feature only");
 static_assert(can_dump<dump_rt>);
 static_assert(std::is_empty_v<zokio::detail::task_dump_storage<false>>);
-static_assert(sizeof(void*) != 8 || sizeof(zokio::detail::task_header) == 104,
+static_assert(sizeof(void*) != 8 || sizeof(zokio::detail::task_header) == 112,
               "the poll time fills padding: the header did not grow");
 
 // The three await points of the 10,000-task test; each is set on the line before its co_await.

@@ -95,7 +95,7 @@ class basic_scheduler final : public scheduler {
       F.hooks || F.stall_watch || F.task_dump || F.trace || F.latency_histograms;
   // F.latency_histograms: notes that `t` is queued now (task_header::queued_at).
   static void stamp_queued(task_header* t) noexcept {
-    if constexpr (F.latency_histograms) t->queued_at = steady_ns();
+    if constexpr (F.latency_histograms) t->queued_at.store(steady_ns(), std::memory_order_relaxed);
     (void)t;
   }
   // F.metrics: w's busy period ends (it goes to sleep or leaves its loop) or begins.

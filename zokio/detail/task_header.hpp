@@ -72,16 +72,16 @@ struct task_header {
   // (or under the shared list's lock for tasks spawned outside the workers).
   task_header* owned_prev = nullptr;
   task_header* owned_next = nullptr;
-  union {
-    // With the latency histograms (runtime_config::enable_latency_histograms), while the
-    // task lives: when it was last queued (steady ns; 0: not stamped), then during a poll
-    // when that poll began. Written by whoever queues it (bind, schedule; it holds the
-    // task's queue reference, so nobody else queues or polls it then) and by the poller
-    // (RUNNING held); the queue's hand-off orders the two. Unused once complete, which is when
-    // the next member is.
-    std::int64_t queued_at = 0;
-    task_header* owned_returned_next;  // link in the owner's hand-back stack (owned_tasks.hpp)
-  };
+  task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack (owned_tasks.hpp)
+  // With the latency histograms (runtime_config::enable_latency_histograms): when the task
+  // was last queued (steady ns; 0: not stamped), then during a poll when that poll began.
+  // Written by whoever queues it (bind, schedule, a requeue) and by the poller. The stamp
+  // comes after the state word's transition that made the task runnable, so a stale queue
+  // entry (task_state.hpp) may already run it, even to completion: hence a relaxed atomic of
+  // its own (it shared a word with owned_returned_next until TSan found the race; a stamp
+  // after completion would have overwritten the hand-back link). A sample taken from the
+  // other stamp is still a time the task was queued.
+  std::atomic<std::int64_t> queued_at{0};
   std::uint16_t owned_shard = 0;  // owned_unlinked: in no list yet (owned_tasks.hpp)
   // Where the task sits in its worker's spawn stack while it is there (worker::spawn_base):
   // its joiner finds it in O(1). Written by the worker that pushes it; read by a joiner on any
@@ -102,7 +102,7 @@ struct task_header {
   // Identity (zokio::task_id): set at creation, before the task is shared, never changed.
   std::uint64_t id = next_task_id();
   // The spawn call (where()), kept as two fields so that polled_at fills what would be
-  // source_location's padding: the header stays 104 bytes.
+  // source_location's padding (the header is 112 bytes).
   const char* where_file = "";
   std::uint32_t where_line = 0;
   // With the task dump (runtime_config::enable_task_dump): when its last poll started, in

@@ -189,10 +189,10 @@ void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
   if constexpr (F.latency_histograms) {
     // The wait since the task was queued, then the poll's start in the same field.
     const std::int64_t now = steady_ns();
-    if (worker* w = s->local_worker(); w && t->queued_at != 0)
-      s->histograms_[w->index].schedule_latency.record(
-          elapsed_ns(now, t->queued_at));
-    t->queued_at = now;
+    const std::int64_t queued = t->queued_at.load(std::memory_order_relaxed);
+    if (worker* w = s->local_worker(); w && queued != 0)
+      s->histograms_[w->index].schedule_latency.record(elapsed_ns(now, queued));
+    t->queued_at.store(now, std::memory_order_relaxed);
   }
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
   if constexpr (F.trace) s->trace(trace_kind::poll_begin, t->id);
@@ -209,8 +209,8 @@ void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer
     const std::int64_t now = steady_ns();
     if (worker* w = s->local_worker())
       s->histograms_[w->index].poll_time.record(
-          elapsed_ns(now, t->queued_at));
-    t->queued_at = 0;  // queued again only through a stamp
+          elapsed_ns(now, t->queued_at.load(std::memory_order_relaxed)));
+    t->queued_at.store(0, std::memory_order_relaxed);  // queued again only through a stamp
   }
   if constexpr (F.hooks)
     if (s->opts_.hooks.after_poll) s->call_hook(s->opts_.hooks.after_poll, task_info_of(t));
