@@ -25,6 +25,8 @@ enum class errc {
   frame_too_large,       ///< zokio::io: a length-delimited frame over the codec's limit
   truncated_frame,       ///< zokio::io: the stream ended inside a frame
   buffer_full,           ///< zokio::io: a buffered reader is full and needs more bytes
+  actor_stopped,         ///< zokio::actor: the actor has stopped; its mailbox takes nothing
+  no_reply,              ///< zokio::actor: the request was dropped unanswered (a failure, a stop)
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -96,6 +98,8 @@ class zokio_category final : public boost::system::error_category {
       case errc::frame_too_large: return "frame larger than the codec's limit";
       case errc::truncated_frame: return "the stream ended inside a frame";
       case errc::buffer_full: return "the buffered reader is full (its max_buffer) and needs more";
+      case errc::actor_stopped: return "the actor has stopped";
+      case errc::no_reply: return "the actor dropped the request without replying";
     }
     return "unknown zokio error";
   }

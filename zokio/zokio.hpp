@@ -4,6 +4,7 @@
 #ifndef ZOKIO_ZOKIO_HPP
 #define ZOKIO_ZOKIO_HPP
 
+#include <zokio/actor.hpp>
 #include <zokio/allocation.hpp>
 #include <zokio/allocator.hpp>
 #include <zokio/async_generator.hpp>
