@@ -8,8 +8,9 @@
 //
 // Setups, on one 2-worker runtime:
 //   zokio actor   spawn_actor; ask<R>(make) / tell(m)
-//   mpsc+oneshot  a zokio::task loop over mpsc::receiver::recv(); requests carry a
-//                 oneshot::sender; the clients await the oneshot::receiver
+//   mpsc+oneshot  the same messages and state served by a zokio::task loop over
+//                 mpsc::receiver::recv(); a request's reply is a oneshot::sender, and the
+//                 client awaits the oneshot::receiver (what ask does, by hand)
 // Both mailboxes hold 1,024 messages.
 //
 // Usage: perf_actor [--samples N] [--only WORKLOAD[,...]] [--setup SUBSTRING] [--timeout S]
@@ -92,50 +93,41 @@ zokio::task<void> actor_run(bool asks) {
   bench::check(!exit.failed, "the actor failed");
 }
 
-// --- mpsc + oneshot, by hand ------------------------------------------------------------------
+// --- mpsc + oneshot, by hand -----------------------------------------------------------------
+// The same messages and the same state, served by a plain task loop: what the actor costs on
+// top of the pattern it packages.
 
-// Always built in a named variable before `co_await tx.send(...)`: g++ 12 miscompiles an
-// aggregate temporary passed by value inside a co_await expression (doc/testing.md).
-struct hand_req {
-  std::uint64_t v;
-  zokio::oneshot::sender<std::uint64_t> reply;  // invalid: a tell (add to the sum)
-  bool read = false;
-};
-
-zokio::task<void> hand_server(zokio::mpsc::receiver<hand_req> rx) {
-  std::uint64_t sum = 0;
+zokio::task<void> hand_server(zokio::mpsc::receiver<msg> rx) {
+  server_state st;
   for (;;) {
     auto m = co_await rx.recv();
     if (!m) break;
-    if (m->read)
-      (void)m->reply.send(sum);
-    else if (m->reply.valid())
-      (void)m->reply.send(m->v + 1);
-    else
-      sum += m->v;
+    st.handle(std::move(*m));
   }
 }
 
-zokio::task<void> hand_asker(zokio::mpsc::sender<hand_req> tx, std::uint64_t c) {
+zokio::task<void> hand_asker(zokio::mpsc::sender<msg> tx, std::uint64_t c) {
   for (std::uint64_t i = 0; i < kAsks; ++i) {
     const std::uint64_t v = c * kAsks + i;
     auto [otx, orx] = zokio::oneshot::channel<std::uint64_t>();
-    hand_req req{v, std::move(otx)};  // named: see the note at hand_req
-    if (!co_await tx.send(std::move(req))) throw bench::failure("send failed");
+    msg m = add_one{v, zokio::reply<std::uint64_t>(std::move(otx))};  // named: see below
+    if (!co_await tx.send(std::move(m))) throw bench::failure("send failed");
     auto r = co_await std::move(orx);
     if (!r || *r != v + 1) throw bench::failure("wrong answer");
   }
 }
 
-zokio::task<void> hand_teller(zokio::mpsc::sender<hand_req> tx, std::uint64_t c) {
+// Messages are built in a named variable before `co_await tx.send(...)`: g++ 12 miscompiles an
+// aggregate temporary passed by value inside a co_await expression (doc/testing.md).
+zokio::task<void> hand_teller(zokio::mpsc::sender<msg> tx, std::uint64_t c) {
   for (std::uint64_t i = 0; i < kTells; ++i) {
-    hand_req req{c * kTells + i, {}};
-    if (!co_await tx.send(std::move(req))) throw bench::failure("send failed");
+    msg m = add_to_sum{c * kTells + i};
+    if (!co_await tx.send(std::move(m))) throw bench::failure("send failed");
   }
 }
 
 zokio::task<void> hand_run(bool asks) {
-  auto [tx, rx] = zokio::mpsc::channel<hand_req>(kMailbox);
+  auto [tx, rx] = zokio::mpsc::channel<msg>(kMailbox);
   auto server = zokio::spawn(hand_server(std::move(rx)));
   std::vector<zokio::join_handle<void>> cs;
   for (std::uint64_t c = 0; c < kClients; ++c)
@@ -143,8 +135,8 @@ zokio::task<void> hand_run(bool asks) {
   for (auto& c : cs) co_await std::move(c);
   if (!asks) {
     auto [otx, orx] = zokio::oneshot::channel<std::uint64_t>();
-    hand_req req{0, std::move(otx), true};
-    if (!co_await tx.send(std::move(req))) throw bench::failure("send failed");
+    msg m = read_sum{zokio::reply<std::uint64_t>(std::move(otx))};
+    if (!co_await tx.send(std::move(m))) throw bench::failure("send failed");
     auto sum = co_await std::move(orx);
     const std::uint64_t n = kClients * kTells;
     bench::check_eq(sum.value(), n * (n - 1) / 2, "sum of the tells");

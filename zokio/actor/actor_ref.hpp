@@ -60,13 +60,23 @@ class actor_ref {
   /// to this ref (as mpsc::sender::send's to its sender): keep the ref until it completes, as
   /// `co_await ref.tell(m)` does. On an rvalue (`h.ref().tell(m)`, `std::move(ref).tell(m)`)
   /// the future holds the ref itself.
-  auto tell(M m) const& { return tx_.send(std::move(m)); }
-  auto tell(M m) && {
-    auto f = tx_.send(std::move(m));
+  template <class U = M>
+    requires std::is_constructible_v<M, U&&>
+  auto tell(U&& m) const& {
+    return tx_.send(M(std::forward<U>(m)));  // built as send()'s parameter: one move less
+  }
+  template <class U = M>
+    requires std::is_constructible_v<M, U&&>
+  auto tell(U&& m) && {
+    auto f = tx_.send(M(std::forward<U>(m)));
     return detail::owning_future<actor_ref, decltype(f)>(std::move(*this), std::move(f));
   }
   /// Queues `m` if there is room now; see the class comment.
-  send_result<M> try_tell(M m) const { return tx_.try_send(std::move(m)); }
+  template <class U = M>
+    requires std::is_constructible_v<M, U&&>
+  send_result<M> try_tell(U&& m) const {
+    return tx_.try_send(M(std::forward<U>(m)));
+  }
 
   /// Sends the message `make(reply<R>)` and waits for the answer; see the class comment. The
   /// future refers to this ref, or holds it when called on an rvalue, as tell().

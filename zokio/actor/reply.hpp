@@ -8,9 +8,6 @@
 
 namespace zokio {
 
-template <class M>
-class actor_ref;
-
 /**
  * Where an actor answers a request made with actor_ref::ask(): a message type that expects an
  * answer carries one (`struct get { std::string key; zokio::reply<int> reply; };`), and the
@@ -24,6 +21,9 @@ template <class R>
 class reply {
  public:
   reply() noexcept = default;
+  /// A reply that sends through `tx`: what ask() puts in a message, also for code that calls
+  /// a state's handle() without an actor (a unit test of the state, a hand-written loop).
+  explicit reply(oneshot::sender<R> tx) noexcept : tx_(std::move(tx)) {}
   reply(reply&&) noexcept = default;
   reply& operator=(reply&&) noexcept = default;
 
@@ -37,9 +37,6 @@ class reply {
   bool valid() const noexcept { return tx_.valid(); }
 
  private:
-  template <class M>
-  friend class actor_ref;
-  explicit reply(oneshot::sender<R> tx) noexcept : tx_(std::move(tx)) {}
   oneshot::sender<R> tx_;
 };
 
