@@ -10,7 +10,7 @@
 #include <boost/system/result.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <zokio/detail/scheduler.hpp>
+#include <zokio/detail/current_executor.hpp>
 #include <zokio/error.hpp>
 #include <zokio/executor.hpp>
 #include <zokio/task.hpp>
@@ -38,7 +38,8 @@ class listener {
  public:
   /// On the runtime the calling thread runs in (a worker or a block_on); throws
   /// `system_error(errc::no_runtime)` elsewhere.
-  explicit listener(std::initializer_list<int> signals) : listener(current_executor(), signals) {}
+  explicit listener(std::initializer_list<int> signals)
+      : listener(detail::current_executor(), signals) {}
   /// On `ex`'s runtime, from any thread.
   listener(zokio::executor ex, std::initializer_list<int> signals) : set_(ex) {
     for (int s : signals) set_.add(s);
@@ -62,11 +63,6 @@ class listener {
   }
 
  private:
-  static zokio::executor current_executor() {
-    auto* s = detail::scheduler::current();
-    if (!s) throw boost::system::system_error(make_error_code(errc::no_runtime));
-    return zokio::executor(*s, zokio::executor::unplaced);
-  }
   boost::asio::basic_signal_set<zokio::executor> set_;
   bool closed_ = false;
 };
