@@ -20,6 +20,7 @@
 #include <zokio/sleep.hpp>
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
+#include <zokio/timeout.hpp>
 
 #include "../support/test_util.hpp"
 
