@@ -166,6 +166,7 @@ struct options {
   double timeout_s = 30;               ///< a single sample running longer is reported as a hang
   double min_single_s = 1e-3;          ///< runs shorter than this are repeated within a sample
   double target_sample_s = 2e-3;       ///< ... up to about this long
+  bool quick = false;                  ///< --quick: smaller sizes, for a smoke run (not speed)
 
   bool selected(std::string_view w) const {
     return only.empty() || std::find(only.begin(), only.end(), w) != only.end();
@@ -179,14 +180,15 @@ struct options {
 };
 
 /// Parses --samples N, --only W (repeatable, or comma-separated), --setup SUBSTRING
-/// (repeatable; for profiling one setup), --timeout S, --help.
+/// (repeatable; for profiling one setup), --timeout S, --quick (a benchmark that knows it
+/// runs smaller sizes: CI's smoke run checks results, not speed), --help.
 /// Exits with status 2 on a usage error, 0 after --help.
 inline options parse_options(int argc, char** argv, const std::vector<std::string>& workloads) {
   options o;
   auto usage = [&](FILE* f) {
     std::fprintf(f,
                  "usage: %s [--samples N] [--only WORKLOAD[,WORKLOAD...]] [--setup SUBSTRING]"
-                 " [--timeout SEC]\n",
+                 " [--timeout SEC] [--quick]\n",
                  argv[0]);
     std::fprintf(f, "workloads:");
     for (auto& w : workloads) std::fprintf(f, " %s", w.c_str());
@@ -232,6 +234,8 @@ inline options parse_options(int argc, char** argv, const std::vector<std::strin
         if (comma == std::string::npos) break;
         pos = comma + 1;
       }
+    } else if (flag_is(a, "--quick")) {
+      o.quick = true;
     } else if (flag_is(a, "--setup")) {
       o.setups.push_back(value(i));
     } else if (flag_is(a, "--timeout")) {

@@ -35,10 +35,10 @@ benches=(
   "perf_trace||--samples 2"
   "perf_spawn_outside||3"
   "perf_false_sharing||--samples 2"
-  "perf_tcp_echo||--samples 1 --only round_trips"
-  "perf_tcp_echo_uring||--samples 1 --only round_trips"
-  "perf_tcp_program||--samples 1 --only round_trips"
-  "perf_tcp_program_uring||--samples 1 --only round_trips"
+  "perf_tcp_echo||--samples 1 --only round_trips --quick"
+  "perf_tcp_echo_uring||--samples 1 --only round_trips --quick"
+  "perf_tcp_program||--samples 1 --only round_trips --quick"
+  "perf_tcp_program_uring||--samples 1 --only round_trips --quick"
   "perf_file_processor||1"
 )
 for src in "$root"/perf/toolkit/*_bench.cpp; do

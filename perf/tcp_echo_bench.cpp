@@ -38,7 +38,8 @@ using asio::ip::tcp;
 namespace {
 
 constexpr unsigned kThreads = 2;
-constexpr int kRtConns = 50, kRtTrips = 2000, kRtBytes = 64;
+constexpr int kRtConns = 50, kRtBytes = 64;
+int rt_trips = 2000;  // round trips per connection (--quick: 200)
 constexpr int kBulkConns = 8;
 constexpr std::size_t kBulkChunk = 64 * 1024;
 constexpr std::size_t kBulkPerConn = (std::size_t{1} << 30) / kBulkConns;  // 128 MiB
@@ -229,7 +230,7 @@ struct client {
       });
     };
     for (int i = 0; i < kRtConns; ++i) {
-      conns[i] = rt_conn{socks[i].get(), i, kRtTrips};
+      conns[i] = rt_conn{socks[i].get(), i, rt_trips};
       asio::post(io, [&, i] { trip(conns[i]); });
     }
     done.wait();
@@ -297,11 +298,12 @@ struct client {
 
 int main(int argc, char** argv) {
   bench::options opts = bench::parse_options(argc, argv, {"round_trips", "bulk"});
+  if (opts.quick) rt_trips = 200;
   opts.timeout_s = std::max(opts.timeout_s, 120.0);
   std::printf("perf_tcp_echo: Zokio vs plain Asio, sockets on %s, %u server threads, "
               "%u samples\n", kBackend, kThreads, opts.samples);
   std::printf("sizes: round_trips %d conns x %d x %d B; bulk %d conns, 1 GiB in %zu KiB writes\n",
-              kRtConns, kRtTrips, kRtBytes, kBulkConns, kBulkChunk / 1024);
+              kRtConns, rt_trips, kRtBytes, kBulkConns, kBulkChunk / 1024);
   std::fflush(stdout);
 
   client cl;

@@ -46,7 +46,8 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr unsigned kThreads = 2;
-constexpr int kRtConns = 50, kRtTrips = 2000, kRtBytes = 64;
+constexpr int kRtConns = 50, kRtBytes = 64;
+int rt_trips = 2000;  // round trips per connection (--quick: 200)
 constexpr int kBulkConns = 8;
 constexpr std::size_t kBulkChunk = 64 * 1024;
 
@@ -107,7 +108,7 @@ asio::awaitable<void> round_trip_client(tcp::endpoint ep, int id, client_done* d
     co_await s.async_connect(ep, asio::use_awaitable);
     s.set_option(tcp::no_delay(true));
     std::array<unsigned char, kRtBytes> out{}, in{};
-    for (int t = 0; t < kRtTrips && ok; ++t) {
+    for (int t = 0; t < rt_trips && ok; ++t) {
       for (int i = 0; i < kRtBytes; ++i) out[i] = static_cast<unsigned char>(id + t + i);
       co_await asio::async_write(s, asio::buffer(out), asio::use_awaitable);
       co_await asio::async_read(s, asio::buffer(in), asio::use_awaitable);
@@ -259,6 +260,7 @@ struct ctx_per_thread_setup : setup {
 
 int main(int argc, char** argv) {
   bench::options opts = bench::parse_options(argc, argv, {"round_trips", "bulk"});
+  if (opts.quick) rt_trips = 200;
   opts.timeout_s = std::max(opts.timeout_s, 300.0);
   const std::size_t per_conn = bulk_per_conn();
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
@@ -270,7 +272,7 @@ int main(int argc, char** argv) {
               "(Zokio as a plain swap), sockets on %s, %u threads, %u samples\n", backend, kThreads,
               opts.samples);
   std::printf("sizes: round_trips %d conns x %d x %d B; bulk %d conns x %zu MiB in %zu KiB writes\n",
-              kRtConns, kRtTrips, kRtBytes, kBulkConns, per_conn >> 20, kBulkChunk / 1024);
+              kRtConns, rt_trips, kRtBytes, kBulkConns, per_conn >> 20, kBulkChunk / 1024);
   std::fflush(stdout);
 
   std::vector<std::pair<std::string, std::unique_ptr<setup>>> setups;
@@ -301,7 +303,7 @@ int main(int argc, char** argv) {
   }
   bool ok = r.run(opts);
 
-  const double units[] = {double(kRtConns) * kRtTrips, double(kBulkConns) * double(per_conn >> 20)};
+  const double units[] = {double(kRtConns) * rt_trips, double(kBulkConns) * double(per_conn >> 20)};
   const char* unit_names[] = {"round trip", "MiB"};
   const char* workloads[] = {"round_trips", "bulk"};
   for (int w = 0; w < 2; ++w) {
