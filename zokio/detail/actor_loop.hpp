@@ -108,10 +108,13 @@ struct actor_loop {
     actor_exit exit;
     std::optional<state> st;
     std::deque<std::chrono::steady_clock::time_point> recent;
-    unsigned stop_bit = actor_control::stop_drain;
+    // 0 while running; once stopping, how: the mailbox is closed and what is left in it is
+    // handled (stop_drain) or destroyed (stop_drop: asked for, or after giving up).
+    unsigned stopping = 0;
     bool start = true;
     for (;;) {
       std::exception_ptr err;
+      std::optional<M> m;
       if (start) {
         start = false;
         try {
@@ -125,15 +128,29 @@ struct actor_loop {
         } catch (...) {
           err = std::current_exception();
         }
-      } else if (const unsigned f = ctl.pending(); f & actor_control::escalated) {
-        err = ctl.take_child_error();
-        if (!err) continue;
-      } else if (f & (actor_control::stop_drain | actor_control::stop_drop)) {
-        stop_bit = f & actor_control::stop_drop ? actor_control::stop_drop : actor_control::stop_drain;
-        break;
+      } else if (!stopping) {
+        // Control first: a child's escalated failure, then a stop; then the next message.
+        const unsigned f = ctl.pending();
+        if (f & actor_control::escalated) {
+          err = ctl.take_child_error();
+          if (!err) continue;
+        } else if (f & (actor_control::stop_drain | actor_control::stop_drop)) {
+          stopping = f & actor_control::stop_drop ? actor_control::stop_drop : actor_control::stop_drain;
+          rx.close();  // nothing new comes in
+          continue;
+        } else {
+          m = co_await actor_event_future<M>{&rx, &ctl};
+          if (!m) continue;  // control bits: looked at above
+        }
       } else {
-        std::optional<M> m = co_await actor_event_future<M>{&rx, &ctl};
-        if (!m) continue;  // control bits: looked at above
+        m = co_await rx.recv();
+        if (!m) break;  // closed and empty: the end
+        if (!st || stopping == actor_control::stop_drop || (ctl.pending() & actor_control::stop_drop)) {
+          ++exit.dropped;  // a drop asked during a drain cuts it short
+          continue;
+        }
+      }
+      if (m) {
         ++exit.handled;
         try {
           if constexpr (std::is_void_v<decltype(call_handle(*st, *m, cx))>)
@@ -145,47 +162,22 @@ struct actor_loop {
         }
       }
       if (!err) continue;
-      // A failure: the state and its children go; a fresh state, or the end.
-      cx.forget_children(actor_control::stop_drop);
-      st.reset();
-      if (may_restart(recent, pol)) {
-        cx.restarts_ = ++exit.restarts;
-        start = true;
-        continue;
+      if (!stopping) {
+        // The failed state and its children go; a fresh state if the policy allows it.
+        cx.forget_children(actor_control::stop_drop);
+        st.reset();
+        if (may_restart(recent, pol)) {
+          cx.restarts_ = ++exit.restarts;
+          start = true;
+          continue;
+        }
+        rx.close();
       }
+      // Gives up (no restart while stopping): ends failed, the rest of the mailbox dropped.
       exit.failed = true;
       exit.error = err;
       if (pol.escalate && parent) parent->escalate(err);
-      stop_bit = actor_control::stop_drop;
-      break;
-    }
-
-    // The end: nothing new comes in; what is queued is handled (drain) or destroyed (drop, a
-    // failure, or a stop(drop) that comes during the drain).
-    rx.close();
-    for (;;) {
-      std::optional<M> m = co_await rx.recv();
-      if (!m) break;
-      if (!st || stop_bit == actor_control::stop_drop || (ctl.pending() & actor_control::stop_drop)) {
-        ++exit.dropped;
-        continue;
-      }
-      ++exit.handled;
-      std::exception_ptr err;
-      try {
-        if constexpr (std::is_void_v<decltype(call_handle(*st, *m, cx))>)
-          call_handle(*st, *m, cx);
-        else
-          co_await call_handle(*st, *m, cx);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (err) {  // no restart while stopping: the rest is dropped
-        exit.failed = true;
-        exit.error = err;
-        if (pol.escalate && parent) parent->escalate(err);
-        stop_bit = actor_control::stop_drop;
-      }
+      stopping = actor_control::stop_drop;
     }
     if constexpr (has_stopped<state, M>) {
       if (st) {
@@ -204,7 +196,7 @@ struct actor_loop {
         }
       }
     }
-    co_await cx.stop_children(stop_bit);
+    co_await cx.stop_children(stopping);
     st.reset();
     co_return exit;
   }
