@@ -39,8 +39,7 @@ class actor_context {
   actor_ref<M> self() const { return actor_ref<M>(tx_, ctl_); }
   /// Stops this actor once the current handler returns (see stop_mode).
   void stop(stop_mode m = stop_mode::drain) noexcept {
-    ctl_->request(m == stop_mode::drain ? detail::actor_control::stop_drain
-                                        : detail::actor_control::stop_drop);
+    ctl_->request_stop(m);
   }
   /// Spawns a supervised child actor (same runtime): it is stopped with this actor (after this
   /// actor's mailbox is done, awaited before this actor ends), stopped (stop_mode::drop)

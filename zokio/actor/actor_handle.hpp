@@ -38,8 +38,7 @@ class actor_handle {
   /// Asks the actor to stop (returns at once; await the handle for its end). The message
   /// being handled finishes first. A first request wins: a later drop does not cut a drain.
   void stop(stop_mode m = stop_mode::drain) const noexcept {
-    ref_.ctl_->request(m == stop_mode::drain ? detail::actor_control::stop_drain
-                                             : detail::actor_control::stop_drop);
+    ref_.ctl_->request_stop(m);
   }
   /// Ends the actor's task at once, as join_handle::abort: its state and queued messages are
   /// destroyed (pending asks fail with errc::no_reply), its children are asked to stop

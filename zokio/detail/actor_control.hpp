@@ -23,6 +23,7 @@
 #include <mutex>
 #include <utility>
 
+#include <zokio/actor/actor_options.hpp>
 #include <zokio/detail/atomic_waker.hpp>
 #include <zokio/notify.hpp>
 #include <zokio/task.hpp>
@@ -50,6 +51,8 @@ struct actor_control {
     flags.fetch_or(bit, std::memory_order_release);
     waker.wake();
   }
+  /// stop(m) of the handle or the context: the request's bit.
+  void request_stop(stop_mode m) noexcept { request(m == stop_mode::drain ? stop_drain : stop_drop); }
   /// The bits the task has to act on now.
   unsigned pending() const noexcept { return flags.load(std::memory_order_acquire); }
 
@@ -81,12 +84,6 @@ struct actor_control {
     done.store(true, std::memory_order_release);
     ended.notify_waiters();
   }
-};
-
-/// Sets done when the actor's frame ends, however it ends.
-struct actor_finish_guard {
-  actor_control* c;
-  ~actor_finish_guard() { c->finish(); }
 };
 
 /// Completes once the actor whose control block is `c` has ended.

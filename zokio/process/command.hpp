@@ -114,10 +114,8 @@ class command {
     auto launch = [&](auto&&... more) {
       return bp::process(launch_ctx.get_executor(), exe, args_, io, more...);
     };
-    bp::process p = env_.empty() ? (dir_.empty() ? launch() : launch(bp::process_start_dir(dir_)))
-                                 : (dir_.empty() ? launch(env_init(environment()))
-                                                 : launch(env_init(environment()),
-                                                          bp::process_start_dir(dir_)));
+    env_init env(env_.empty() ? std::vector<std::string>() : environment());
+    bp::process p = dir_.empty() ? launch(env) : launch(env, bp::process_start_dir(dir_));
     const int pid = p.id();
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (pidfd < 0) {
@@ -169,18 +167,19 @@ class command {
   }
   // The child's environment, as Boost.Process's process_environment sets it (launcher.env);
   // not that one itself: in Boost 1.81 its on_setup is compiled only with the separately built
-  // library, which header-only use does not link.
+  // library, which header-only use does not link. No variables: the child inherits ours.
   struct env_init {
     std::vector<std::string> vars;
     std::vector<const char*> ptrs;
     explicit env_init(std::vector<std::string> v) : vars(std::move(v)) {
+      if (vars.empty()) return;
       for (const auto& s : vars) ptrs.push_back(s.c_str());
       ptrs.push_back(nullptr);
     }
     boost::system::error_code on_setup(boost::process::v2::posix::default_launcher& l,
                                        const boost::process::v2::filesystem::path&,
                                        const char* const*) {
-      l.env = ptrs.data();
+      if (!ptrs.empty()) l.env = ptrs.data();
       return {};
     }
   };
