@@ -4,12 +4,16 @@
 #   2. ThreadSanitizer build (clang): the concurrency suites (label tsan).
 #   3. AddressSanitizer + UBSan build (clang, LeakSanitizer on): the memory suites (label asan).
 #   4. b2: the library, one test suite and an example through the Jamroot.
-# ZOKIO_TEST_STAGES="release tsan asan b2" selects stages (default: all).
+#   5. Windows (opt-in, not in the default set yet): mingw-w64 cross build of the portable
+#      suites and examples, run under Wine (test/windows.sh; doc/platforms.md says why).
+# ZOKIO_TEST_STAGES="release tsan asan b2 windows" selects stages (default: the first four).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/.ci/install_deps.sh"
-zokio_install_deps clang libclang-rt-14-dev gdb
 stages=${ZOKIO_TEST_STAGES:-"release tsan asan b2"}
+extra=(clang libclang-rt-14-dev gdb)
+[[ " $stages " == *" windows "* ]] && extra+=(g++-mingw-w64-x86-64-posix wine64)
+zokio_install_deps "${extra[@]}"
 jobs=$(nproc)
 start=$(date +%s)
 
@@ -41,5 +45,9 @@ fi
 if has b2; then
   stage "b2 (Jamroot): library, future_tests, hello_world"
   (cd "$root" && b2 -j "$jobs" -q test//future_tests example//hello_world)
+fi
+if has windows; then
+  stage "Windows: mingw-w64 cross build, tests under Wine"
+  bash "$root/test/windows.sh"
 fi
 stage "all stages passed"

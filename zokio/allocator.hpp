@@ -9,6 +9,7 @@
 
 #include <zokio/allocation.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/platform.hpp>
 #include <zokio/detail/recycling_cache.hpp>
 
 #if ZOKIO_USE_TBB_ALLOCATOR
@@ -69,6 +70,28 @@ inline void release_upstream_thread_caches() noexcept {
 // path is one TLS load (the guard was 6.7M calls in a 1.1M-task skynet).
 inline thread_local bool tl_cache_gone = false;
 inline thread_local recycling_cache* tl_cache_ptr = nullptr;
+#if defined(_WIN32)
+// Windows: the cache is on the heap and given back by a thread-exit callback (platform.hpp:
+// mingw-w64 may destroy a thread_local after its storage is freed).
+inline void release_thread_cache(void* p) noexcept {
+  tl_cache_gone = true;
+  tl_cache_ptr = nullptr;
+  auto* c = static_cast<recycling_cache*>(p);
+  c->clear();
+  release_upstream_thread_caches();
+  delete c;
+}
+[[gnu::noinline, gnu::cold]] inline recycling_cache* this_thread_cache_slow() noexcept {
+  if (tl_cache_gone) return nullptr;
+  auto* c = new (std::nothrow) recycling_cache;
+  if (!c) return nullptr;
+  if (!at_thread_exit(&release_thread_cache, c)) {
+    delete c;
+    return nullptr;
+  }
+  return tl_cache_ptr = c;
+}
+#else
 struct thread_cache : recycling_cache {
   ~thread_cache() {
     tl_cache_gone = true;
@@ -77,11 +100,14 @@ struct thread_cache : recycling_cache {
     release_upstream_thread_caches();
   }
 };
-inline thread_local thread_cache tl_cache;
 [[gnu::noinline, gnu::cold]] inline recycling_cache* this_thread_cache_slow() noexcept {
   if (tl_cache_gone) return nullptr;
-  return tl_cache_ptr = &tl_cache;  // constructs it (and registers its destructor) once
+  // Function-local: mingw-w64's g++ 12 emits the TLS init function of a namespace-scope
+  // inline thread_local with a destructor in every object file, a duplicate symbol at link.
+  static thread_local thread_cache cache;
+  return tl_cache_ptr = &cache;  // constructs it (and registers its destructor) once
 }
+#endif
 inline recycling_cache* this_thread_cache() noexcept {
   if (recycling_cache* c = tl_cache_ptr) [[likely]] return c;
   return this_thread_cache_slow();

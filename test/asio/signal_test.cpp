@@ -25,25 +25,25 @@ BOOST_AUTO_TEST_SUITE(signal_suite)
 
 BOOST_AUTO_TEST_CASE(a_listener_keeps_a_signal_until_recv_and_close_ends_it) {
   zokio::runtime rt = zokio::runtime::builder().worker_threads(2).build();
-  zokio::signal::listener l(rt.get_executor(), {SIGUSR1, SIGUSR2});
-  BOOST_TEST(::raise(SIGUSR2) == 0);  // nobody waits yet: kept
+  zokio::signal::listener l(rt.get_executor(), {zokio::test::test_signal_1, zokio::test::test_signal_2});
+  BOOST_TEST(::raise(zokio::test::test_signal_2) == 0);  // nobody waits yet: kept
   auto r = rt.block_on(l.recv());
   BOOST_TEST_REQUIRE(r.has_value());
-  BOOST_TEST(*r == SIGUSR2);
+  BOOST_TEST(*r == zokio::test::test_signal_2);
   auto waiting = rt.spawn([](zokio::signal::listener& l) -> zokio::task<int> {
     auto r = co_await l.recv();
     co_return r ? *r : -1;
   }(l));
   std::this_thread::sleep_for(10ms);
-  BOOST_TEST(::raise(SIGUSR1) == 0);
-  BOOST_TEST(rt.block_on(std::move(waiting)) == SIGUSR1);
+  BOOST_TEST(::raise(zokio::test::test_signal_1) == 0);
+  BOOST_TEST(rt.block_on(std::move(waiting)) == zokio::test::test_signal_1);
   l.close();
   auto closed = rt.block_on(l.recv());
   BOOST_TEST(closed.error() == boost::asio::error::operation_aborted);
 }
 
 BOOST_AUTO_TEST_CASE(listener_outside_a_runtime_says_so) {
-  BOOST_CHECK_THROW(zokio::signal::listener({SIGUSR1}), boost::system::system_error);
+  BOOST_CHECK_THROW(zokio::signal::listener({zokio::test::test_signal_1}), boost::system::system_error);
 }
 
 // The drain: a server task waits for ctrl_c, then drains its tracker: requests in

@@ -2,7 +2,9 @@
 // worker layout and its errors, thread pinning.
 #include <zokio/detail/topology.hpp>  // self-contained header check
 
+#if !defined(_WIN32)
 #include <sched.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -224,18 +226,28 @@ BOOST_AUTO_TEST_CASE(discover_covers_exactly_the_affinity_set) {
   auto t = topology::discover();
   BOOST_TEST_MESSAGE("discovered: " << t.describe());
   BOOST_TEST(!t.fake);
-  BOOST_TEST((t.source == "libnuma" || t.source == "affinity"), t.source);
+  BOOST_TEST((t.source == "libnuma" || t.source == "windows" || t.source == "affinity"),
+             t.source);
   BOOST_REQUIRE(!t.nodes.empty());
 
   auto allowed = allowed_cpus();
   BOOST_REQUIRE(!allowed.empty());
   BOOST_TEST(std::is_sorted(allowed.begin(), allowed.end()));
+#if defined(_WIN32)
+  // Cross-check allowed_cpus() against the process's affinity in its primary group.
+  DWORD_PTR process_mask = 0, system_mask = 0;
+  BOOST_REQUIRE(GetProcessAffinityMask(GetCurrentProcess(), &process_mask, &system_mask));
+  for (unsigned c = 0; c < 64; ++c)
+    if (process_mask & (DWORD_PTR{1} << c))
+      BOOST_TEST(std::binary_search(allowed.begin(), allowed.end(), c), "cpu " << c);
+#else
   // Cross-check allowed_cpus() against the plain cpu_set_t call (fine below 1024 cpus).
   cpu_set_t set;
   CPU_ZERO(&set);
   BOOST_REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
   BOOST_TEST(allowed.size() == static_cast<std::size_t>(CPU_COUNT(&set)));
   for (unsigned c : allowed) BOOST_TEST(CPU_ISSET(c, &set), "cpu " << c);
+#endif
 
   std::vector<unsigned> all;
   for (std::size_t i = 0; i < t.nodes.size(); ++i) {
@@ -420,7 +432,7 @@ BOOST_AUTO_TEST_CASE(pinning_to_an_absent_cpu_throws_at_plan_time) {
   auto m = message_of<std::invalid_argument>([&] { plan_workers(t, 2, opts); });
   BOOST_TEST(m.rfind("zokio::runtime: ", 0) == 0u, m);
   BOOST_TEST(contains(m, "cannot pin worker 1 to cpu 4095 (NUMA node 1)"), m);
-  BOOST_TEST(contains(m, "sched_getaffinity"), m);
+  BOOST_TEST(contains(m, zokio::detail::affinity_call), m);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +447,7 @@ BOOST_AUTO_TEST_CASE(pin_current_thread_moves_the_thread) {
     try {
       for (std::size_t i = 0; i < allowed.size(); ++i) {
         zokio::detail::pin_current_thread(allowed[i]);
-        seen[i] = sched_getcpu();  // pthread_setaffinity_np migrates before it returns
+        seen[i] = zokio::test::current_cpu();  // the affinity call migrates before it returns
       }
     } catch (const std::exception& e) {
       error = e.what();

@@ -149,10 +149,10 @@ BOOST_AUTO_TEST_CASE(tasks_spawned_on_node_0_are_stolen_inside_node_0_first,
     // by when each ran its first task: a preempted worker 1 may run its stolen task after a
     // node-1 worker, woken later, ran one (seen in CI on 2 cpus).
     BOOST_TEST(m.workers[1].first_steal == 1u, "worker 1's first steal was not the first");
-    for (unsigned far : {2u, 3u})
-      if (m.workers[far].first_steal != 0)
-        BOOST_TEST(m.workers[1].first_steal < m.workers[far].first_steal,
-                   "worker " << far << " stole before worker 1");
+    for (unsigned far_worker : {2u, 3u})
+      if (m.workers[far_worker].first_steal != 0)
+        BOOST_TEST(m.workers[1].first_steal < m.workers[far_worker].first_steal,
+                   "worker " << far_worker << " stole before worker 1");
     // Node 1 only got work by stealing across nodes (then among its own workers).
     if (count[2] + count[3] > 0) BOOST_TEST(remote[1] > 0u);
     // (Late in the burst node 0 may steal back from node 1 once its own queues are dry.)
@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(pinned_workers_run_on_their_cpu, *boost::unit_test::timeout
   for (int i = 0; i < 200; ++i)
     hs.push_back(rt.spawn(zokio::co_invoke([&]() -> zokio::task<bool> {
       unsigned me = rt.current_worker().value();
-      co_return sched_getcpu() == m.workers[me].cpu;
+      co_return zokio::test::current_cpu() == m.workers[me].cpu;
     })));
   int right = 0;
   for (auto& h : hs) right += rt.block_on(std::move(h)) ? 1 : 0;

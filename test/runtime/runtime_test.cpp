@@ -6,7 +6,11 @@
 #include <zokio/mpsc.hpp>
 #include <zokio/sleep.hpp>
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
 #include <sys/resource.h>
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -41,9 +45,18 @@ struct bump {
 };
 
 double process_cpu_seconds() {
+#if defined(_WIN32)
+  FILETIME created, exited, kernel, user;
+  GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user);
+  auto secs = [](FILETIME t) {  // 100 ns units
+    return ((static_cast<unsigned long long>(t.dwHighDateTime) << 32) | t.dwLowDateTime) / 1e7;
+  };
+  return secs(kernel) + secs(user);
+#else
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+#endif
 }
 
 }  // namespace

@@ -235,11 +235,11 @@ BOOST_AUTO_TEST_CASE(current_thread_flavour_dumps_too) {
 BOOST_AUTO_TEST_CASE(a_signal_prints_the_dump_to_stderr) {
   zokio::test::stderr_capture cap;
   {
-    auto rt = dump_rt::builder().worker_threads(1).dump_signal(SIGUSR1).build();
+    auto rt = dump_rt::builder().worker_threads(1).dump_signal(zokio::test::test_signal_1).build();
     std::atomic<int> ready{0};
     auto h = rt.spawn(wait_c(ready), zokio::spawn_options{.name = "sleeper"});
     dump_when_waiting(rt, 1);
-    std::raise(SIGUSR1);
+    std::raise(zokio::test::test_signal_1);
     for (int i = 0; i < 500 && cap.peek().find("sleeper") == std::string::npos; ++i)
       std::this_thread::sleep_for(10ms);
     h.abort();
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(destroyed_from_inside_after_a_dump_and_a_trace,
                      *boost::unit_test::timeout(60)) {
   for (unsigned workers : {1u, 2u}) {
     auto holder = std::make_shared<std::unique_ptr<dump_trace_rt>>(std::make_unique<dump_trace_rt>(
-        dump_trace_rt::builder().worker_threads(workers).dump_signal(SIGUSR2).build()));
+        dump_trace_rt::builder().worker_threads(workers).dump_signal(zokio::test::test_signal_2).build()));
     const long live_before = zokio::test::tracked::live.load();
     for (int i = 0; i < 20; ++i) (*holder)->spawn(zokio::test::never{}).detach();
     std::atomic<std::size_t> seen{0};
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(destroyed_from_inside_after_a_dump_and_a_trace,
 }
 
 BOOST_AUTO_TEST_CASE(dump_signal_without_the_feature_is_refused) {
-  BOOST_CHECK_THROW(zokio::runtime::builder().worker_threads(1).dump_signal(SIGUSR1).build(),
+  BOOST_CHECK_THROW(zokio::runtime::builder().worker_threads(1).dump_signal(zokio::test::test_signal_1).build(),
                     std::invalid_argument);
 }
 

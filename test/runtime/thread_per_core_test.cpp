@@ -2,8 +2,6 @@
 // thread, submit_to crosses shards, pinning, cross-shard traffic, and teardown with work left.
 #include <zokio/thread_per_core.hpp>  // self-contained header check
 
-#include <sched.h>
-
 #include <atomic>
 #include <memory>
 #include <set>
@@ -20,6 +18,8 @@
 #include <zokio/spawn.hpp>
 #include <zokio/task.hpp>
 #include <zokio/time.hpp>
+
+#include "../support/test_util.hpp"
 
 using namespace std::chrono_literals;
 
@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(pinned_shards_run_on_their_cpu) {
   for (unsigned i = 0; i < tpc.shard_count(); ++i) {
     const int cpu = tpc.block_on(tpc.submit_to(i, zokio::co_invoke([]() -> zokio::task<int> {
       co_await zokio::yield_now{};
-      co_return ::sched_getcpu();
+      co_return zokio::test::current_cpu();
     })));
     BOOST_TEST(cpu == static_cast<int>(cpus[i]));
   }

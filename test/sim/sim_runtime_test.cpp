@@ -24,6 +24,7 @@
 #include <zokio/time.hpp>
 
 #include "../support/stderr_capture.hpp"
+#include "../support/test_util.hpp"
 
 using namespace std::chrono_literals;
 using zokio::test::sim_runtime;
@@ -157,9 +158,7 @@ BOOST_AUTO_TEST_CASE(a_seed_search_finds_an_ordering_bug_and_replays_it) {
 }
 
 BOOST_AUTO_TEST_CASE(seed_from_env_replays) {
-  const char* old = std::getenv("ZOKIO_SIM_SEED");
-  const std::string saved = old ? old : "";
-  ::setenv("ZOKIO_SIM_SEED", "123", 1);
+  zokio::test::env_guard seed("ZOKIO_SIM_SEED", "123");
   BOOST_TEST(sim_runtime::seed_from_env(7) == 123u);
   int runs = 0;
   auto f = zokio::test::find_failing_seed(0, 50, [&](std::uint64_t seed) {
@@ -168,12 +167,8 @@ BOOST_AUTO_TEST_CASE(seed_from_env_replays) {
   });
   BOOST_TEST(runs == 1);
   BOOST_TEST((f && f->seed == 123u));
-  ::setenv("ZOKIO_SIM_SEED", "not a number", 1);
+  zokio::test::env_guard::set("ZOKIO_SIM_SEED", "not a number");
   BOOST_TEST(sim_runtime::seed_from_env(7) == 7u);
-  if (old)
-    ::setenv("ZOKIO_SIM_SEED", saved.c_str(), 1);
-  else
-    ::unsetenv("ZOKIO_SIM_SEED");
 }
 
 BOOST_AUTO_TEST_CASE(a_deadlock_is_reported_with_the_seed) {

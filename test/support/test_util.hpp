@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,12 @@
 #include <zokio/detail/config.hpp>
 #include <zokio/waker.hpp>
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <sched.h>
+#endif
+
 // ThreadSanitizer builds (some cases cannot run there, e.g. Boost.Context stack switches).
 #if defined(__SANITIZE_THREAD__)
 #  define ZOKIO_TEST_TSAN 1
@@ -39,25 +46,60 @@
 
 namespace zokio::test {
 
+/// The cpu the calling thread runs on, numbered as zokio::detail::allowed_cpus() numbers them.
+inline int current_cpu() {
+#if defined(_WIN32)
+  PROCESSOR_NUMBER p{};
+  GetCurrentProcessorNumberEx(&p);
+  return p.Group * 64 + p.Number;
+#else
+  return ::sched_getcpu();
+#endif
+}
+
+/// True when running under Wine (its ntdll exports wine_get_version): where Wine's Windows
+/// differs from Windows, tests accept both and doc/platforms.md says what differs.
+inline bool under_wine() {
+#if defined(_WIN32)
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+#else
+  return false;
+#endif
+}
+
+// Signals a test may raise in its own process (with a handler installed first): SIGUSR1 and
+// SIGUSR2 on POSIX; Windows' C runtime has neither, so SIGTERM and SIGBREAK stand in there.
+#if defined(_WIN32)
+inline constexpr int test_signal_1 = SIGTERM;
+inline constexpr int test_signal_2 = SIGBREAK;
+#else
+inline constexpr int test_signal_1 = SIGUSR1;
+inline constexpr int test_signal_2 = SIGUSR2;
+#endif
+
 /// Sets (value) or unsets (nullptr) an environment variable for one scope and puts back
 /// whatever was there.
 class env_guard {
  public:
   env_guard(const char* name, const char* value) : name_(name) {
     if (const char* old = ::getenv(name)) old_ = old;
+    set(name, value);
+  }
+  ~env_guard() { set(name_.c_str(), old_ ? old_->c_str() : nullptr); }
+  env_guard(const env_guard&) = delete;
+  env_guard& operator=(const env_guard&) = delete;
+
+  static void set(const char* name, const char* value) {
+#if defined(_WIN32)
+    ::_putenv_s(name, value ? value : "");  // "" removes it
+#else
     if (value)
       ::setenv(name, value, 1);
     else
       ::unsetenv(name);
+#endif
   }
-  ~env_guard() {
-    if (old_)
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-  env_guard(const env_guard&) = delete;
-  env_guard& operator=(const env_guard&) = delete;
 
  private:
   std::string name_;

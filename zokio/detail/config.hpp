@@ -38,10 +38,21 @@
 #  endif
 #endif
 
-// Per-thread recycling of freed blocks (allocator.hpp). Off in sanitizer builds, where a
-// recycled block would hide a use-after-free from ASan.
+// Per-thread recycling of freed blocks (allocator.hpp), over oneTBB or over the system
+// allocator where the build has no oneTBB (ZOKIO_USE_TBB_ALLOCATOR=0, as on Windows). Off in
+// sanitizer builds, where a recycled block would hide a use-after-free from ASan.
 #if !defined(ZOKIO_RECYCLING)
-#  define ZOKIO_RECYCLING ZOKIO_USE_TBB_ALLOCATOR
+#  if defined(ZOKIO_SANITIZER_BUILD)
+#    define ZOKIO_RECYCLING 0
+#  else
+#    define ZOKIO_RECYCLING 1
+#  endif
+#endif
+
+// libnuma: set by the build where it found it (Linux); without it the topology is the
+// process's affinity, one node (platform.hpp).
+#if !defined(ZOKIO_HAS_LIBNUMA)
+#  define ZOKIO_HAS_LIBNUMA 0
 #endif
 
 // Leak accounting (allocation.hpp): live blocks per category, reported when the last runtime

@@ -7,24 +7,20 @@
 #include <vector>
 
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/platform.hpp>
 #include <zokio/topology.hpp>
 
 namespace zokio::detail {
 
-struct numa_node {
-  unsigned id;
-  std::vector<unsigned> cpus;  // ascending, never empty
-};
-
 /// NUMA nodes ascending by id, each with the cpus this process may run on.
 struct topology {
   std::vector<numa_node> nodes;
-  std::string source;  // "libnuma", "fake:<spec>", or "affinity" (libnuma unusable)
+  std::string source;  // "libnuma", "windows", "fake:<spec>", or "affinity" (no NUMA view)
   bool fake = false;
 
-  /// libnuma's nodes restricted to this process's sched_getaffinity cpus; nodes left with no
-  /// allowed cpu are dropped. Without NUMA support (numa_available() < 0), or if libnuma's
-  /// view misses an allowed cpu, one node 0 holding the affinity set (source "affinity").
+  /// The system's nodes (os_numa_nodes) restricted to this process's allowed cpus; nodes left
+  /// with no allowed cpu are dropped. Without a NUMA view, or if the system's view misses an
+  /// allowed cpu, one node 0 holding the affinity set (source "affinity").
   ZOKIO_DECL static topology discover();
 
   /// Parses "0:0-1;1:2-3": nodes separated by ';', each "id:cpu-list", a cpu list being
@@ -40,9 +36,6 @@ struct topology {
   /// "2 nodes (fake:0:0-1;1:2-3): 0:[0,1] 1:[2,3]"; runs of 3+ cpus print as "a-b".
   ZOKIO_DECL std::string describe() const;
 };
-
-/// This process's sched_getaffinity cpus, ascending. Throws std::system_error on failure.
-ZOKIO_DECL std::vector<unsigned> allowed_cpus();
 
 struct worker_placement {
   unsigned node_index;  // index into topology::nodes
@@ -66,19 +59,12 @@ struct worker_placement {
  * listed twice; workers_per_node set with a non-zero worker_threads other than
  * workers_per_node * (nodes used); fewer workers than nodes used (we refuse rather than leave
  * a node idle: the caller asked for those nodes); a used node with no cpus; and pin_workers
- * with a cpu outside sched_getaffinity, fake topologies included (faking nodes is fine
+ * with a cpu outside allowed_cpus(), fake topologies included (faking nodes is fine
  * unpinned, pinning to a cpu that is absent or forbidden is not).
  */
 ZOKIO_DECL std::vector<worker_placement> plan_workers(const topology& topo,
                                                       unsigned worker_threads,
                                                       const topology_options& opts);
-
-/// Pins the calling thread to `cpu` (pthread_setaffinity_np); throws std::system_error.
-ZOKIO_DECL void pin_current_thread(unsigned cpu);
-
-/// Lets the calling thread run on any of `cpus` (a node's), nowhere else; throws
-/// std::system_error.
-ZOKIO_DECL void bind_current_thread(const std::vector<unsigned>& cpus);
 
 }  // namespace zokio::detail
 

@@ -47,7 +47,7 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // nullptr: a runtime without metrics has no counters and no code that updates them.
   worker_counters* const counters;
   // Steal order: siblings on this node first, then the other nodes' (set before the start).
-  std::vector<unsigned> near, far;
+  std::vector<unsigned> near_siblings, far_siblings;  // not near/far: windows.h macros
   work_stealing_deque<task_header> deque;
   // The task woken last by this worker runs next. Thieves may take it (exchange) when the
   // owner is stuck in a long poll, so it is atomic.

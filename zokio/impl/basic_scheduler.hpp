@@ -528,11 +528,11 @@ task_header* basic_scheduler<F>::search(worker& w) {
   task_header* found = nullptr;
   // NUMA: the siblings on this node first, the other nodes only when those have nothing.
   // Without the numa feature every sibling is near (one node).
-  for (const std::vector<unsigned>* group : {&w.near, &w.far}) {
-    if (!F.numa && group == &w.far) break;
+  for (const std::vector<unsigned>* group : {&w.near_siblings, &w.far_siblings}) {
+    if (!F.numa && group == &w.far_siblings) break;
     const auto n = static_cast<std::uint32_t>(group->size());
     if (n == 0) continue;
-    const bool remote = group == &w.far;
+    const bool remote = group == &w.far_siblings;
     std::uint32_t start = w.rng.next_below(n);
     for (std::uint32_t k = 0; k < n && !found; ++k) {
       worker& v = *workers_[(*group)[(start + k) % n]];

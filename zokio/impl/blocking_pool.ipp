@@ -2,14 +2,13 @@
 #ifndef ZOKIO_IMPL_BLOCKING_POOL_IPP
 #define ZOKIO_IMPL_BLOCKING_POOL_IPP
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 #include <utility>
 
 #include <zokio/detail/blocking_pool.hpp>
+#include <zokio/detail/platform.hpp>
 #include <zokio/detail/scheduler.hpp>
 
 namespace zokio::detail {
@@ -118,9 +117,9 @@ bool blocking_pool::on_pool_thread() const noexcept { return tl_pool == s_.get()
 void blocking_pool::thread_main(std::shared_ptr<shared> s, std::size_t id) {
   tl_pool = s.get();
   {
-    char name[16];  // the kernel's limit, terminator included
+    char name[16];  // Linux keeps 15 bytes of a thread name
     std::snprintf(name, sizeof name, "%.11s-blk", s->opts.thread_name.c_str());
-    pthread_setname_np(pthread_self(), name);
+    set_current_thread_name(name);
   }
   scheduler* reclaim = nullptr;  // the owner, handed over (adopt_owner) to the last thread
   {

@@ -9,8 +9,6 @@
 #ifndef ZOKIO_IMPL_SCHEDULER_IPP
 #define ZOKIO_IMPL_SCHEDULER_IPP
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -10,6 +10,7 @@
 
 // Part of the scheduler's single translation unit (impl/src.hpp): included after
 // impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
+#include <zokio/detail/platform.hpp>
 #include <zokio/impl/scheduler.ipp>
 
 namespace zokio::detail {
@@ -107,9 +108,9 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
         cv.notify_all();
         if (failed) return;
       }
-      char name[16];  // the kernel's limit, terminator included
+      char name[16];  // Linux keeps 15 bytes of a thread name
       std::snprintf(name, sizeof name, "%.11s-%u", opts_.thread_name.c_str(), i);
-      pthread_setname_np(pthread_self(), name);
+      set_current_thread_name(name);
       enter_worker_thread(*w, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
       {
         // A long-lived Asio thread_info under everything this worker runs: Asio memory taken
@@ -135,7 +136,7 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
     for (unsigned i = 0; i < n; ++i) {
       for (unsigned j = 0; j < n; ++j) {
         if (j == i) continue;
-        (plan[j].node_index == plan[i].node_index ? workers_[i]->near : workers_[i]->far)
+        (plan[j].node_index == plan[i].node_index ? workers_[i]->near_siblings : workers_[i]->far_siblings)
             .push_back(j);
       }
     }

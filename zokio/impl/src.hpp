@@ -21,6 +21,11 @@
 #include <zokio/impl/task_registry.ipp>
 #include <zokio/impl/trace_recorder.ipp>
 #include <zokio/impl/topology.ipp>
+#if defined(_WIN32)
+#include <zokio/impl/platform_windows.ipp>
+#else
+#include <zokio/impl/platform_linux.ipp>
+#endif
 #include <zokio/impl/wake_gate.ipp>
 
 // The feature sets of the default configurations, compiled once (basic_scheduler.hpp declares

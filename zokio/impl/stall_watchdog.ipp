@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include <zokio/detail/platform.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/detail/stall_watchdog.hpp>
 #include <zokio/detail/task_header.hpp>
@@ -32,7 +33,7 @@ stall_watchdog::~stall_watchdog() {
 }
 
 void stall_watchdog::run() {
-  pthread_setname_np(pthread_self(), "zokio-watchdog");
+  set_current_thread_name("zokio-watchdog");
   // A quarter of the threshold: a stall is seen between 1x and 1.25x the threshold.
   const auto period = std::max<std::chrono::nanoseconds>(threshold_ / 4, std::chrono::milliseconds(1));
   std::unique_lock lk(m_);

@@ -1,10 +1,6 @@
-// NUMA topology: libnuma discovery, fake specs, the worker placement plan, thread pinning.
+// NUMA topology: discovery (through the platform layer), fake specs, the worker placement plan.
 #ifndef ZOKIO_IMPL_TOPOLOGY_IPP
 #define ZOKIO_IMPL_TOPOLOGY_IPP
-
-#include <numa.h>
-#include <pthread.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,18 +22,6 @@ namespace topo {
 // Far above any real machine (Linux's NR_CPUS tops out at 8192), low enough that a typo such
 // as "0-4000000000" is rejected instead of allocating gigabytes.
 constexpr unsigned max_id = 65535;
-
-struct cpu_set_deleter {
-  void operator()(cpu_set_t* s) const noexcept { CPU_FREE(s); }
-};
-using cpu_set_ptr = std::unique_ptr<cpu_set_t, cpu_set_deleter>;
-
-cpu_set_ptr alloc_cpu_set(std::size_t ncpus) {
-  cpu_set_ptr s(CPU_ALLOC(ncpus));
-  if (!s) throw std::bad_alloc();
-  CPU_ZERO_S(CPU_ALLOC_SIZE(ncpus), s.get());
-  return s;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -174,55 +158,19 @@ std::string ids_of(const topology& t) {
   throw std::invalid_argument("zokio::runtime: " + what);
 }
 
-// Owns a libnuma cpumask for the length of discover().
-struct numa_mask_deleter {
-  void operator()(bitmask* m) const noexcept { numa_free_cpumask(m); }
-};
-
 }  // namespace topo
 }  // namespace
 
-ZOKIO_DECL std::vector<unsigned> allowed_cpus() {
-  // The kernel's mask may be wider than cpu_set_t (over 1024 cpus): grow until it fits.
-  for (std::size_t ncpus = CPU_SETSIZE;; ncpus *= 2) {
-    auto set = topo::alloc_cpu_set(ncpus);
-    std::size_t size = CPU_ALLOC_SIZE(ncpus);
-    if (sched_getaffinity(0, size, set.get()) == 0) {
-      std::vector<unsigned> cpus;
-      for (std::size_t c = 0; c < ncpus; ++c)
-        if (CPU_ISSET_S(c, size, set.get())) cpus.push_back(static_cast<unsigned>(c));
-      return cpus;
-    }
-    if (errno != EINVAL || ncpus >= (std::size_t{1} << 20))
-      throw std::system_error(errno, std::generic_category(), "zokio: sched_getaffinity");
-  }
-}
-
 ZOKIO_DECL topology topology::discover() {
   auto allowed = allowed_cpus();
-  if (numa_available() >= 0) {
-    std::unique_ptr<bitmask, topo::numa_mask_deleter> mask(numa_allocate_cpumask());
-    topology t;
-    t.source = "libnuma";
-    std::size_t covered = 0;
-    int max_node = numa_max_node();
-    for (int n = 0; mask && n <= max_node; ++n) {
-      // Node ids can have holes (memory-only or offline nodes): skip those libnuma lacks.
-      if (!numa_bitmask_isbitset(numa_nodes_ptr, static_cast<unsigned>(n))) continue;
-      numa_bitmask_clearall(mask.get());
-      if (numa_node_to_cpus(n, mask.get()) < 0) continue;
-      numa_node node{static_cast<unsigned>(n), {}};
-      for (unsigned c : allowed)
-        if (numa_bitmask_isbitset(mask.get(), c)) node.cpus.push_back(c);
-      covered += node.cpus.size();
-      // A node with no cpu we may use (cpuset, taskset, memory-only node) gets no workers.
-      if (!node.cpus.empty()) t.nodes.push_back(std::move(node));
-    }
-    // Nodes' cpu sets are disjoint, so this says every allowed cpu landed in some node; if
-    // libnuma's view disagrees with the scheduler's, trust the scheduler's.
-    if (!t.nodes.empty() && covered == allowed.size()) return t;
-  }
   topology t;
+  t.nodes = os_numa_nodes(allowed, t.source);
+  std::size_t covered = 0;
+  for (const auto& n : t.nodes) covered += n.cpus.size();
+  // Nodes' cpu sets are disjoint, so this says every allowed cpu landed in some node; if the
+  // NUMA view disagrees with the scheduler's, trust the scheduler's.
+  if (!t.nodes.empty() && covered == allowed.size()) return t;
+  t.nodes.clear();
   t.nodes.push_back({0, std::move(allowed)});
   t.source = "affinity";
   return t;
@@ -314,7 +262,7 @@ ZOKIO_DECL std::vector<worker_placement> plan_workers(const topology& topo,
           fail("cannot pin worker " + std::to_string(plan.size()) + " to cpu " +
                std::to_string(c) + " (NUMA node " + std::to_string(node.id) +
                "): this process may only run on cpus " + topo::format_cpus(allowed) +
-               " (sched_getaffinity). A fake topology may invent nodes, but pinned workers "
+               " (" + affinity_call + "). A fake topology may invent nodes, but pinned workers "
                "need real cpus; drop pin_workers or fake with those cpus");
         cpu = static_cast<int>(c);
       }
@@ -322,29 +270,6 @@ ZOKIO_DECL std::vector<worker_placement> plan_workers(const topology& topo,
     }
   }
   return plan;
-}
-
-ZOKIO_DECL void pin_current_thread(unsigned cpu) {
-  if (cpu > topo::max_id)
-    throw std::system_error(EINVAL, std::generic_category(),
-                            "zokio: cannot pin to cpu " + std::to_string(cpu));
-  auto set = topo::alloc_cpu_set(cpu + 1);
-  std::size_t size = CPU_ALLOC_SIZE(cpu + 1);
-  CPU_SET_S(cpu, size, set.get());
-  if (int rc = pthread_setaffinity_np(pthread_self(), size, set.get()); rc != 0)
-    throw std::system_error(rc, std::generic_category(),
-                            "zokio: pthread_setaffinity_np to cpu " + std::to_string(cpu));
-}
-
-ZOKIO_DECL void bind_current_thread(const std::vector<unsigned>& cpus) {
-  unsigned top = 0;
-  for (unsigned c : cpus) top = c > top ? c : top;
-  auto set = topo::alloc_cpu_set(top + 1);
-  std::size_t size = CPU_ALLOC_SIZE(top + 1);
-  for (unsigned c : cpus) CPU_SET_S(c, size, set.get());
-  if (int rc = pthread_setaffinity_np(pthread_self(), size, set.get()); rc != 0)
-    throw std::system_error(rc, std::generic_category(),
-                            "zokio: pthread_setaffinity_np to a NUMA node's cpus");
 }
 
 }  // namespace zokio::detail

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include <zokio/detail/platform.hpp>
 #include <zokio/detail/wake_gate.hpp>
 
 namespace zokio::detail {
@@ -49,10 +50,25 @@ struct gate_slot_owner {
   }
 };
 
+#if defined(_WIN32)
+// Windows: the owner is on the heap and unlinked by a thread-exit callback (platform.hpp:
+// mingw-w64 may destroy a thread_local after its storage is freed). A thread whose callback
+// cannot be registered keeps its slot linked for the process's life.
+void release_gate_slot(void* p) noexcept { delete static_cast<gate_slot_owner*>(p); }
+gate_slot& local_slot() noexcept {
+  thread_local gate_slot_owner* owner = nullptr;
+  if (!owner) {
+    owner = new gate_slot_owner;
+    (void)at_thread_exit(&release_gate_slot, owner);
+  }
+  return owner->slot;
+}
+#else
 gate_slot& local_slot() noexcept {
   thread_local gate_slot_owner owner;
   return owner.slot;
 }
+#endif
 
 }  // namespace
 
