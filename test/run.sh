@@ -4,13 +4,13 @@
 #   2. ThreadSanitizer build (clang): the concurrency suites (label tsan).
 #   3. AddressSanitizer + UBSan build (clang, LeakSanitizer on): the memory suites (label asan).
 #   4. b2: the library, one test suite and an example through the Jamroot.
-#   5. Windows (opt-in, not in the default set yet): mingw-w64 cross build of the portable
-#      suites and examples, run under Wine (test/windows.sh; doc/platforms.md says why).
-# ZOKIO_TEST_STAGES="release tsan asan b2 windows" selects stages (default: the first four).
+#   5. Windows: mingw-w64 cross build of the portable suites and examples, run under Wine
+#      (test/windows.sh, doc/platforms.md).
+# ZOKIO_TEST_STAGES="release tsan asan b2 windows" selects stages (default: all).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/.ci/install_deps.sh"
-stages=${ZOKIO_TEST_STAGES:-"release tsan asan b2"}
+stages=${ZOKIO_TEST_STAGES:-"release tsan asan b2 windows"}
 extra=(clang libclang-rt-14-dev gdb)
 [[ " $stages " == *" windows "* ]] && extra+=(g++-mingw-w64-x86-64-posix wine64)
 zokio_install_deps "${extra[@]}"

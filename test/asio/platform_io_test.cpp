@@ -78,7 +78,9 @@ BOOST_AUTO_TEST_CASE(completions_come_back_on_the_worker_that_owns_the_socket,
   auto rt = zokio::test::make_runtime(2);
   for (unsigned w = 0; w < 2; ++w) {
     for (int round = 0; round < 20; ++round) {
-      auto [a, b] = zokio::test::socket_pair(rt.get_executor().with_home(w));
+      auto sockets = zokio::test::socket_pair(rt.get_executor().with_home(w));
+      tcp::socket& a = sockets.first;  // (clang 14 cannot capture structured bindings)
+      tcp::socket& b = sockets.second;
       seen_on seen;
       std::array<char, 16> buf{};
       b.async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
@@ -101,7 +103,9 @@ BOOST_AUTO_TEST_CASE(completions_come_back_on_the_worker_that_owns_the_socket,
 BOOST_AUTO_TEST_CASE(pending_reads_are_cancelled_three_ways_and_lose_nothing,
                      *boost::unit_test::timeout(60)) {
   auto rt = zokio::test::make_runtime(2);
-  auto [a, b] = zokio::test::socket_pair(rt.get_executor());
+  auto sockets = zokio::test::socket_pair(rt.get_executor());
+  tcp::socket& a = sockets.first;  // (clang 14 cannot capture structured bindings)
+  tcp::socket& b = sockets.second;
 
   // 1. socket.cancel() from another thread, while the read waits.
   std::atomic<int> cancelled{0};
@@ -175,13 +179,17 @@ BOOST_AUTO_TEST_CASE(socket_errors_of_peers_that_go_away, *boost::unit_test::tim
   };
 
   {  // clean close
-    auto [a, b] = zokio::test::socket_pair(ex);
+    auto sockets = zokio::test::socket_pair(ex);
+    tcp::socket& a = sockets.first;  // (clang 14 cannot capture structured bindings)
+    tcp::socket& b = sockets.second;
     a.close();
     error_code ec = rt.block_on(read_once(b));
     BOOST_TEST((ec == asio::error::eof), ec.message());
   }
   {  // abortive close, seen by a pending read
-    auto [a, b] = zokio::test::socket_pair(ex);
+    auto sockets = zokio::test::socket_pair(ex);
+    tcp::socket& a = sockets.first;  // (clang 14 cannot capture structured bindings)
+    tcp::socket& b = sockets.second;
     auto reader = rt.spawn(read_once(b));
     std::this_thread::sleep_for(20ms);
     a.set_option(asio::socket_base::linger(true, 0));
@@ -190,7 +198,9 @@ BOOST_AUTO_TEST_CASE(socket_errors_of_peers_that_go_away, *boost::unit_test::tim
     BOOST_TEST((ec == asio::error::connection_reset), ec.message());
   }
   {  // writes after the peer reset
-    auto [a, b] = zokio::test::socket_pair(ex);
+    auto sockets = zokio::test::socket_pair(ex);
+    tcp::socket& a = sockets.first;  // (clang 14 cannot capture structured bindings)
+    tcp::socket& b = sockets.second;
     a.set_option(asio::socket_base::linger(true, 0));
     a.close();
     error_code ec = rt.block_on(write_until_error(b));

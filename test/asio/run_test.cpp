@@ -33,7 +33,7 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-long ms_since(clk::time_point t0) {
+long run_ms_since(clk::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clk::now() - t0).count();
 }
 
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(returns_at_once_without_work, *boost::unit_test::timeout(30
   auto t0 = clk::now();
   rt.run();
   rt.run();  // again: still nothing
-  BOOST_TEST(ms_since(t0) < 1000);
+  BOOST_TEST(run_ms_since(t0) < 1000);
   BOOST_TEST(rt.outstanding_work() == 0);
   // Zokio tasks are not Asio work: a pending one does not hold run() up.
   auto h = rt.spawn(zokio::co_invoke([]() -> zokio::task<int> {
@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(returns_at_once_without_work, *boost::unit_test::timeout(30
   }));
   t0 = clk::now();
   rt.run();
-  BOOST_TEST(ms_since(t0) < 90);
+  BOOST_TEST(run_ms_since(t0) < 90);
   BOOST_TEST(rt.block_on(std::move(h)) == 1);
 }
 
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(returns_when_a_callback_client_program_is_done, *boost::uni
     rt.run();
     BOOST_TEST_REQUIRE(p->steps.load() == callback_program::all_steps);
     BOOST_TEST(p->echoed_right);
-    BOOST_TEST(ms_since(t0) >= 49);
+    BOOST_TEST(run_ms_since(t0) >= 49);
     BOOST_TEST(rt.outstanding_work() == 0);
     p.reset();  // safe now: no handler of its objects is running or pending
   }

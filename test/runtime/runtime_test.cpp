@@ -279,6 +279,13 @@ BOOST_AUTO_TEST_CASE(builder_max_lifo_polls_has_its_effect) {
 // spinning; without it, every spawn of a sequence finds it parked.
 BOOST_AUTO_TEST_CASE(builder_park_spin_has_its_effect, *boost::unit_test::timeout(60)) {
   using metrics_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
+  // Windows sleeps in whole milliseconds: a 200 us sleep there is a yield, too short for the
+  // worker to reach its park between two spawns.
+#if defined(_WIN32)
+  const auto idle_gap = std::chrono::milliseconds(2);
+#else
+  const auto idle_gap = std::chrono::microseconds(200);
+#endif
   std::uint64_t parks[2];
   unsigned k = 0;
   for (auto spin : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(std::chrono::milliseconds(200))}) {
@@ -286,7 +293,7 @@ BOOST_AUTO_TEST_CASE(builder_park_spin_has_its_effect, *boost::unit_test::timeou
     rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
     const auto before = rt.metrics().workers[0].parks;
     for (int i = 0; i < 50; ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));  // the worker goes idle
+      std::this_thread::sleep_for(idle_gap);  // the worker goes idle
       rt.block_on(rt.spawn(zokio::co_invoke([]() -> zokio::task<void> { co_return; })));
     }
     parks[k++] = rt.metrics().workers[0].parks - before;

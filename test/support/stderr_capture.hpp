@@ -45,6 +45,9 @@ class stderr_capture {
     std::remove(path_.c_str());
   }
   const std::string& peek() {
+    // The C runtime remembers end-of-file on a descriptor and answers 0 from then on; a seek
+    // clears that, so each peek seeks to where the last one stopped.
+    ::_lseeki64(read_fd_, static_cast<long long>(text_.size()), SEEK_SET);
     char buf[512];
     for (int n; (n = ::_read(read_fd_, buf, sizeof buf)) > 0;) text_.append(buf, n);
     return text_;

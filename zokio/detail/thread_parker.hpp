@@ -3,7 +3,9 @@
 #define ZOKIO_DETAIL_THREAD_PARKER_HPP
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 
 #include <zokio/detail/counted_waker_target.hpp>
 
@@ -14,6 +16,7 @@ class thread_parker : public counted_waker_target<thread_parker> {
  public:
   static thread_parker* create() { return new thread_parker; }
 
+#if defined(__linux__)
   /// Sleeps (futex) until wake() was called since the last park().
   void park() noexcept {
     // Ordering: acquire pairs with the release in wake, so what the waker's owner wrote
@@ -24,13 +27,37 @@ class thread_parker : public counted_waker_target<thread_parker> {
   void wake() noexcept {
     if (notified_.exchange(1, std::memory_order_release) == 0) notified_.notify_one();
   }
+#else
+  // Without a futex, a mutex and a condition variable: libstdc++ 12's std::atomic::wait
+  // over its condition-variable pool lost wake-ups on mingw-w64 (block_on hung under Wine
+  // with every worker idle, 5 runs in 6 of one test; doc/platforms.md).
+  void park() noexcept {
+    std::unique_lock lk(m_);
+    cv_.wait(lk, [this] { return notified_; });
+    notified_ = false;
+  }
+  void wake() noexcept {
+    {
+      std::lock_guard lk(m_);
+      if (notified_) return;
+      notified_ = true;
+    }
+    cv_.notify_one();  // the waker holds a reference: the parker outlives this call
+  }
+#endif
 
  private:
   friend class counted_waker_target<thread_parker>;  // deletes it
   thread_parker() = default;
   ~thread_parker() = default;
 
+#if defined(__linux__)
   std::atomic<std::uint32_t> notified_{0};
+#else
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool notified_ = false;
+#endif
 };
 
 }  // namespace zokio::detail
