@@ -85,8 +85,8 @@ BOOST_AUTO_TEST_CASE(completions_come_back_on_the_worker_that_owns_the_socket,
       std::array<char, 16> buf{};
       b.async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
         auto here = rt.current_worker();
-        seen.worker = here ? static_cast<int>(*here) : -2;
         seen.bytes = ec ? -static_cast<int>(ec.value()) - 10 : static_cast<int>(n);
+        seen.worker = here ? static_cast<int>(*here) : -2;  // last: the test waits for it
       });
       BOOST_REQUIRE(asio::write(a, asio::buffer("ping", 4)) == 4u);
       BOOST_REQUIRE(zokio::test::wait_until([&] { return seen.worker.load() != -1; }));
@@ -114,8 +114,14 @@ BOOST_AUTO_TEST_CASE(pending_reads_are_cancelled_three_ways_and_lose_nothing,
     cancelled = ec == asio::error::operation_aborted ? 1 : 2;
   });
   std::this_thread::sleep_for(20ms);
-  asio::post(b.get_executor(), [&] { b.cancel(); });
-  BOOST_REQUIRE(zokio::test::wait_until([&] { return cancelled.load() != 0; }));
+  // The socket is used again below: wait until cancel() has returned, not only for the
+  // handler (which another worker may run while cancel() is still in the socket).
+  std::atomic<bool> cancel_returned{false};
+  asio::post(b.get_executor(), [&] {
+    b.cancel();
+    cancel_returned = true;
+  });
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return cancelled.load() != 0 && cancel_returned; }));
   BOOST_TEST(cancelled.load() == 1);
 
   // 2. A timeout drops the read future 100 times: each drop cancels its read through the
@@ -154,8 +160,12 @@ BOOST_AUTO_TEST_CASE(pending_reads_are_cancelled_three_ways_and_lose_nothing,
     closed = 1;
   });
   std::this_thread::sleep_for(20ms);
-  asio::post(b.get_executor(), [&] { b.close(); });
-  BOOST_REQUIRE(zokio::test::wait_until([&] { return closed.load() != 0; }));
+  std::atomic<bool> close_returned{false};  // the socket is destroyed at the end of the test
+  asio::post(b.get_executor(), [&] {
+    b.close();
+    close_returned = true;
+  });
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return closed.load() != 0 && close_returned; }));
   if (zokio::test::under_wine())  // Wine 8 completes it with error 676, not a Win32 abort code
     BOOST_TEST(!!close_ec, "a read pending at close completed without an error");
   else
@@ -230,8 +240,14 @@ BOOST_AUTO_TEST_CASE(socket_errors_of_peers_that_go_away, *boost::unit_test::tim
       aborted = ec == asio::error::operation_aborted ? 1 : 2;
     });
     std::this_thread::sleep_for(20ms);
-    asio::post(acc.get_executor(), [&] { acc.close(); });
-    BOOST_REQUIRE(zokio::test::wait_until([&] { return aborted.load() != 0; }));
+    // The acceptor is destroyed at the end of this block: wait until close() has returned
+    // too (TSan saw the destructor race a close() whose handler had already run elsewhere).
+    std::atomic<bool> close_returned{false};
+    asio::post(acc.get_executor(), [&] {
+      acc.close();
+      close_returned = true;
+    });
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return aborted.load() != 0 && close_returned; }));
     BOOST_TEST(aborted.load() == 1);
   }
 }
