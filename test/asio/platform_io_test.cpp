@@ -55,6 +55,18 @@ zokio::task<error_code> write_until_error(tcp::socket& s) {
   co_return error_code{};
 }
 
+// Runs f on ex's worker and returns once f has returned (a cancel() or close() whose handler
+// another worker runs may still be inside the socket when that handler has run).
+template <class Executor, class F>
+void call_on(const Executor& ex, F f) {
+  std::atomic<bool> returned{false};
+  asio::post(ex, [&] {
+    f();
+    returned = true;
+  });
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return returned.load(); }));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(platform_io_suite)
@@ -114,14 +126,8 @@ BOOST_AUTO_TEST_CASE(pending_reads_are_cancelled_three_ways_and_lose_nothing,
     cancelled = ec == asio::error::operation_aborted ? 1 : 2;
   });
   std::this_thread::sleep_for(20ms);
-  // The socket is used again below: wait until cancel() has returned, not only for the
-  // handler (which another worker may run while cancel() is still in the socket).
-  std::atomic<bool> cancel_returned{false};
-  asio::post(b.get_executor(), [&] {
-    b.cancel();
-    cancel_returned = true;
-  });
-  BOOST_REQUIRE(zokio::test::wait_until([&] { return cancelled.load() != 0 && cancel_returned; }));
+  call_on(b.get_executor(), [&] { b.cancel(); });  // the socket is used again below
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return cancelled.load() != 0; }));
   BOOST_TEST(cancelled.load() == 1);
 
   // 2. A timeout drops the read future 100 times: each drop cancels its read through the
@@ -160,12 +166,8 @@ BOOST_AUTO_TEST_CASE(pending_reads_are_cancelled_three_ways_and_lose_nothing,
     closed = 1;
   });
   std::this_thread::sleep_for(20ms);
-  std::atomic<bool> close_returned{false};  // the socket is destroyed at the end of the test
-  asio::post(b.get_executor(), [&] {
-    b.close();
-    close_returned = true;
-  });
-  BOOST_REQUIRE(zokio::test::wait_until([&] { return closed.load() != 0 && close_returned; }));
+  call_on(b.get_executor(), [&] { b.close(); });  // the socket is destroyed at the end
+  BOOST_REQUIRE(zokio::test::wait_until([&] { return closed.load() != 0; }));
   if (zokio::test::under_wine())  // Wine 8 completes it with error 676, not a Win32 abort code
     BOOST_TEST(!!close_ec, "a read pending at close completed without an error");
   else
@@ -240,14 +242,10 @@ BOOST_AUTO_TEST_CASE(socket_errors_of_peers_that_go_away, *boost::unit_test::tim
       aborted = ec == asio::error::operation_aborted ? 1 : 2;
     });
     std::this_thread::sleep_for(20ms);
-    // The acceptor is destroyed at the end of this block: wait until close() has returned
-    // too (TSan saw the destructor race a close() whose handler had already run elsewhere).
-    std::atomic<bool> close_returned{false};
-    asio::post(acc.get_executor(), [&] {
-      acc.close();
-      close_returned = true;
-    });
-    BOOST_REQUIRE(zokio::test::wait_until([&] { return aborted.load() != 0 && close_returned; }));
+    // Destroyed at the end of this block: TSan saw the destructor race a close() whose
+    // handler had already run on the other worker.
+    call_on(acc.get_executor(), [&] { acc.close(); });
+    BOOST_REQUIRE(zokio::test::wait_until([&] { return aborted.load() != 0; }));
     BOOST_TEST(aborted.load() == 1);
   }
 }
