@@ -46,6 +46,7 @@ struct options {
   double deadline = 5;
   long server_pid = 0;
   long max_rss_mib = 64;
+  double p99_slack_ms = 5.0;  // --p99-slack-ms: see the slowloris check
 };
 
 [[noreturn]] void fail(const char* fmt, const std::string& detail = "") {
@@ -174,11 +175,12 @@ int slowloris(const options& o) {
   std::printf("slowloris: well-behaved p50 %.3f ms before, %.3f ms during\n", pct_ms(before, 50), pct_ms(during, 50));
   if (closed != o.slowloris) fail("slow connections left open past the deadline");
   if (last > o.deadline) fail("a slow connection outlived the deadline");
-  // The strict figure (2x) is printed; the check allows 5 ms more, because a p99 of 50-100 us
-  // on a shared 2-vCPU machine moves by milliseconds with whatever else runs (CI builds). A
-  // server that a slow client could stall would be seconds off.
+  // The strict figure (2x) is printed; the check allows 5 ms more (--p99-slack-ms), because a
+  // p99 of 50-100 us on a shared 2-vCPU machine moves by milliseconds with whatever else runs
+  // (CI builds), and more against an unoptimised sanitizer build of the server. A server that
+  // a slow client could stall would be seconds off.
   std::printf("slowloris: p99 during / before = %.2fx (%s 2x)\n", pd / pb, pd <= 2 * pb ? "within" : "NOT within");
-  if (pd > 2 * pb + 5.0) fail("the well-behaved client's p99 grew by more than 2x + 5 ms");
+  if (pd > 2 * pb + o.p99_slack_ms) fail("the well-behaved client's p99 grew by more than 2x + the slack");
   return 0;
 }
 
@@ -280,10 +282,11 @@ int main(int argc, char** argv) {
     else if (a == "--deadline") o.deadline = std::atof(v);
     else if (a == "--server-pid") o.server_pid = std::atol(v);
     else if (a == "--max-rss-mib") o.max_rss_mib = std::atol(v);
+    else if (a == "--p99-slack-ms") o.p99_slack_ms = std::atof(v);
     else fail("unknown option", a);
   }
   if (!o.port || (o.slowloris > 0) + (o.never_read > 0) + (o.emfile > 0) != 1) {
-    std::fprintf(stderr, "usage: %s --port P (--slowloris N [--deadline S] | --never-read N [--requests R] "
+    std::fprintf(stderr, "usage: %s --port P (--slowloris N [--deadline S] [--p99-slack-ms M] | --never-read N [--requests R] "
                          "--server-pid PID [--max-rss-mib M] | --emfile N)\n", argv[0]);
     return 2;
   }
