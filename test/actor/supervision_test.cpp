@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(a_throwing_factory_or_started_is_a_failure_like_a_handler,
     auto h2 = zokio::spawn_actor<sup_msg>([]() -> picky { throw std::runtime_error("never"); });
     auto asked = co_await ask_count(h2.ref());
     auto exit2 = co_await std::move(h2);
-    co_return std::vector<long>{answer, exit.restarts, exit.failed, exit2.failed,
+    co_return std::vector<long>{answer, static_cast<long>(exit.restarts), exit.failed, exit2.failed,
                                 what_of(exit2.error) == "never",
                                 asked.has_error()};
   }));
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_child_without_escalation_fails_alone, *boost::unit_test::
     for (int i = 0; i < 1000 && (answer = *co_await ask_count(p)) != -1; ++i) co_await zokio::sleep(1ms);
     h.stop();
     auto exit = co_await std::move(h);
-    co_return std::vector<long>{answer, exit.failed, exit.restarts};
+    co_return std::vector<long>{answer, exit.failed, static_cast<long>(exit.restarts)};
   }));
   BOOST_TEST(r[0] == -1);
   BOOST_TEST(r[1] == 0);

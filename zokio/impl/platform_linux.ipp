@@ -84,8 +84,8 @@ ZOKIO_DECL std::vector<numa_node> os_numa_nodes(const std::vector<unsigned>& all
     if (!node.cpus.empty()) nodes.push_back(std::move(node));
   }
 #else
-  (void)allowed;
-  source = "none (built without libnuma)";
+  (void)allowed;  // no nodes: topology::discover makes one of the affinity ("affinity")
+  (void)source;
 #endif
   return nodes;
 }
