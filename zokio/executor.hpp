@@ -16,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <zokio/allocator.hpp>
+#include <zokio/detail/io_turn.hpp>
 #include <zokio/detail/scheduler.hpp>
 #include <zokio/join_handle.hpp>
 
@@ -221,6 +222,7 @@ class executor {
       // the caller, as with io_context's executor.
       std::decay_t<Function> tmp(std::forward<Function>(f));
       std::move(tmp)();
+      detail::io_turn_handler_ran();  // a worker's I/O turn is bounded (detail/io_turn.hpp)
       return;
     }
     using F = std::decay_t<Function>;

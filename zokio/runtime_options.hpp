@@ -32,8 +32,10 @@ struct runtime_options {
   std::size_t local_queue_capacity = 1024;
   /// A busy worker takes from the injector (spawns and wakes from outside) every N polls.
   unsigned global_queue_interval = 61;
-  /// A busy worker polls its io_context every N polls (61, as Tokio). Larger: fewer
-  /// epoll_wait calls between tasks, later I/O and timers while the worker never runs dry.
+  /// A busy worker polls its io_context every N polls (61, as Tokio), and one such turn runs
+  /// at most N I/O handlers before the worker's tasks get theirs. Larger: fewer epoll_wait
+  /// calls between tasks, later I/O and timers while the worker never runs dry, and longer
+  /// stretches of handlers between tasks.
   unsigned event_interval = 61;
   /// LIFO-slot hand-offs in a row before the deque gets a turn (0: the slot's task runs after
   /// one deque turn). With the LIFO slot feature only.

@@ -605,7 +605,12 @@ BOOST_AUTO_TEST_CASE(asio_callbacks_bound_to_the_zokio_executor) {
   report("asio: steady_timer callback chain on zokio::executor", timed.out, kIters);
   BOOST_TEST(timed.out.upstream_allocs() == expected_upstream(timed.out.allocs()));
   BOOST_TEST(timed.out.foreign_news() == 0);
-  BOOST_TEST(timed.out.aligned_allocs == 0);
+  // An expired timer's chain never runs dry, so the worker's I/O turns end on their handler
+  // budget (zokio/detail/io_turn.hpp), and Asio's per-thread handler-memory cache lives for
+  // one poll() call: one fresh operation per turn of event_interval handlers (164 here), not
+  // one per handler (kIters).
+  const auto turns = kIters / zokio::runtime::default_options().event_interval;
+  BOOST_TEST(timed.out.aligned_allocs <= turns + 1);
 }
 
 BOOST_AUTO_TEST_CASE(plain_asio_recycling_reaches_zero) {

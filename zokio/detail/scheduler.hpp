@@ -473,6 +473,12 @@ class scheduler : public task_scheduler {
   ZOKIO_DECL void worker_exited() noexcept;
   ZOKIO_DECL void delete_or_adopt() noexcept;
   ZOKIO_DECL std::size_t run_io(worker& v, bool block);
+  // Handlers one non-blocking turn of an io_context runs at most (run_io): event_interval,
+  // so that a worker alternates between at most that many task polls and that many
+  // handlers. Tokio bounds a driver turn too (1,024 events, which only wake tasks there).
+  std::size_t io_poll_budget() const noexcept {
+    return opts_.event_interval != 0 ? opts_.event_interval : 1;
+  }
   /// The calling thread's worker when it is one of ours, else nullptr.
   ZOKIO_DECL worker* local_worker() const noexcept;
 

@@ -374,8 +374,14 @@ void basic_scheduler<F>::run_loop(worker& w, Stop stop) {
       continue;
     }
     trace_gap(w);  // whatever follows takes time the next poll must not be stamped with
-    // Out of local work: drain ready I/O completions and posted handlers without blocking.
-    if (poll_io(w) != 0) continue;
+    // Out of local work: run ready I/O completions and posted handlers without blocking, a
+    // bounded turn (run_io). A full turn means more may be ready at once: the injector gets
+    // the next turn, or a worker whose I/O never runs dry would reach it only once in
+    // global_queue_interval turns.
+    if (std::size_t ran = poll_io(w); ran != 0) {
+      if (ran >= io_poll_budget()) w.inject_countdown = 1;
+      continue;
+    }
     if constexpr (F.work_stealing) {
       if (task_header* t = search(w)) {
         run_task(w, t);

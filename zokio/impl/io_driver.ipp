@@ -14,6 +14,10 @@
 // impl/scheduler.ipp, whose thread_locals (tl_worker, tl_entered, tl_stack_base) it uses.
 #include <zokio/impl/scheduler.ipp>
 
+#include <utility>
+
+#include <zokio/detail/io_turn.hpp>
+
 namespace zokio::detail {
 
 void scheduler::notify_parked() noexcept {
@@ -71,7 +75,18 @@ std::size_t scheduler::run_io(worker& v, bool block) {
   // usable (Asio's contract): the handlers left run on the next call.
   std::exception_ptr error;
   try {
-    if (!block) return v.io.poll();
+    if (!block) {
+      // At most io_poll_budget() handlers through zokio::executor (detail/io_turn.hpp says
+      // why and how). Before, a worker inside poll() ran none of its tasks while its I/O never
+      // ran dry: a task spawned onto a 1-worker runtime never ran (test/asio/
+      // io_driver_test.cpp), and per-worker counts (count_io) lagged by the whole run.
+      io_turn turn{&v.io, io_poll_budget()};
+      struct scope {  // cleared on every way out, a throw included
+        io_turn* saved;
+        ~scope() { tl_io_turn = saved; }
+      } guard{std::exchange(tl_io_turn, &turn)};
+      return v.io.poll();
+    }
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
     // Sockets on Asio 1.81's io_uring backend (BOOST_ASIO_DISABLE_EPOLL, not our default):
     // never a timed wait. io_uring_service::run(usec > 0) (a) submits an IORING_OP_TIMEOUT_
