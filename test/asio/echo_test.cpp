@@ -395,7 +395,6 @@ BOOST_AUTO_TEST_CASE(plain_asio_server_on_zokio_serves_100_clients,
 
 // Connections go round-robin over the workers' io_contexts, and the per-worker I/O counters
 // of rt.metrics() show each worker carrying its share of the completions.
-#ifndef _WIN32  // under Wine 2 runs in 92 counted ~500 handlers too few (doc/platforms.md)
 BOOST_AUTO_TEST_CASE(connections_spread_over_the_workers_in_metrics,
                      *boost::unit_test::timeout(60)) {
   constexpr unsigned workers = 4;
@@ -412,6 +411,10 @@ BOOST_AUTO_TEST_CASE(connections_spread_over_the_workers_in_metrics,
   BOOST_TEST(t.ok == clients * trips);
   BOOST_REQUIRE(zokio::test::wait_until([&] { return st.live.load() == 0; }));
 
+  // Counts are added per I/O turn, and a turn runs at most event_interval handlers, so read
+  // right after the sessions end they miss at most one turn per worker. (Before turns were
+  // bounded, one worker's count under Wine now and then missed ~500: its poll() had not
+  // returned yet.)
   auto m = rt.metrics();
   BOOST_REQUIRE(m.workers.size() == workers);
   // Each trip is at least one read and one write completion on the session's io_context.
@@ -427,7 +430,6 @@ BOOST_AUTO_TEST_CASE(connections_spread_over_the_workers_in_metrics,
     BOOST_TEST(w.io_handlers_by_siblings <= w.io_handlers);
   }
 }
-#endif  // _WIN32
 
 // The one-line swap (issue 11): Asio's own C++20 echo server shape, one executor passed
 // everywhere (acceptor, `async_accept(use_awaitable)` with no executor of its own, co_spawn),
