@@ -224,24 +224,19 @@ BOOST_AUTO_TEST_CASE(socket_errors_of_peers_that_go_away, *boost::unit_test::tim
                ec.message());
 #endif
   }
-  {  // a port nobody listens on
-    // The freed port is in the ephemeral range, so the kernel may hand it to this very
-    // connect as its source port: a TCP self-connect, which succeeds (seen once in a Release
-    // run). That one is not the case under test: try again with another port.
-    for (int attempt = 0;; ++attempt) {
-      tcp::endpoint gone;
-      {
-        tcp::acceptor acc(ex, {asio::ip::address_v4::loopback(), 0});
-        gone = acc.local_endpoint();
-      }
-      tcp::socket s(ex);
-      auto r = rt.block_on(s.async_connect(gone, zokio::use_future));
-      error_code ignored;
-      if (r && attempt < 5 && s.local_endpoint(ignored) == gone) continue;
-      BOOST_TEST((!r && r.error() == asio::error::connection_refused),
-                 (r ? std::string("connected") : r.error().message()));
-      break;
-    }
+  {  // a port nobody listens on: bound, not listening, and kept bound through the connect.
+    // A closed acceptor's port is not that: right after close() it may still answer for a
+    // moment while other threads sit in epoll_wait on the reactor it was registered with
+    // (measured here: 0-6 connects in 3,000 accepted or reset on Zokio, 2 in 9,000 with plain
+    // Asio's io_context run by 2 threads, 0 with one thread), and a freed port may become the
+    // connecting socket's own source port (a self-connect). This case failed on both.
+    tcp::acceptor probe(ex);
+    probe.open(tcp::v4());
+    probe.bind({asio::ip::address_v4::loopback(), 0});
+    tcp::socket s(ex);
+    auto r = rt.block_on(s.async_connect(probe.local_endpoint(), zokio::use_future));
+    BOOST_TEST((!r && r.error() == asio::error::connection_refused),
+               (r ? std::string("connected") : r.error().message()));
   }
   {  // an accept pending when its acceptor closes
     tcp::acceptor acc(ex, {asio::ip::address_v4::loopback(), 0});
