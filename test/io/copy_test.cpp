@@ -71,6 +71,10 @@ BOOST_AUTO_TEST_SUITE(copy_suite)
 BOOST_AUTO_TEST_CASE(proxy_carries_a_gibibyte_each_way_with_nothing_lost) {
 #if defined(ZOKIO_SANITIZER_BUILD)
   const std::uint64_t chunks = 512;  // 32 MiB each way under a sanitizer
+#elif defined(_WIN32)
+  // 64 MiB each way: under Wine every byte crosses the Wine server's socket emulation, and
+  // the GiB took 24 s of the Windows stage's 156 s of tests. Linux carries the GiB.
+  const std::uint64_t chunks = 1024;
 #else
   const std::uint64_t chunks = 16384;  // 1 GiB each way
 #endif

@@ -47,6 +47,8 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
       dump_.on_signal = std::make_unique<dump_on_signal>(opts_.dump_signal, [this] {
         const std::string text = dump_.registry->dump().to_text();
         std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);  // Windows' C runtime may buffer stderr when it is not a console:
+                              // this dump waited there for seconds under Wine
       });
   }
   if constexpr (F.stall_watch)

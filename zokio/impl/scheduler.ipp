@@ -333,6 +333,7 @@ ZOKIO_DECL void task_scheduler::log_unhandled(const std::exception_ptr& e, const
   } catch (...) {
     std::fprintf(stderr, "zokio: unhandled exception from %s (not a std::exception)\n", where);
   }
+  std::fflush(stderr);  // Windows' C runtime may buffer stderr when it is not a console
 }
 
 void scheduler::report_unhandled(std::exception_ptr e, const char* where) noexcept {

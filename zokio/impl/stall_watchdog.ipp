@@ -79,6 +79,7 @@ void stall_watchdog::check(std::int64_t now) {
                  "a blocking call in a task? (spawn_blocking)\n",
                  i, what.c_str(), static_cast<long long>((now - v.since) / 1000000),
                  static_cast<long long>(threshold_.count() / 1000000));
+    std::fflush(stderr);  // Windows' C runtime may buffer stderr when it is not a console
   }
 }
 
