@@ -23,7 +23,6 @@ namespace zokio::detail {
 struct io_turn {
   boost::asio::io_context* io;
   std::size_t left;
-  bool spent = false;
 };
 inline thread_local io_turn* tl_io_turn = nullptr;
 
@@ -31,10 +30,7 @@ inline thread_local io_turn* tl_io_turn = nullptr;
 /// turn is running.
 inline void io_turn_handler_ran() noexcept {
   if (io_turn* t = tl_io_turn) {
-    if (t->left != 0 && --t->left == 0) {
-      t->spent = true;
-      t->io->stop();
-    }
+    if (t->left != 0 && --t->left == 0) t->io->stop();
   }
 }
 
