@@ -26,7 +26,8 @@ if has release; then
     -DZOKIO_BUILD_PERF=ON >/dev/null
   cmake --build "$root/build/release" -j "$jobs"
   # Label "parallel": tests that time nothing (Relacy models, the install-tree consumer, the
-  # benchmarks' smoke run, which checks results only) run side by side; the rest one at a time.
+  # benchmarks' smoke run, which checks results only, the fixed-time stress programs) run side
+  # by side; the rest one at a time.
   ctest --test-dir "$root/build/release" --output-on-failure -j "$jobs" -L parallel
   ctest --test-dir "$root/build/release" --output-on-failure -j 1 -LE parallel
 fi
@@ -36,17 +37,18 @@ if has tsan; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOKIO_SANITIZE=thread \
     -DZOKIO_BUILD_PERF=OFF -DZOKIO_BUILD_EXAMPLES=OFF >/dev/null
   cmake --build "$root/build/tsan" -j "$jobs"
-  ctest --test-dir "$root/build/tsan" --output-on-failure -L tsan
+  ctest --test-dir "$root/build/tsan" --output-on-failure -j "$jobs" -L stress
+  ctest --test-dir "$root/build/tsan" --output-on-failure -L tsan -LE stress
 fi
 if has asan; then
   stage "AddressSanitizer + UBSan build (clang)"
   CC=clang CXX=clang++ cmake -S "$root" -B "$root/build/asan" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOKIO_SANITIZE=address -DZOKIO_BUILD_PERF=OFF >/dev/null
   cmake --build "$root/build/asan" -j "$jobs"
-  # The fuzz targets run side by side (fixed time each, so on 2 cores each gets about two
-  # thirds of the CPU time it had alone); the rest one at a time.
-  ctest --test-dir "$root/build/asan" --output-on-failure -L fuzz -j 3
-  ctest --test-dir "$root/build/asan" --output-on-failure -L asan -LE fuzz
+  # The fuzz targets and the stress programs run side by side (fixed time each, so on 2 cores
+  # each gets a share of the CPU time it had alone); the rest one at a time.
+  ctest --test-dir "$root/build/asan" --output-on-failure -L "fuzz|stress" -j 5
+  ctest --test-dir "$root/build/asan" --output-on-failure -L asan -LE "fuzz|stress"
 fi
 if has b2; then
   stage "b2 (Jamroot): library, future_tests, hello_world"

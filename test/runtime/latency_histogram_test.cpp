@@ -25,15 +25,15 @@ namespace latency_histogram_test {
 using zokio::latency_histogram;
 
 template <unsigned Workers>
-using timed_rt = zokio::basic_runtime<zokio::runtime_config{
+using histogram_rt = zokio::basic_runtime<zokio::runtime_config{
     .worker_threads = Workers, .enable_metrics = true, .enable_latency_histograms = true}>;
 using metered_rt = zokio::basic_runtime<zokio::runtime_config{.enable_metrics = true}>;
 
-static_assert(timed_rt<1>::features.latency_histograms && !metered_rt::features.latency_histograms);
+static_assert(histogram_rt<1>::features.latency_histograms && !metered_rt::features.latency_histograms);
 static_assert(std::is_empty_v<zokio::detail::worker_histograms_storage<false>>,
               "without the feature a runtime keeps no histograms");
 
-void spin_for(std::chrono::milliseconds d) {
+void histogram_spin(std::chrono::milliseconds d) {
   const auto end = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < end) {
   }
@@ -120,17 +120,17 @@ BOOST_AUTO_TEST_CASE(every_poll_has_one_sample_of_each_on_every_queueing_path) {
       BOOST_TEST(sched.sum_ns > 0u);
     };
     if (workers == 1) {
-      timed_rt<1> rt;
+      histogram_rt<1> rt;
       check(rt);
     } else {
-      timed_rt<2> rt;
+      histogram_rt<2> rt;
       check(rt);
     }
   }
 }
 
 BOOST_AUTO_TEST_CASE(a_long_poll_and_the_wait_it_causes_land_in_their_buckets) {
-  timed_rt<1> rt;  // one worker: the child cannot run while its parent's poll blocks
+  histogram_rt<1> rt;  // one worker: the child cannot run while its parent's poll blocks
   rt.block_on(rt.spawn([]() -> zokio::task<void> {
     for (int i = 0; i < 100; ++i) co_await zokio::spawn(child(i));
     auto h = zokio::spawn(child(7));
@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_long_poll_and_the_wait_it_causes_land_in_their_buckets) {
 // Hostile: polls that throw, tasks aborted while they wait (completed without a poll) or
 // before their first poll: still one sample of each per poll, none for a poll not run.
 BOOST_AUTO_TEST_CASE(throwing_and_aborted_tasks_keep_one_sample_of_each_per_poll) {
-  timed_rt<2> rt;
+  histogram_rt<2> rt;
   std::vector<zokio::join_handle<int>> hs;
   std::atomic<int> settled{0};  // tasks past their yield: about to throw, or asleep
   for (int i = 0; i < 100; ++i) {
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(busy_time_counts_work_not_sleep) {
   std::thread::id spinner;
   rt.block_on(rt.spawn([](std::thread::id& who) -> zokio::task<void> {
     who = std::this_thread::get_id();
-    spin_for(100ms);
+    histogram_spin(100ms);
     co_return;
   }(spinner)));
   BOOST_TEST((spinner != std::this_thread::get_id()), "the task ran on the main thread");
@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(busy_time_on_current_thread_is_the_time_in_block_on) {
   rt.block_on([]() -> zokio::task<void> {
     // Tasks run in block_on's driver loop (the future given to block_on is not a task).
     co_await zokio::spawn([]() -> zokio::task<void> {
-      spin_for(30ms);
+      histogram_spin(30ms);
       co_return;
     }());
     co_await zokio::spawn(child(3));
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(busy_time_on_current_thread_is_the_time_in_block_on) {
 // the 20 waiting tasks (LeakSanitizer in the ASan build sees any block left behind).
 template <unsigned Workers>
 void destroy_from_inside_after_a_snapshot() {
-  using rt_t = timed_rt<Workers>;
+  using rt_t = histogram_rt<Workers>;
   auto holder = std::make_shared<std::unique_ptr<rt_t>>(std::make_unique<rt_t>());
   const long live_before = zokio::test::tracked::live.load();
   for (int i = 0; i < 20; ++i)
@@ -252,7 +252,7 @@ void destroy_from_inside_after_a_snapshot() {
   (*holder)->spawn([](auto holder, std::atomic<std::uint64_t>& busy, std::atomic<std::uint64_t>& polls,
                       std::atomic<std::uint64_t>& waits, std::atomic<bool>& done) -> zokio::task<void> {
     co_await zokio::yield_now{};
-    spin_for(30ms);
+    histogram_spin(30ms);
     const zokio::runtime_metrics m = (*holder)->metrics();
     busy = m.total_busy_ns();
     polls = m.poll_time().count();

@@ -28,14 +28,14 @@ static_assert(!zokio::runtime::features.stall_watch, "off by default");
 static_assert(std::is_empty_v<zokio::detail::stall_watch_storage<false>>,
               "without the feature a scheduler keeps nothing for it");
 
-void spin_for(std::chrono::steady_clock::duration d) {
+void stall_spin(std::chrono::steady_clock::duration d) {
   const auto until = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < until) {
   }
 }
 
 zokio::task<int> block_for(std::chrono::milliseconds d) {
-  spin_for(d);
+  stall_spin(d);
   co_return 1;
 }
 
@@ -44,7 +44,7 @@ zokio::task<int> block_for(std::chrono::milliseconds d) {
 // the middle of a short poll, and then the watchdog is right to report it.
 zokio::task<int> short_poll(std::atomic<unsigned>& slow, std::chrono::milliseconds slow_at) {
   const auto t0 = std::chrono::steady_clock::now();
-  spin_for(std::chrono::milliseconds(1));
+  stall_spin(std::chrono::milliseconds(1));
   if (std::chrono::steady_clock::now() - t0 >= slow_at) slow.fetch_add(1, std::memory_order_relaxed);
   co_return 1;
 }
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(destroyed_from_inside_a_stalled_poll, *boost::unit_test::ti
         std::make_unique<watched_rt>(b.worker_threads(workers).stall_threshold(30ms).build()));
     auto returned = std::make_shared<std::atomic<bool>>(false);
     (*holder)->spawn([](auto holder, auto returned) -> zokio::task<void> {
-      spin_for(100ms);   // reported meanwhile
+      stall_spin(100ms);   // reported meanwhile
       holder->reset();   // ~runtime on its own worker: joins the watchdog thread
       returned->store(true);
       co_return;
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(a_timed_out_shutdown_leaves_the_watchdog_to_the_last_worker
     auto rt = b.worker_threads(2).stall_threshold(50ms).build();
     rt.spawn([](std::atomic<bool>* stuck, std::atomic<bool>* unstuck) -> zokio::task<void> {
       stuck->store(true);
-      spin_for(400ms);
+      stall_spin(400ms);
       unstuck->store(true);
       co_return;
     }(&stuck, &unstuck), zokio::spawn_options{.name = "outlives-its-runtime"}).detach();
