@@ -82,17 +82,20 @@ class basic_scheduler final : public scheduler {
   task_header* search(worker& w);
   void park(worker& w);
   void run_task(worker& w, task_header* t);
-  // task_run(t), told to observer_ with hooks or the stall watchdog.
-  bool poll_task(task_header* t);
-  // Sees each poll itself (task_header.hpp) for the poll hooks and the stall watchdog.
-  struct observer final : poll_observer {
-    basic_scheduler* s = nullptr;
-    void before_poll(task_header* t) noexcept override;
-    void after_poll(task_header* t, task_header* outer) noexcept override;
-  };
-  struct no_observer {};
+  // task_run(t) on worker w, told to a poll_watch when the features observe polls.
+  bool poll_task(worker& w, task_header* t);
   static constexpr bool observed =
       F.hooks || F.stall_watch || F.task_dump || F.trace || F.latency_histograms;
+  // Sees each poll itself (task_harness.hpp) for the hooks, the stall watchdog, the task
+  // dump, the histograms and the trace: compiled into the poll path, with the polling worker
+  // at hand (no virtual call, no thread-local lookup per event).
+  struct poll_watch {
+    static constexpr bool enabled = true;
+    basic_scheduler& s;
+    worker& w;
+    void before_poll(task_header* t) noexcept;
+    void after_poll(task_header* t, task_header* outer) noexcept;
+  };
   // F.latency_histograms: notes that `t` is queued now (task_header::queued_at).
   static void stamp_queued(task_header* t) noexcept {
     if constexpr (F.latency_histograms) t->queued_at.store(steady_ns(), std::memory_order_relaxed);
@@ -107,7 +110,12 @@ class basic_scheduler final : public scheduler {
     ~busy_period() { end_busy(w); }
   };
   // F.trace: records an event on the calling thread's ring.
-  void trace(trace_kind k, std::uint64_t value = 0) noexcept;
+  void trace(trace_kind k, std::uint64_t value = 0) noexcept {
+    trace_on(local_worker(), k, value);
+  }
+  // F.trace: records an event on w's ring (w: local_worker(), already looked up), or on the
+  // ring for other threads when w is null.
+  void trace_on(worker* w, trace_kind k, std::uint64_t value = 0) noexcept;
   // F.trace: worker w's loop does something between polls besides taking the next task.
   void trace_gap(worker& w) noexcept;
   // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
@@ -126,7 +134,6 @@ class basic_scheduler final : public scheduler {
   [[no_unique_address]] stall_watch_storage<F.stall_watch> watch_;
   [[no_unique_address]] task_dump_storage<F.task_dump> dump_;
   [[no_unique_address]] trace_storage<F.trace> trace_;
-  [[no_unique_address]] std::conditional_t<observed, observer, no_observer> observer_;
 };
 
 #if !defined(ZOKIO_HEADER_ONLY) && !defined(ZOKIO_NO_EXTERN_SCHEDULER)

@@ -173,22 +173,8 @@ inline task_info task_info_of(const task_header* t) noexcept {
   return task_info{task_id(t->id), t->name ? std::string_view(t->name) : std::string_view(),
                    t->where()};
 }
-/// What a scheduler built with hooks or the stall watchdog sees of each poll itself (not of
-/// a stale entry's drop nor an aborted task's cancel): `before_poll` once the task is RUNNING,
-/// with task_id::current() set; `after_poll` right after the future's poll returns, before a
-/// completion is published (the task is alive in both, and may be freed soon after).
-/// `outer`: the task whose poll encloses this one (a joiner running its child inline), or
-/// nullptr.
-class poll_observer {
- public:
-  virtual void before_poll(task_header* t) noexcept = 0;
-  virtual void after_poll(task_header* t, task_header* outer) noexcept = 0;
-
- protected:
-  ~poll_observer() = default;
-};
-/// task_run with `o` told of the poll (a separate instantiation: task_run is unchanged).
-bool task_run_observed(task_header* t, poll_observer& o) noexcept;
+/// (With a poll observer for hooks, the stall watchdog or the trace: task_run_with and
+/// task_run_joined_with, templates in task_harness.hpp.)
 /// The joiner's claim of a task that has not started (NOTIFIED, idle, not aborted): sets
 /// RUNNING and takes a reference for the run, leaving its queue entry stale. False: not
 /// claimable now.
@@ -197,7 +183,6 @@ bool task_claim(task_header* t) noexcept;
 /// with the queue entry taken back (its reference becomes the run's). Returns held when the
 /// task completed and the joiner must take the result and call task_finish_joined.
 inline_run task_run_joined(task_header* t, bool claimed) noexcept;
-inline_run task_run_joined_observed(task_header* t, bool claimed, poll_observer& o) noexcept;
 /// After a held inline run, once the joiner moved the result out: publishes COMPLETE and
 /// drops the run's, the handle's (the join interest too) and the owned list's references in
 /// one RMW, freeing the task when they were the last. The handle must not touch it after.

@@ -27,6 +27,7 @@
 
 #include <zokio/detail/basic_scheduler.hpp>
 #include <zokio/detail/coop.hpp>
+#include <zokio/detail/task_harness.hpp>
 #include <zokio/detail/task_state.hpp>
 #include <zokio/detail/worker.hpp>
 #include <zokio/task_local.hpp>
@@ -37,7 +38,6 @@ template <scheduler_features F>
 basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
     : scheduler(opts, place(opts)) {
   // The base is whole (and this object's members): the workers may start calling the loop.
-  if constexpr (observed) observer_.s = this;
   if constexpr (F.trace)
     trace_.recorder = std::make_unique<trace_recorder>(static_cast<unsigned>(opts_.worker_threads),
                                                        opts_.trace_capacity);
@@ -75,11 +75,9 @@ basic_scheduler<F>::~basic_scheduler() {
 }
 
 template <scheduler_features F>
-void basic_scheduler<F>::trace(trace_kind k, std::uint64_t value) noexcept {
-  if constexpr (F.trace) {
-    worker* w = local_worker();
-    trace_.recorder->record(w ? static_cast<int>(w->index) : -1, k, value);
-  }
+void basic_scheduler<F>::trace_on(worker* w, trace_kind k, std::uint64_t value) noexcept {
+  if constexpr (F.trace) trace_.recorder->record(w ? static_cast<int>(w->index) : -1, k, value);
+  (void)w;
   (void)k;
   (void)value;
 }
@@ -104,13 +102,13 @@ void basic_scheduler<F>::begin_busy(worker& w) noexcept {
 
 template <scheduler_features F>
 void basic_scheduler<F>::schedule(task_header* t) noexcept {
-  if constexpr (F.trace) trace(trace_kind::wake, t->id);
+  worker* w = local_worker();
+  if constexpr (F.trace) trace_on(w, trace_kind::wake, t->id);
   stamp_queued(t);
   if (t->home != 0 || t->priority != 0) [[unlikely]] {
     push_routed(t);  // spawn_local's home worker, or a priority level's queue
     return;
   }
-  worker* w = local_worker();
   if (w && !shutdown_.load(std::memory_order_relaxed)) {
     if constexpr (F.lifo_slot) {
       // The newest wake runs next on this worker (cache-hot, and a ping-pong between two
@@ -179,46 +177,46 @@ bool basic_scheduler<F>::release_owned(task_header* t) noexcept {
 }
 
 template <scheduler_features F>
-bool basic_scheduler<F>::poll_task(task_header* t) {
-  if constexpr (observed)
-    return task_run_observed(t, observer_);
-  else
+bool basic_scheduler<F>::poll_task(worker& w, task_header* t) {
+  if constexpr (observed) {
+    poll_watch watch{*this, w};
+    return task_run_with(t, watch);
+  } else {
     return task_run(t);
+  }
 }
 
 template <scheduler_features F>
-void basic_scheduler<F>::observer::before_poll(task_header* t) noexcept {
+void basic_scheduler<F>::poll_watch::before_poll(task_header* t) noexcept {
   if constexpr (F.latency_histograms) {
     // The wait since the task was queued, then the poll's start in the same field.
     const std::int64_t now = steady_ns();
     const std::int64_t queued = t->queued_at.load(std::memory_order_relaxed);
-    if (worker* w = s->local_worker(); w && queued != 0)
-      s->histograms_[w->index].schedule_latency.record(elapsed_ns(now, queued));
+    if (queued != 0) s.histograms_[w.index].schedule_latency.record(elapsed_ns(now, queued));
     t->queued_at.store(now, std::memory_order_relaxed);
   }
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
-  if constexpr (F.trace) s->trace(trace_kind::poll_begin, t->id);
+  if constexpr (F.trace)
+    s.trace_.recorder->record(static_cast<int>(w.index), trace_kind::poll_begin, t->id);
   if constexpr (F.hooks)
-    if (s->opts_.hooks.before_poll) s->call_hook(s->opts_.hooks.before_poll, task_info_of(t));
-  if constexpr (F.stall_watch)
-    if (worker* w = s->local_worker()) s->watch_.begin(w->index, t);
+    if (s.opts_.hooks.before_poll) s.call_hook(s.opts_.hooks.before_poll, task_info_of(t));
+  if constexpr (F.stall_watch) s.watch_.begin(w.index, t);
 }
 
 template <scheduler_features F>
-void basic_scheduler<F>::observer::after_poll(task_header* t, task_header* outer) noexcept {
-  if constexpr (F.trace) s->trace(trace_kind::poll_end, t->id);
+void basic_scheduler<F>::poll_watch::after_poll(task_header* t, task_header* outer) noexcept {
+  if constexpr (F.trace)
+    s.trace_.recorder->record(static_cast<int>(w.index), trace_kind::poll_end, t->id);
   if constexpr (F.latency_histograms) {
     const std::int64_t now = steady_ns();
-    if (worker* w = s->local_worker())
-      s->histograms_[w->index].poll_time.record(
-          elapsed_ns(now, t->queued_at.load(std::memory_order_relaxed)));
+    s.histograms_[w.index].poll_time.record(
+        elapsed_ns(now, t->queued_at.load(std::memory_order_relaxed)));
     t->queued_at.store(0, std::memory_order_relaxed);  // queued again only through a stamp
   }
   if constexpr (F.hooks)
-    if (s->opts_.hooks.after_poll) s->call_hook(s->opts_.hooks.after_poll, task_info_of(t));
+    if (s.opts_.hooks.after_poll) s.call_hook(s.opts_.hooks.after_poll, task_info_of(t));
   // Last: once the watchdog's slot has moved on, `t` may be freed (stall_watchdog.hpp).
-  if constexpr (F.stall_watch)
-    if (worker* w = s->local_worker()) s->watch_.end(w->index, outer);
+  if constexpr (F.stall_watch) s.watch_.end(w.index, outer);
   (void)outer;
 }
 
@@ -320,10 +318,12 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
     task_local_frame*& locals = task_local_top();
     task_local_frame* const parent_locals = std::exchange(locals, nullptr);
     coop::nested_poll keep_budget;
-    if constexpr (observed)
-      r = task_run_joined_observed(t, !took_entry, observer_);
-    else
+    if constexpr (observed) {
+      poll_watch watch{*this, *w};
+      r = task_run_joined_with(t, !took_entry, watch);
+    } else {
       r = task_run_joined(t, !took_entry);
+    }
     locals = parent_locals;
   }
   if (r == inline_run::requeue) {
@@ -547,7 +547,7 @@ task_header* basic_scheduler<F>::search(worker& w) {
       std::uint32_t stolen = 0;
       found = v.deque.steal_into(w.deque, stolen);
       if (found) {
-        if constexpr (F.trace) trace(trace_kind::steal, stolen);
+        if constexpr (F.trace) trace_on(&w, trace_kind::steal, stolen);
         if constexpr (F.metrics) {
           bump(&worker_counters::steals, w);
           bump(&worker_counters::stolen_tasks, w, stolen);
@@ -562,7 +562,7 @@ task_header* basic_scheduler<F>::search(worker& w) {
       if (!v.lifo.load(std::memory_order_relaxed)) continue;
       if constexpr (F.lifo_slot) found = v.lifo.exchange(nullptr, std::memory_order_acq_rel);
       if (found) {
-        if constexpr (F.trace) trace(trace_kind::steal, 1);
+        if constexpr (F.trace) trace_on(&w, trace_kind::steal, 1);
         if constexpr (F.metrics) {
           bump(&worker_counters::steals, w);
           bump(&worker_counters::stolen_tasks, w);
@@ -602,7 +602,7 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
     wake_untimed_sleepers(w);
   }
   bump(&worker_counters::polls, w);
-  if (poll_task(t)) {
+  if (poll_task(w, t)) {
     // The task woke itself while running (yield): it goes behind the queued work.
     stamp_queued(t);
     push_woken(w, t, true);
@@ -683,11 +683,11 @@ void basic_scheduler<F>::park(worker& w) {
       !shutdown_.load(std::memory_order_acquire)) {
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
-    if constexpr (F.trace) trace(trace_kind::park);
+    if constexpr (F.trace) trace_on(&w, trace_kind::park);
     end_busy(w);
     ran = run_io(w, true);
     begin_busy(w);
-    if constexpr (F.trace) trace(trace_kind::unpark);
+    if constexpr (F.trace) trace_on(&w, trace_kind::unpark);
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_unpark) call_hook(opts_.hooks.on_thread_unpark);
   }
