@@ -74,7 +74,8 @@ struct task_header {
   task_header* owned_next = nullptr;
   task_header* owned_returned_next = nullptr;  // link in the owner's hand-back stack (owned_tasks.hpp)
   // With the latency histograms (runtime_config::enable_latency_histograms): when the task
-  // was last queued (steady ns; 0: not stamped), then during a poll when that poll began.
+  // was last queued (ticks_now(), detail/tick_clock.hpp; 0: not stamped), then during a poll
+  // when that poll began.
   // Written by whoever queues it (bind, schedule, a requeue) and by the poller. The stamp
   // comes after the state word's transition that made the task runnable, so a stale queue
   // entry (task_state.hpp) may already run it, even to completion: hence a relaxed atomic of

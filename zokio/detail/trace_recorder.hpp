@@ -43,10 +43,8 @@
 
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/spin_mutex.hpp>
+#include <zokio/detail/tick_clock.hpp>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#endif
 
 namespace zokio::detail {
 
@@ -60,15 +58,6 @@ enum class trace_kind : std::uint8_t {
   steal,       // this worker took tasks from a sibling (value: how many)
 };
 
-/// The recorder's clock: the TSC where there is one (a few ns), else steady_clock's ns.
-inline std::uint64_t trace_ticks() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  return __rdtsc();
-#else
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-#endif
-}
-
 class alignas(ZOKIO_CACHE_LINE) trace_ring {
  public:
   /// Before any use: room for `capacity` events (a power of two).
@@ -78,7 +67,7 @@ class alignas(ZOKIO_CACHE_LINE) trace_ring {
   void push(trace_kind k, std::uint64_t value) noexcept { write(k, value, stamp(k)); }
 
   /// Under the outside ring's lock: every event gets its own clock read.
-  void push_exact(trace_kind k, std::uint64_t value) noexcept { write(k, value, trace_ticks()); }
+  void push_exact(trace_kind k, std::uint64_t value) noexcept { write(k, value, ticks_now()); }
 
   /// Owner only: the worker loop finished a task (its poll and completion) and goes on to
   /// take the next: until gap() or another event, spawns, wakes and the next outermost
@@ -108,7 +97,7 @@ class alignas(ZOKIO_CACHE_LINE) trace_ring {
       case trace_kind::poll_end:
         if (depth_ != 0) --depth_;
         chain_ = false;  // until the worker loop says it goes on to its next task (chain())
-        return last_ = trace_ticks();
+        return last_ = ticks_now();
       case trace_kind::spawn:
       case trace_kind::wake:
         if (depth_ != 0 || chain_) return last_;  // in a poll, or right after one
@@ -117,7 +106,7 @@ class alignas(ZOKIO_CACHE_LINE) trace_ring {
         break;
     }
     chain_ = false;
-    return last_ = trace_ticks();
+    return last_ = ticks_now();
   }
 
   void write(trace_kind k, std::uint64_t value, std::uint64_t ticks) noexcept {

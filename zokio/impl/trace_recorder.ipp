@@ -52,21 +52,21 @@ ZOKIO_DECL trace_recorder::trace_recorder(unsigned workers, std::size_t capacity
     : n_(workers), rings_(std::make_unique<trace_ring[]>(workers + 1)) {
   capacity = std::bit_ceil(std::max<std::size_t>(capacity, 16));
   for (unsigned i = 0; i <= workers; ++i) rings_[i].init(capacity);
-  ticks0_ = trace_ticks();
+  ticks0_ = ticks_now();
   ns0_ = trace_steady_ns();
 }
 
 ZOKIO_DECL std::string trace_recorder::chrome_json() const {
   // Ticks to microseconds since the recorder started, calibrated over its whole life so far
   // (at least 1 ms of it, so that a fresh recorder's rate is not noise).
-  std::uint64_t ticks1 = trace_ticks();
+  std::uint64_t ticks1 = ticks_now();
   std::int64_t ns1 = trace_steady_ns();
-#if defined(__x86_64__) || defined(__i386__)
+#if ZOKIO_HAS_TSC
   if (ns1 - ns0_ < 1000000) {
     const std::int64_t until = ns0_ + 1000000;
     while (trace_steady_ns() < until) {
     }
-    ticks1 = trace_ticks();
+    ticks1 = ticks_now();
     ns1 = trace_steady_ns();
   }
   const double ns_per_tick = ticks1 > ticks0_ ? static_cast<double>(ns1 - ns0_) /
