@@ -99,8 +99,7 @@ class basic_scheduler final : public scheduler {
   // F.latency_histograms: notes that `t` is queued now (task_header::queued_at, in ticks of
   // tick_clock.hpp: a third of steady_clock's cost, and three reads per poll).
   static void stamp_queued(task_header* t) noexcept {
-    if constexpr (F.latency_histograms)
-      t->queued_at.store(static_cast<std::int64_t>(ticks_now()), std::memory_order_relaxed);
+    if constexpr (F.latency_histograms) t->queued_at.store(ticks_now(), std::memory_order_relaxed);
     (void)t;
   }
   // F.latency_histograms: the tick clock's rate (ns per tick), measured once per process.

@@ -82,7 +82,7 @@ struct task_header {
   // its own (it shared a word with owned_returned_next until TSan found the race; a stamp
   // after completion would have overwritten the hand-back link). A sample taken from the
   // other stamp is still a time the task was queued.
-  std::atomic<std::int64_t> queued_at{0};
+  std::atomic<std::uint64_t> queued_at{0};
   std::uint16_t owned_shard = 0;  // owned_unlinked: in no list yet (owned_tasks.hpp)
   // Where the task sits in its worker's spawn stack while it is there (worker::spawn_base):
   // its joiner finds it in O(1). Written by the worker that pushes it; read by a joiner on any

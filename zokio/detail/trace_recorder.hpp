@@ -33,7 +33,6 @@
 #define ZOKIO_DETAIL_TRACE_RECORDER_HPP
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,7 +43,6 @@
 #include <zokio/detail/config.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/tick_clock.hpp>
-
 
 namespace zokio::detail {
 

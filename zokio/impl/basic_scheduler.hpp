@@ -191,11 +191,11 @@ void basic_scheduler<F>::poll_watch::before_poll(task_header* t) noexcept {
   if constexpr (F.latency_histograms) {
     // The wait since the task was queued, then the poll's start in the same field (ticks).
     const std::uint64_t now = ticks_now();
-    const auto queued = static_cast<std::uint64_t>(t->queued_at.load(std::memory_order_relaxed));
+    const std::uint64_t queued = t->queued_at.load(std::memory_order_relaxed);
     if (queued != 0)
       s.histograms_[w.index].schedule_latency.record(
           ticks_elapsed_ns(now, queued, s.histogram_clock_.ns_per_tick));
-    t->queued_at.store(static_cast<std::int64_t>(now), std::memory_order_relaxed);
+    t->queued_at.store(now, std::memory_order_relaxed);
   }
   if constexpr (F.task_dump) t->polled_at.store(task_registry::now_ms(), std::memory_order_relaxed);
   if constexpr (F.trace)
@@ -212,8 +212,7 @@ void basic_scheduler<F>::poll_watch::after_poll(task_header* t, task_header* out
   if constexpr (F.latency_histograms) {
     const std::uint64_t now = ticks_now();
     s.histograms_[w.index].poll_time.record(ticks_elapsed_ns(
-        now, static_cast<std::uint64_t>(t->queued_at.load(std::memory_order_relaxed)),
-        s.histogram_clock_.ns_per_tick));
+        now, t->queued_at.load(std::memory_order_relaxed), s.histogram_clock_.ns_per_tick));
     t->queued_at.store(0, std::memory_order_relaxed);  // queued again only through a stamp
   }
   if constexpr (F.hooks)
