@@ -21,14 +21,17 @@ using zokio::detail::worker_counters;
 static_assert(alignof(worker) % ZOKIO_CACHE_LINE == 0, "workers start on a cache line");
 static_assert(sizeof(worker) % ZOKIO_CACHE_LINE == 0, "workers end on a cache line");
 static_assert(alignof(worker_counters) % ZOKIO_CACHE_LINE == 0, "counters own their lines");
+// The I/O driver's part (io_context, the sibling-written state) is a block of its own.
+static_assert(alignof(zokio::detail::worker_io) % ZOKIO_CACHE_LINE == 0,
+              "the I/O driver's part starts on a cache line");
 // (offsetof on a non-standard-layout class is conditionally supported; GCC and clang
 // support it, and this check needs it.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
 static_assert(offsetof(worker, lifo) % ZOKIO_CACHE_LINE == 0, "LIFO slot owns its line");
-static_assert(offsetof(worker, io_state) / ZOKIO_CACHE_LINE !=
+static_assert(offsetof(worker, unpark) / ZOKIO_CACHE_LINE !=
                   offsetof(worker, inject_countdown) / ZOKIO_CACHE_LINE,
-              "sibling-written io_state is off the owner's loop-state line");
+              "the sibling-written unpark flag is off the owner's loop-state line");
 #pragma GCC diagnostic pop
 
 constexpr int kThreads = 2;

@@ -5,18 +5,19 @@
 # ZOKIO_BUILD_PERF=ON; the programs are built here, they are not part of `all`).
 set -euo pipefail
 build=${1:-build/release}
-variants=(0 1 2 3 4 5)
+variants=(0 1 2 3 4 5 6)
 names=("every feature off" "+ work stealing" "+ LIFO slot" "+ NUMA placement" "+ metrics"
-       "all four")
+       "all four" "- I/O driver")
 ninja -C "$build" $(printf 'footprint_hello_%s ' "${variants[@]}") > /dev/null
 # Functions (ours, out of line) that only a feature's code reaches, by feature.
 declare -A pattern=(
   [stealing]='::search\(|steal_into|note_first_steal'
   [lifo]='take_lifo|swap_lifo|push_spawned|spill_spawned'
   [numa]='place_on_nodes|topology::resolve|topology::discover|bind_current_thread'
+  [io]='io_context|epoll_reactor|run_io|restart_io|io_uring_service'
 )
 # Metrics add no function of their own (the counter updates are inline): see the .text column.
-features=(stealing lifo numa)
+features=(stealing lifo numa io)
 base_text=
 printf '%-20s %9s %8s %8s' "program" ".text" "vs off" "symbols"
 for f in "${features[@]}"; do printf ' %9s' "$f"; done
@@ -33,4 +34,6 @@ for v in "${variants[@]}"; do
   done
   printf '\n'
 done
-echo "(feature columns: functions of ours only that feature's code calls; .text in bytes)"
+echo "(feature columns: functions of ours only that feature's code calls, and for io Asio's"
+echo " io_context machinery; .text in bytes; '- I/O driver': every feature off, the I/O driver"
+echo " too, which the other rows have)"

@@ -27,6 +27,7 @@ enum class errc {
   buffer_full,           ///< zokio::io: a buffered reader is full and needs more bytes
   actor_stopped,         ///< zokio::actor: the actor has stopped; its mailbox takes nothing
   no_reply,              ///< zokio::actor: the request was dropped unanswered (a failure, a stop)
+  no_io_driver,          ///< a timer or I/O object on a runtime built without the I/O driver
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -100,6 +101,9 @@ class zokio_category final : public boost::system::error_category {
       case errc::buffer_full: return "the buffered reader is full (its max_buffer) and needs more";
       case errc::actor_stopped: return "the actor has stopped";
       case errc::no_reply: return "the actor dropped the request without replying";
+      case errc::no_io_driver:
+        return "this runtime was built without its I/O driver (runtime_config::enable_io_driver"
+               " = false): it has no timers, sockets or other Asio I/O objects";
     }
     return "unknown zokio error";
   }

@@ -179,8 +179,9 @@ class executor {
   }
   /// The io_context an I/O object made from this executor registers with: the home worker's,
   /// or for an unplaced executor the one the runtime's placement picks for this object (see
-  /// place()).
-  boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
+  /// place()). Throws system_error(errc::no_io_driver) on a runtime built without the I/O
+  /// driver (runtime_config::enable_io_driver): it has no io_context for the object.
+  boost::asio::io_context& query(boost::asio::execution::context_t) const {
     unsigned h = home();
     return sched_->worker_io_context(h != unplaced ? h : place());
   }

@@ -76,7 +76,8 @@ class basic_runtime {
                                                       .task_dump = Config.enable_task_dump,
                                                       .trace = Config.enable_trace,
                                                       .latency_histograms =
-                                                          Config.enable_latency_histograms};
+                                                          Config.enable_latency_histograms,
+                                                      .io_driver = Config.enable_io_driver};
 
   /// Config's run-time options (runtime_options::from(Config)): what basic_runtime() uses.
   static runtime_options default_options() { return runtime_options::from(Config); }
@@ -441,8 +442,11 @@ class basic_runtime {
     return boost::asio::make_strand(zokio::executor(*sched_, sched_->place_io()));
   }
 
-  /// The io_context worker `i` parks in and drives I/O on.
-  boost::asio::io_context& worker_io_context(std::size_t i) noexcept {
+  /// The io_context worker `i` parks in and drives I/O on. Exists with
+  /// runtime_config::enable_io_driver only (the default).
+  boost::asio::io_context& worker_io_context(std::size_t i) noexcept
+    requires(Config.enable_io_driver)
+  {
     return sched_->worker_io_context(i);
   }
 

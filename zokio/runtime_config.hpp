@@ -26,7 +26,7 @@ enum class runtime_flavour {
  *
  * Two kinds of field:
  * - **Features** (`enable_work_stealing`, `enable_metrics`, `numa_aware`, `enable_lifo_slot`,
- *   `priority_levels`): decide what code the runtime is built with
+ *   `enable_io_driver`, `priority_levels` and the observability switches below): decide what code the runtime is built with
  *   (`detail::basic_scheduler<Features>`). A feature that is off generates no code and no
  *   data: no branch at run time, no counters, no stealing loop (test/runtime/features_test.cpp
  *   and perf/footprint.sh show it). The builder cannot change them.
@@ -77,9 +77,18 @@ struct runtime_config {
   bool enable_trace = false;
   /// Feature: per-worker histograms of poll durations and of schedule latency (from being
   /// queued to the poll's start) in runtime_metrics (worker_metrics::poll_time,
-  /// schedule_latency) and the Prometheus export. Costs three steady_clock reads per poll (at
-  /// the queueing, the start and the end). Off: none read, none kept.
+  /// schedule_latency) and the Prometheus export. Costs three tick-clock reads per poll (at
+  /// the queueing, the start and the end; rdtsc on x86-64). Off: none read, none kept.
   bool enable_latency_histograms = false;
+  /// Feature: the I/O driver, an Asio io_context per worker in which it parks and runs I/O
+  /// completions (sockets, files, Asio timers, zokio::sleep / interval / timeout, handlers
+  /// posted to an io_context). Off, for compute-only runtimes (Tokio's runtime without
+  /// enable_io and enable_time): workers park on a futex, no io_context (nor its epoll,
+  /// eventfd and timerfd descriptors) is built and its code is not linked; a timer or I/O
+  /// object made on such a runtime throws system_error(errc::no_io_driver), and
+  /// worker_io_context() does not exist. Spawning, joins, channels, locks, yield_now, the
+  /// executor's post/dispatch and block_on work as usual.
+  bool enable_io_driver = true;
 };
 
 }  // namespace zokio

@@ -51,6 +51,16 @@
 //      waking sibling sees the count but not the flag, and the untimed sleeper is never
 //      interrupted.
 //   5  (untimed_test) announce_untimed's RMW and load relaxed: both sides miss each other.
+//   6  (configs without the I/O driver) park_flag::raise_and_wake wakes before it raises the
+//      flag: a sleeper that looked at the flag in between sleeps for good.
+//
+// Without the I/O driver (runtime_config::enable_io_driver = false; park_config::io_driver):
+// basic_scheduler::park_on_flag and interrupt_park, zokio/detail/park_flag.hpp. unpark raises
+// worker::unpark (release store) and wakes the sleeper; the sleeper takes the flag (acq_rel
+// exchange), then waits until it is raised and takes it again. The futex is modeled as the
+// kernel makes it: the waiter's look at the word and its sleep are atomic with respect to a
+// wake (a mutex around both, and around the wake), while the raise itself is a plain atomic
+// store outside it. No I/O: poll_io and the sibling polls run nothing.
 //
 // untimed_test, separately: the untimed-sleep handshake (idle.hpp, "Untimed sleep"; io_driver
 // run_io and wake_untimed_sleepers; park's unregister_sleeper). Two workers asleep; worker 0
@@ -180,6 +190,9 @@ struct worker {
   io_model io;
   rl::atomic<int> io_state;  // 0 free, 1 owner sleeping in it, 2 someone polling it
   rl::atomic<bool> unpark_flag;
+  // The futex of park_flag (no I/O driver): see the header comment.
+  rl::mutex futex_mu;
+  rl::condition_variable futex_cv;
   bool searching;  // owner only
 };
 
@@ -197,6 +210,8 @@ struct park_config {
   //       one started: a long poll, so only a sibling can run them.
   // Past the end of the script: finish.
   const char* task_script;
+  // false: a runtime without the I/O driver (workers sleep on their unpark flag).
+  bool io_driver = true;
 };
 
 template <const park_config& C>
@@ -361,8 +376,34 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
     if (i >= 0) unpark(w[i]);
   }
 
+  // park_flag::raise_and_wake (the futex's wake: see the header comment).
+  void raise_and_wake(worker& v) {
+    if (seed_bug(6)) {
+      v.futex_mu.lock($);  // BUG: the wake before the raise
+      v.futex_cv.notify_all($);
+      v.futex_mu.unlock($);
+      v.unpark_flag.store(true, rl::memory_order_release);
+      return;
+    }
+    v.unpark_flag.store(true, rl::memory_order_release);
+    v.futex_mu.lock($);
+    v.futex_cv.notify_all($);
+    v.futex_mu.unlock($);
+  }
+  // park_flag::wait: until raised (the look and the sleep atomic against a wake).
+  void wait_flag(worker& v) {
+    v.futex_mu.lock($);
+    while (!v.unpark_flag.load(rl::memory_order_acquire)) v.futex_cv.wait(v.futex_mu, $);
+    v.futex_mu.unlock($);
+  }
+
   void unpark(worker& v) {
     ++paths.unparks;
+    if (!C.io_driver) {  // raise, then interrupt_park: the flag's own wake
+      v.unpark_flag.store(true, rl::memory_order_release);
+      raise_and_wake(v);
+      return;
+    }
     if (seed_bug(3)) {
       v.io.stop();  // BUG: stop before the flag
       v.unpark_flag.store(true, rl::memory_order_release);
@@ -403,6 +444,7 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
   }
 
   std::size_t poll_io(worker& v) {
+    if (!C.io_driver) return 0;
     int expect = 0;
     if (!v.io_state.compare_exchange_strong(expect, 2, rl::memory_order_acq_rel,
                                             rl::memory_order_relaxed))
@@ -414,7 +456,7 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
   }
 
   bool poll_sibling_io(worker& v) {
-    if (n_workers < 2) return false;
+    if (!C.io_driver || n_workers < 2) return false;
     for (int k = 1; k < n_workers; ++k) {
       worker& u = w[(v.index + k) % n_workers];
       ++paths.sibling_polls;
@@ -494,6 +536,21 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
       if (!unregister_sleeper(static_cast<int>(v.index))) v.searching = true;
       return;
     }
+    if (!C.io_driver) {  // park_on_flag
+      if (!v.unpark_flag.exchange(false, rl::memory_order_acq_rel) &&
+          !shutdown_.load(rl::memory_order_acquire)) {
+        ++paths.slept;
+        wait_flag(v);
+        v.unpark_flag.exchange(false, rl::memory_order_acq_rel);
+      } else {
+        ++paths.flag_kept_awake;
+      }
+      if (!unregister_sleeper(static_cast<int>(v.index))) {
+        ++paths.woken_before_sleep;
+        v.searching = true;
+      }
+      return;
+    }
     for (int expect = 0; !v.io_state.compare_exchange_weak(expect, 1, rl::memory_order_acq_rel,
                                                            rl::memory_order_relaxed);
          expect = 0)
@@ -557,7 +614,12 @@ struct park_test : rl::test_suite<park_test<C>, C.workers + 1> {
 
   void request_stop() {
     if (shutdown_.exchange(true, rl::memory_order_acq_rel)) return;
-    for (int i = 0; i < n_workers; ++i) w[i].io.stop();
+    for (int i = 0; i < n_workers; ++i) {  // interrupt_park
+      if (C.io_driver)
+        w[i].io.stop();
+      else
+        raise_and_wake(w[i]);
+    }
   }
 
   // --- threads -----------------------------------------------------------------------------
@@ -589,6 +651,10 @@ constexpr park_config blocked_owner{2, "0", "b"};
 constexpr park_config yield_then_block{2, "1", "yb"};
 // Three workers (at most one searches): children, a blocked task, a yield.
 constexpr park_config three_workers{3, "20", "bcy"};
+// The same scripts without the I/O driver: workers sleep on their flags.
+constexpr park_config inject_to_sleepers_flag{2, "20", "c", false};
+constexpr park_config blocked_owner_flag{2, "0", "b", false};
+constexpr park_config yield_then_block_flag{2, "1", "yb", false};
 
 struct untimed_test : rl::test_suite<untimed_test, 2> {
   static constexpr std::uint32_t kWorkers = 2;
@@ -667,6 +733,9 @@ int main(int argc, char** argv) {
   ok = ok && run<park_test<inject_to_sleepers>>("park: 2 workers asleep, 2 injected", 40000);
   ok = ok && run<park_test<yield_then_block>>("park: 2 workers, yield then block", 40000);
   ok = ok && run<park_test<three_workers>>("park: 3 workers", 20000);
+  ok = ok && run<park_test<blocked_owner_flag>>("park, no I/O driver: blocked owner", 40000);
+  ok = ok && run<park_test<inject_to_sleepers_flag>>("park, no I/O driver: 2 injected", 40000);
+  ok = ok && run<park_test<yield_then_block_flag>>("park, no I/O driver: yield, block", 40000);
   ok = ok && zokio_relacy::run<untimed_test>("park: untimed sleep handshake", rl::sched_full, 0);
   return zokio_relacy::finish(ok);
 }

@@ -1,6 +1,8 @@
 // Compile-time features (runtime_config -> basic_scheduler<Features>): a feature that is off has
 // no data (static_asserts below) and no effect at run time (the metrics show it never acted),
 // and a runtime built without any of them still runs tasks, fork-join trees, timers and I/O.
+// Without the I/O driver it builds no io_context, runs tasks and parks on a flag, and a timer
+// or I/O object on it fails with errc::no_io_driver.
 #include <zokio/detail/basic_scheduler.hpp>  // self-contained header check
 #include <zokio/runtime.hpp>
 #include <zokio/sleep.hpp>
@@ -11,9 +13,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -54,7 +59,29 @@ static_assert(bare::features == scheduler_features{.metrics = false,
                                                    .work_stealing = false,
                                                    .numa = false});
 
+// Without the I/O driver (every other feature as by default, but metrics on to see parks).
+using no_io = zokio::basic_runtime<
+    zokio::runtime_config{.enable_metrics = true, .enable_io_driver = false}>;
+static_assert(!no_io::features.io_driver && zokio::runtime::features.io_driver);
+// No io_context to hand out: the accessor does not exist.
+template <class R>
+constexpr bool has_io_context_accessor = requires(R& r) { r.worker_io_context(0); };
+static_assert(has_io_context_accessor<zokio::runtime>);
+static_assert(!has_io_context_accessor<no_io>);
+
 using zokio::test::fib;
+
+// Open descriptors of this process (Linux; -1 elsewhere): an io_context holds an epoll, an
+// eventfd and a timerfd.
+int open_fds() {
+#if defined(__linux__)
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+#else
+  return -1;
+#endif
+}
 
 // Two tasks handing a turn back and forth `rounds` times: each wakes the other, the LIFO
 // slot's case.
@@ -170,6 +197,89 @@ BOOST_AUTO_TEST_CASE(a_runtime_without_any_feature_runs_everything) {
   // The current_thread flavour of the same configuration.
   auto ct = bare::builder().flavour(zokio::runtime_flavour::current_thread).build();
   BOOST_TEST(ct.block_on(ct.spawn(fib(15))) == 610);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_io_driver_tasks_run_and_no_io_context_is_built) {
+  for (unsigned workers : {1u, 2u}) {
+    const int before = open_fds();
+    auto rt = zokio::test::make_runtime<no_io>(workers);
+    // No io_context: no descriptor opened for the workers (a runtime with the driver opens
+    // some per worker, checked below).
+    if (before >= 0) BOOST_TEST(open_fds() == before);
+    BOOST_TEST(rt.block_on(rt.spawn(fib(18))) == 2584);
+    BOOST_TEST(rt.block_on(rt.spawn(ping_pong(500))) == 1000);
+    BOOST_TEST(rt.block_on(rt.spawn(channel_ping_pong(500))) == 500);
+    // Spawns from outside onto parked workers: each must wake one (the flag's futex).
+    for (int i = 0; i < 50; ++i) {
+      if (i % 10 == 0) std::this_thread::sleep_for(2ms);  // let the workers park
+      BOOST_TEST(rt.block_on(rt.spawn(fib(6))) == 8);
+    }
+    const auto m = rt.metrics();
+    BOOST_TEST(sum<no_io>(m, &zokio::worker_metrics::parks) > 0u);
+    BOOST_TEST(sum<no_io>(m, &zokio::worker_metrics::io_handlers) == 0u);
+    // A wake from a plain thread, while the waiting task's worker sleeps.
+    auto [tx, rx] = zokio::mpsc::channel<int>(1);
+    auto h = rt.spawn(zokio::co_invoke(
+        [](zokio::mpsc::receiver<int>& r) -> zokio::task<int> { co_return *co_await r.recv(); },
+        std::move(rx)));
+    std::thread sender([&tx] {
+      std::this_thread::sleep_for(5ms);
+      (void)tx.try_send(41);  // capacity 1, empty: taken at once
+    });
+    BOOST_TEST(rt.block_on(std::move(h)) == 41);
+    sender.join();
+  }
+  const int before = open_fds();
+  auto with_io = zokio::test::make_runtime<zokio::runtime>(2);
+  if (before >= 0) BOOST_TEST(open_fds() >= before + 2);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_io_driver_timers_and_io_objects_fail_clearly) {
+  auto rt = zokio::test::make_runtime<no_io>(2);
+  const auto no_io_driver = zokio::make_error_code(zokio::errc::no_io_driver);
+  // zokio::sleep: its task fails with the error (the join rethrows it); the runtime goes on.
+  try {
+    rt.block_on(rt.spawn(zokio::test::value_after(1ms, 7)));
+    BOOST_FAIL("a timer ran on a runtime without the I/O driver");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == no_io_driver));
+  }
+  // An Asio I/O object made from its executor: the constructor throws.
+  try {
+    boost::asio::steady_timer t(rt.get_executor(), 2ms);
+    BOOST_FAIL("an Asio timer was built on a runtime without the I/O driver");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == no_io_driver));
+  }
+  // Handlers posted through the executor still run (they are tasks).
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 10; ++i) boost::asio::post(rt.get_executor(), [&] { ++ran; });
+  BOOST_TEST(zokio::test::settle(rt, [&] { return ran.load() == 10; }));
+  BOOST_TEST(rt.block_on(rt.spawn(fib(10))) == 55);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_io_driver_shutdown_wakes_parked_and_busy_workers) {
+  // Destroyed from outside while workers sleep on their flags and while one spins in tasks
+  // that yield for ever; and the current_thread flavour driven by block_on, woken from a
+  // plain thread. Bounded: a lost wake-up shows as ctest's timeout.
+  for (int round = 0; round < 20; ++round) {
+    auto rt = zokio::test::make_runtime<no_io>(2);
+    if (round % 2 == 1) {
+      rt.spawn(zokio::co_invoke([]() -> zokio::task<void> {
+        for (;;) co_await zokio::yield_now();
+      })).detach();
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  auto ct = no_io::builder().flavour(zokio::runtime_flavour::current_thread).build();
+  BOOST_TEST(ct.block_on(ct.spawn(fib(15))) == 610);
+  auto [tx, rx] = zokio::mpsc::channel<int>(1);
+  std::thread sender([&tx] {
+    std::this_thread::sleep_for(5ms);
+    (void)tx.try_send(5);
+  });
+  BOOST_TEST(*ct.block_on(rx.recv()) == 5);
+  sender.join();
 }
 
 // local_queue_capacity (a run-time option): a worker's deque holds at most that many tasks, the

@@ -76,11 +76,19 @@ class basic_scheduler final : public scheduler {
   void run_thread_loop(worker& w) override;
   void on_workers_joined() noexcept override;
   void run_driver_loop(worker& w, const driver_signal& sig, bool until_no_work) override;
+  worker* make_worker(unsigned i, worker_placement p, worker_counters* c) override;
+  void interrupt_park(worker& w) noexcept override;
+  void start_io() override;
+  void release_io_work(worker& w) noexcept override;
   template <class Stop>
   void run_loop(worker& w, Stop stop);
   task_header* next_task(worker& w);
   task_header* search(worker& w);
   void park(worker& w);
+  // park()'s sleep: in the io_context (running its handlers meanwhile), or, without the I/O
+  // driver, on worker::unpark.
+  void park_in_io(worker& w);
+  void park_on_flag(worker& w);
   void run_task(worker& w, task_header* t);
   // task_run(t) on worker w, told to a poll_watch when the features observe polls.
   bool poll_task(worker& w, task_header* t);
@@ -124,9 +132,11 @@ class basic_scheduler final : public scheduler {
   void trace_on(worker* w, trace_kind k, std::uint64_t value = 0) noexcept;
   // F.trace: worker w's loop does something between polls besides taking the next task.
   void trace_gap(worker& w) noexcept;
-  // Runs v's ready handlers without blocking, unless another thread runs v's io_context now.
+  // Runs v's ready handlers without blocking, unless another thread runs v's io_context now
+  // (0 without the I/O driver).
   std::size_t poll_io(worker& v);
-  // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran).
+  // No task anywhere: the handlers of busy siblings' io_contexts (true: some ran; false
+  // without the I/O driver).
   bool poll_sibling_io(worker& w);
   void count_io(worker& v, std::size_t ran) noexcept;
   void note_first_steal(worker& w) noexcept;

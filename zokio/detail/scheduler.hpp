@@ -293,7 +293,11 @@ class scheduler : public task_scheduler {
   /// doc/asio_bridge.md); false when disabled, not compiled in, or refused by the kernel.
   bool io_uring_active() const noexcept { return io_uring_active_; }
   std::size_t num_workers() const noexcept { return workers_.size(); }
-  ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i) noexcept;
+  /// The io_context of worker i. Throws system_error(errc::no_io_driver) on a runtime built
+  /// without the I/O driver (runtime_config::enable_io_driver): there is none.
+  ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i);
+  /// Whether the workers have io_contexts (the I/O driver feature).
+  bool has_io_driver() const noexcept { return has_io_driver_; }
 
   /// Home worker for a new executor: the calling worker, else round-robin.
   ZOKIO_DECL unsigned pick_home() noexcept;
@@ -382,6 +386,14 @@ class scheduler : public task_scheduler {
   // future is woken, or no work is left with `until_no_work`): basic_scheduler's.
   virtual void run_thread_loop(worker& w) = 0;
   virtual void run_driver_loop(worker& w, const driver_signal& sig, bool until_no_work) = 0;
+  // basic_scheduler's, so that the code of a runtime without the I/O driver never names an
+  // io_context: builds worker i (with its worker_io when the feature is on); interrupts w's
+  // sleep (io_context::stop(), or a raise of w.unpark); starts the I/O driver's services once
+  // every worker is built (io_uring); lets w's io_context run out of work at shutdown.
+  virtual worker* make_worker(unsigned i, worker_placement p, worker_counters* c) = 0;
+  virtual void interrupt_park(worker& w) noexcept = 0;
+  virtual void start_io() = 0;
+  virtual void release_io_work(worker& w) noexcept = 0;
   // The calling thread becomes worker `w` (its thread_locals; `stack_base`: the frame
   // run_inline's stack bound counts from) / stops being one. Worker threads and the
   // current_thread driver.
@@ -523,6 +535,7 @@ class scheduler : public task_scheduler {
   alignas(ZOKIO_CACHE_LINE) std::atomic<unsigned> next_io_{0};  // place_io's round-robin
   std::atomic<std::uint64_t> steal_seq_{0};  // metrics: orders the workers' first steals
   bool io_uring_active_ = false;
+  bool has_io_driver_ = true;  // set by basic_scheduler's constructor, before start()
   // Shutdown (shutdown_impl): one teardown at a time; the workers' exits counted under
   // exit_mu_ (a timed shutdown waits for them with a deadline instead of join()).
   std::mutex shutdown_mu_;

@@ -26,6 +26,8 @@ struct scheduler_features {
   bool task_dump = false;     // the live-task registry, each poll's start time, dump()
   bool trace = false;         // the flight recorder: per-worker rings of scheduler events
   bool latency_histograms = false;  // per-worker poll-time and schedule-latency histograms
+  bool io_driver = true;      // an io_context per worker (Asio I/O, timers), parked in; off:
+                              // workers park on a flag, and no io_context is ever built
   friend constexpr bool operator==(const scheduler_features&, const scheduler_features&) = default;
 };
 
@@ -46,8 +48,8 @@ inline std::uint64_t elapsed_ns(std::int64_t now, std::int64_t since) noexcept {
 struct alignas(ZOKIO_CACHE_LINE) worker_counters {
   std::atomic<std::uint64_t> polls{0}, steals{0}, stolen_tasks{0}, parks{0}, injector_pulls{0},
       lifo_polls{0}, inline_runs{0}, inline_unwinds{0};
-  // Handlers run from this worker's io_context, by whichever thread held it (io_state makes
-  // that one thread at a time, so plain load + store is still exact).
+  // Handlers run from this worker's io_context, by whichever thread held it (worker_io::state
+  // makes that one thread at a time, so plain load + store is still exact).
   std::atomic<std::uint64_t> io_handlers{0}, io_handlers_by_siblings{0};
   // Steals whose victim is on another NUMA node (a subset of steals).
   std::atomic<std::uint64_t> remote_steals{0};

@@ -1,24 +1,25 @@
-// One scheduler worker: its deque, LIFO slot, io_context, counters and loop-private state.
+// One scheduler worker: its deque, LIFO slot, parking flag, I/O driver part, counters and
+// loop-private state.
 #ifndef ZOKIO_DETAIL_WORKER_HPP
 #define ZOKIO_DETAIL_WORKER_HPP
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include <zokio/allocator.hpp>
 #include <zokio/detail/config.hpp>
+#include <zokio/detail/park_flag.hpp>
 #include <zokio/detail/scheduler_features.hpp>
 #include <zokio/detail/spin_mutex.hpp>
 #include <zokio/detail/task_header.hpp>
 #include <zokio/detail/topology.hpp>
 #include <zokio/detail/work_stealing_deque.hpp>
+#include <zokio/detail/worker_io.hpp>
 #include <zokio/detail/xorshift.hpp>
 
 namespace zokio::detail {
@@ -27,11 +28,10 @@ class scheduler;
 
 /// Built by its own thread once placed (allocator.hpp, category worker): its memory is first
 /// touched on its NUMA node. Cache-line aligned blocks keep the parts other workers write
-/// (deque head, LIFO slot, io_state) off the lines the owner writes in its loop.
+/// (deque head, LIFO slot, unpark flag) off the lines the owner writes in its loop.
 struct alignas(ZOKIO_CACHE_LINE) worker {
   worker(scheduler* s, unsigned i, std::size_t cap, worker_placement p, worker_counters* c)
-      : sched(s), index(i), place(p), counters(c), deque(cap), io(1), guard(io.get_executor()),
-        rng(i + 1) {}
+      : sched(s), index(i), place(p), counters(c), deque(cap), rng(i + 1) {}
 
   static void* operator new(std::size_t n) {
     return allocate(n, alloc_category::worker, alignof(worker));
@@ -52,22 +52,15 @@ struct alignas(ZOKIO_CACHE_LINE) worker {
   // The task woken last by this worker runs next. Thieves may take it (exchange) when the
   // owner is stuck in a long poll, so it is atomic.
   alignas(ZOKIO_CACHE_LINE) std::atomic<task_header*> lifo{nullptr};
-  // Parking place and I/O driver of this worker. Idle siblings poll it too while this worker
-  // is busy (scheduler::poll_sibling_io), but never two threads at once (io_state), so it is
-  // built with concurrency hint 1: Asio then queues completions a handler starts on the
-  // running thread's private queue instead of taking the io_context's mutex for each. Locking
-  // stays on: other threads still start operations on its sockets and post to it.
-  alignas(ZOKIO_CACHE_LINE) boost::asio::io_context io;
-  // Who runs `io` now: 0 nobody, 1 the owner sleeping in run_one(), 2 someone polling it (the
-  // owner or an idle sibling). At most one thread runs an io_context at a time.
-  std::atomic<int> io_state{0};
-  // Set by unpark() before its io.stop(): the owner checks it before it sleeps (a sibling's
-  // poll may have swallowed the stop), instead of relying on run_one() returning.
-  std::atomic<bool> unpark_flag{false};
-  // True while the owner sleeps in run_one() without a timeout (every worker was asleep when
-  // it decided): a sibling that wakes by itself clears it with wake_untimed_sleepers().
-  std::atomic<bool> untimed_sleep{false};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
+  // Raised by unpark() before it interrupts the owner's sleep: the owner takes it before it
+  // sleeps, so a wake-up that came first (or whose io_context::stop() a sibling's poll
+  // swallowed) is not lost. Without an I/O driver the owner sleeps on it (wait()).
+  alignas(ZOKIO_CACHE_LINE) park_flag unpark;
+  // The I/O driver's part of this worker (its io_context and who runs it), made by
+  // basic_scheduler's make_worker with the feature, else null: a runtime without the I/O
+  // driver builds no io_context. Freed through a function pointer (worker_io::destroy), so
+  // the code that deletes workers does not name io_context either.
+  std::unique_ptr<worker_io, void (*)(worker_io*) noexcept> driver{nullptr, nullptr};
 
   // Tasks pinned to this worker (spawn_local), FIFO: any thread pushes, only the owner pops,
   // both under pinned_mu (the count is changed under it too). Never stolen, never spilled.

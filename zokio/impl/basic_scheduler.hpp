@@ -9,10 +9,11 @@
 // frame and inside the inline slices (renewed while the injector is empty, inline_max_slices
 // at most); a child that completes inline stays RUNNING until its joiner publishes it
 // (task_finish_joined). At most one thread runs a worker's io_context at a time
-// (worker::io_state: 0 nobody, 1 the owner sleeping, 2 someone polling); the owner checks
-// worker::unpark_flag (acquire exchange, pairs with unpark's release store) before it sleeps;
-// park's seq_cst fence pairs with notify_parked's (idle.hpp). Counters (F.metrics) are
-// written by their worker only, or under its io_state (count_io).
+// (worker_io::state: 0 nobody, 1 the owner sleeping, 2 someone polling); the owner takes
+// worker::unpark (acquire exchange, pairs with unpark's release raise) before it sleeps, and
+// without the I/O driver sleeps on that flag (park_flag.hpp); park's seq_cst fence pairs
+// with notify_parked's (idle.hpp). Counters (F.metrics) are written by their worker only, or
+// under its worker_io::state (count_io).
 #ifndef ZOKIO_IMPL_BASIC_SCHEDULER_HPP
 #define ZOKIO_IMPL_BASIC_SCHEDULER_HPP
 
@@ -56,6 +57,7 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
       watch_.dog = std::make_unique<stall_watchdog>(
           *this, static_cast<unsigned>(opts_.worker_threads), opts_.stall_threshold);
   histograms_ = histograms_storage_.make(static_cast<unsigned>(opts_.worker_threads));
+  has_io_driver_ = F.io_driver;
   if constexpr (F.numa)
     start(counters_.make(static_cast<unsigned>(opts_.worker_threads)), &bind_current_thread);
   else
@@ -338,6 +340,42 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
 
 
 template <scheduler_features F>
+worker* basic_scheduler<F>::make_worker(unsigned i, worker_placement p, worker_counters* c) {
+  // On the worker's own thread (its node's memory), except current_thread's.
+  auto* w = new worker(this, i, opts_.local_queue_capacity, p, c);
+  if constexpr (F.io_driver) {
+    try {
+      w->driver = {new worker_io, &worker_io::destroy};
+    } catch (...) {
+      delete w;
+      throw;
+    }
+  }
+  return w;
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::interrupt_park(worker& w) noexcept {
+  if constexpr (F.io_driver)
+    w.driver->io.stop();
+  else
+    w.unpark.raise_and_wake();
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::start_io() {
+  if constexpr (F.io_driver)
+    if (opts_.enable_io_uring) setup_io_uring();
+}
+
+
+template <scheduler_features F>
+void basic_scheduler<F>::release_io_work(worker& w) noexcept {
+  if constexpr (F.io_driver) w.driver->guard.reset();
+  (void)w;
+}
+
+template <scheduler_features F>
 void basic_scheduler<F>::run_thread_loop(worker& w) {
   const busy_period busy(w);
   run_loop(w, [] { return false; });
@@ -435,11 +473,13 @@ task_header* basic_scheduler<F>::next_task(worker& w) {
   // other workers completed (owned_tasks.hpp).
   if (--w.event_countdown == 0) {
     w.event_countdown = opts_.event_interval;
-    trace_gap(w);  // I/O handlers may run here
-    const std::int64_t now = steady_ns();
-    if (w.io_turn_found || now - w.last_io_turn >= io_turn_min_gap_ns) {
-      w.last_io_turn = now;
-      w.io_turn_found = poll_io(w) != 0;
+    if constexpr (F.io_driver) {
+      trace_gap(w);  // I/O handlers may run here
+      const std::int64_t now = steady_ns();
+      if (w.io_turn_found || now - w.last_io_turn >= io_turn_min_gap_ns) {
+        w.last_io_turn = now;
+        w.io_turn_found = poll_io(w) != 0;
+      }
     }
     owned_.drain_returned(w.index);
   }
@@ -599,9 +639,11 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
   // Awake without a producer's wake-up and about to poll (maybe for long): a sibling asleep
   // without a timeout must watch our I/O again (idle.hpp, "Untimed sleep"). Only here, not
   // on every self wake: two idle workers would otherwise interrupt each other forever.
-  if (w.woke_by_itself) [[unlikely]] {
-    w.woke_by_itself = false;
-    wake_untimed_sleepers(w);
+  if constexpr (F.io_driver) {
+    if (w.woke_by_itself) [[unlikely]] {
+      w.woke_by_itself = false;
+      wake_untimed_sleepers(w);
+    }
   }
   bump(&worker_counters::polls, w);
   if (poll_task(w, t)) {
@@ -615,23 +657,28 @@ void basic_scheduler<F>::run_task(worker& w, task_header* t) {
 
 template <scheduler_features F>
 std::size_t basic_scheduler<F>::poll_io(worker& v) {
-  // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
-  // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
-  int expect = 0;
-  if (!v.io_state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
+  if constexpr (!F.io_driver) {
+    (void)v;
     return 0;
-  restart_io(v);
-  std::size_t ran = run_io(v, false);
-  if constexpr (F.metrics)
-    if (ran != 0) count_io(v, ran);
-  v.io_state.store(0, std::memory_order_release);
-  return ran;
+  } else {
+    // One thread at a time runs an io_context (owner or sibling): I/O objects then see the
+    // single-threaded io_context Asio code expects. Busy or sleeping: skip, it is being run.
+    int expect = 0;
+    if (!v.driver->state.compare_exchange_strong(expect, 2, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed))
+      return 0;
+    restart_io(v);
+    std::size_t ran = run_io(v, false);
+    if constexpr (F.metrics)
+      if (ran != 0) count_io(v, ran);
+    v.driver->state.store(0, std::memory_order_release);
+    return ran;
+  }
 }
 
 template <scheduler_features F>
 void basic_scheduler<F>::count_io(worker& v, std::size_t ran) noexcept {
-  // Called with v.io_state held, so these plain read-modify-writes do not race.
+  // Called with v.driver->state held, so these plain read-modify-writes do not race.
   bump(&worker_counters::io_handlers, v, ran);
   worker* self = local_worker();
   if (self && self != &v) bump(&worker_counters::io_handlers_by_siblings, v, ran);
@@ -639,16 +686,21 @@ void basic_scheduler<F>::count_io(worker& v, std::size_t ran) noexcept {
 
 template <scheduler_features F>
 bool basic_scheduler<F>::poll_sibling_io(worker& w) {
-  const auto n = static_cast<std::uint32_t>(workers_.size());
-  if (n < 2) return false;
-  std::uint32_t start = w.rng.next_below(n);
-  for (std::uint32_t k = 0; k < n; ++k) {
-    worker& v = *workers_[(start + k) % n];
-    if (&v == &w) continue;
-    // Completions dispatched through zokio::executor run inline here, on this worker.
-    if (poll_io(v) != 0) return true;
+  if constexpr (!F.io_driver) {
+    (void)w;
+    return false;
+  } else {
+    const auto n = static_cast<std::uint32_t>(workers_.size());
+    if (n < 2) return false;
+    std::uint32_t start = w.rng.next_below(n);
+    for (std::uint32_t k = 0; k < n; ++k) {
+      worker& v = *workers_[(start + k) % n];
+      if (&v == &w) continue;
+      // Completions dispatched through zokio::executor run inline here, on this worker.
+      if (poll_io(v) != 0) return true;
+    }
+    return false;
   }
-  return false;
 }
 
 template <scheduler_features F>
@@ -668,20 +720,30 @@ void basic_scheduler<F>::park(worker& w) {
     return;
   }
   bump(&worker_counters::parks, w);
+  if constexpr (F.io_driver)
+    park_in_io(w);
+  else
+    park_on_flag(w);
+  if (!idle_.unregister_sleeper(w.index)) w.searching = true;
+  else w.woke_by_itself = true;
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::park_in_io(worker& w) {
   // Blocks in the reactor (or Asio's condition variable) until unpark()'s post, an I/O
   // completion, or stop() at shutdown.
   // Take the io_context for sleeping (a sibling may be polling it for a moment).
-  for (int expect = 0; !w.io_state.compare_exchange_weak(expect, 1, std::memory_order_acq_rel,
-                                                         std::memory_order_relaxed);
+  for (int expect = 0; !w.driver->state.compare_exchange_weak(
+           expect, 1, std::memory_order_acq_rel, std::memory_order_relaxed);
        expect = 0)
     std::this_thread::yield();
-  // A notifier that popped us set unpark_flag before posting; if a sibling's poll ran that
+  // A notifier that popped us raised w.unpark before its stop(); if a sibling's poll ran that
   // post, the flag still tells us not to sleep.
   std::size_t ran = 0;
   restart_io(w);
   // After the restart: a shutdown whose stop() it may have undone is seen here (request_stop
   // sets shutdown_ before its stop()).
-  if (!w.unpark_flag.exchange(false, std::memory_order_acq_rel) &&
+  if (!w.unpark.take() &&
       !shutdown_.load(std::memory_order_acquire)) {
     if constexpr (F.hooks)
       if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
@@ -695,9 +757,25 @@ void basic_scheduler<F>::park(worker& w) {
   }
   if constexpr (F.metrics)
     if (ran != 0) count_io(w, ran);
-  w.io_state.store(0, std::memory_order_release);
-  if (!idle_.unregister_sleeper(w.index)) w.searching = true;
-  else w.woke_by_itself = true;
+  w.driver->state.store(0, std::memory_order_release);
+}
+
+template <scheduler_features F>
+void basic_scheduler<F>::park_on_flag(worker& w) {
+  // No I/O driver: nothing to run while asleep, so a plain sleep on the flag that unpark()
+  // and request_stop() raise. One taken before the sleep (a wake-up that came first) ends the
+  // park at once; a shutdown seen here too (request_stop sets shutdown_ before its raise).
+  if (w.unpark.take() || shutdown_.load(std::memory_order_acquire)) return;
+  if constexpr (F.hooks)
+    if (opts_.hooks.on_thread_park) call_hook(opts_.hooks.on_thread_park);
+  if constexpr (F.trace) trace_on(&w, trace_kind::park);
+  end_busy(w);
+  w.unpark.wait();
+  w.unpark.take();  // consumed: the caller looks for work now anyway
+  begin_busy(w);
+  if constexpr (F.trace) trace_on(&w, trace_kind::unpark);
+  if constexpr (F.hooks)
+    if (opts_.hooks.on_thread_unpark) call_hook(opts_.hooks.on_thread_unpark);
 }
 
 

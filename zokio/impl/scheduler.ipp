@@ -84,8 +84,9 @@ void scheduler::leave_worker_thread() noexcept {
 scheduler::enter_guard::enter_guard(scheduler* s) noexcept : prev_(tl_entered) { tl_entered = s; }
 scheduler::enter_guard::~enter_guard() { tl_entered = prev_; }
 
-boost::asio::io_context& scheduler::worker_io_context(std::size_t i) noexcept {
-  return workers_[i]->io;
+boost::asio::io_context& scheduler::worker_io_context(std::size_t i) {
+  if (!workers_[i]->driver) throw boost::system::system_error(make_error_code(errc::no_io_driver));
+  return workers_[i]->driver->io;
 }
 
 unsigned scheduler::pick_home() noexcept {
@@ -153,7 +154,7 @@ bool scheduler::release_owned(task_header* t) noexcept {
 
 void scheduler::request_stop() noexcept {
   if (shutdown_.exchange(true, std::memory_order_acq_rel)) return;
-  for (auto& w : workers_) w->io.stop();
+  for (auto& w : workers_) interrupt_park(*w);
 }
 
 template <class F>
@@ -321,7 +322,7 @@ bool scheduler::shutdown_impl(std::chrono::nanoseconds timeout, bool from_pool) 
   for (task_header* t : queued) t->ref_dec();
   for (task_header* t : pinned) t->ref_dec();
   drain_queues();
-  for (auto& w : workers_) w->guard.reset();
+  for (auto& w : workers_) release_io_work(*w);
   return all_done;
 }
 

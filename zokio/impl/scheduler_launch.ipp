@@ -68,8 +68,8 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
   auto counters_of = [counters](unsigned i) { return counters ? counters + i : nullptr; };
   if (opts_.flavour == runtime_flavour::current_thread) {
     // No thread of its own: block_on's caller drives worker 0 (impl/current_thread.ipp).
-    workers_.assign(1, new worker(this, 0, opts_.local_queue_capacity, plan[0], counters_of(0)));
-    if (opts_.enable_io_uring) setup_io_uring();
+    workers_.assign(1, make_worker(0, plan[0], counters_of(0)));
+    start_io();
     return;
   }
   // Each worker thread places itself, then builds its own worker (first touch on its node);
@@ -90,7 +90,7 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
           pin_current_thread(static_cast<unsigned>(place.cpu));
         else if (bind)
           bind(topo.nodes[place.node_index].cpus);
-        w = new worker(this, i, opts_.local_queue_capacity, place, counters_of(i));
+        w = make_worker(i, place, counters_of(i));
       } catch (...) {
         caught = std::current_exception();  // published after the catch block (report_unhandled)
       }
@@ -140,7 +140,7 @@ void scheduler::start(worker_counters* counters, void (*bind)(const std::vector<
             .push_back(j);
       }
     }
-    if (opts_.enable_io_uring) setup_io_uring();
+    start_io();
   }
   if (!failed) running_workers_ = n;  // before `go`: the workers count down after it
   {
@@ -215,7 +215,8 @@ void scheduler::setup_io_uring() {
   if (why.empty()) {
     try {
       // Eagerly, so that a failure shows here and not at the first file operation.
-      for (auto& w : workers_) boost::asio::use_service<boost::asio::detail::io_uring_service>(w->io);
+      for (auto& w : workers_)
+        boost::asio::use_service<boost::asio::detail::io_uring_service>(w->driver->io);
       io_uring_active_ = true;
       return;
     } catch (const std::exception& e) {
