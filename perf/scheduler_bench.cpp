@@ -18,6 +18,9 @@
 //                      ping_pong over experimental::concurrent_channel
 //   zokio current_thread coro  the coroutines of (a) on a current_thread runtime: no worker
 //                  threads, the main thread's block_on runs the workload (issue 13)
+//   zokio no I/O driver coro   the coroutines of (a) on a runtime built without the I/O driver
+//                  (runtime_config::enable_io_driver = false): workers park on a futex, no
+//                  io_context turns (issue 13)
 //   cb/aw: 1 io_context/1 thr  (c) and (d) on one io_context run by one thread: current_thread's
 //                  plain-Asio baseline (not among the 2-thread targets' baselines)
 //   tbb: task_group  chained_spawn only (issue 12's target): each link task_group::run()s the
@@ -371,6 +374,10 @@ using traced_setup = basic_zokio_setup<traced_rt>;
 using timed_rt = zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads,
                                                             .enable_latency_histograms = true}>;
 using timed_setup = basic_zokio_setup<timed_rt>;
+// Without the I/O driver (issue 13): no io_context turns, parks and wakes on a futex.
+using no_io_rt = zokio::basic_runtime<zokio::runtime_config{.worker_threads = kThreads,
+                                                            .enable_io_driver = false}>;
+using no_io_setup = basic_zokio_setup<no_io_rt>;
 // Counted per thread (what a real hook does: a contended counter would measure the cache line).
 struct alignas(64) hook_slot {
   std::atomic<std::uint64_t> n{0};
@@ -820,6 +827,7 @@ const std::string kZkWatch = "zokio watchdog coro";
 const std::string kZkDump = "zokio task dump coro";
 const std::string kZkTrace = "zokio trace coro";
 const std::string kZkHist = "zokio histograms coro";
+const std::string kZkNoIo = "zokio no I/O driver coro";
 // Not among kAsioSetups (the 2-thread targets' baselines): current_thread's comparison.
 const std::vector<std::string> kAsio1Setups = {"cb: 1 io_context/1 thr", "aw: 1 io_context/1 thr"};
 const std::vector<std::string> kAsioSetups = {
@@ -903,6 +911,7 @@ int main(int argc, char** argv) {
   auto zk_dump = std::make_unique<dumped_setup>();
   auto zk_trace = std::make_unique<traced_setup>();
   auto zk_hist = std::make_unique<timed_setup>();
+  auto zk_no_io = std::make_unique<no_io_setup>();
   auto cb_1 = std::make_unique<asio_cb<one_thread_env>>();
   auto aw_1 = std::make_unique<asio_aw<one_thread_env>>();
 
@@ -928,6 +937,7 @@ int main(int argc, char** argv) {
   add_zokio_coro(r, kZkDump, *zk_dump);
   add_zokio_coro(r, kZkTrace, *zk_trace);
   add_zokio_coro(r, kZkHist, *zk_hist);
+  add_zokio_coro(r, kZkNoIo, *zk_no_io);
   add_asio(r, kAsio1Setups[0], *cb_1);
   add_asio(r, kAsio1Setups[1], *aw_1);
   add_asio(r, kAsioSetups[0], *cb_pool);
@@ -1004,6 +1014,18 @@ int main(int argc, char** argv) {
       if (const bench::summary* as = r.result(w, a))
         std::printf(", vs %s %s", a.c_str(), bench::format_ratio(bench::ratio(*as, *ct)).c_str());
     std::printf("\n");
+  }
+
+  std::printf("\n== without the I/O driver (runtime_config::enable_io_driver = false) against "
+              "the same coroutines with it (%s); ratio < 1: faster without\n", kZkCoro.c_str());
+  for (auto& w : kWorkloads) {
+    if (!opts.selected(w)) continue;
+    const bench::summary* base = r.result(w, kZkCoro);
+    const bench::summary* no_io = r.result(w, kZkNoIo);
+    if (!base || !no_io) continue;
+    std::printf("  %-14s %s against %s (%.2fx)\n", w.c_str(),
+                bench::format_duration(no_io->median).c_str(),
+                bench::format_duration(base->median).c_str(), no_io->median / base->median);
   }
 
   std::printf("\n== hooks (runtime_config::enable_hooks) against the same coroutines without "

@@ -222,9 +222,9 @@ BOOST_AUTO_TEST_CASE(without_the_io_driver_tasks_run_and_no_io_context_is_built)
     auto h = rt.spawn(zokio::co_invoke(
         [](zokio::mpsc::receiver<int>& r) -> zokio::task<int> { co_return *co_await r.recv(); },
         std::move(rx)));
-    std::thread sender([&tx] {
+    std::thread sender([to = &tx] {  // (clang 14 captures no structured binding)
       std::this_thread::sleep_for(5ms);
-      (void)tx.try_send(41);  // capacity 1, empty: taken at once
+      (void)to->try_send(41);  // capacity 1, empty: taken at once
     });
     BOOST_TEST(rt.block_on(std::move(h)) == 41);
     sender.join();
@@ -274,9 +274,9 @@ BOOST_AUTO_TEST_CASE(without_the_io_driver_shutdown_wakes_parked_and_busy_worker
   auto ct = no_io::builder().flavour(zokio::runtime_flavour::current_thread).build();
   BOOST_TEST(ct.block_on(ct.spawn(fib(15))) == 610);
   auto [tx, rx] = zokio::mpsc::channel<int>(1);
-  std::thread sender([&tx] {
+  std::thread sender([to = &tx] {
     std::this_thread::sleep_for(5ms);
-    (void)tx.try_send(5);
+    (void)to->try_send(5);
   });
   BOOST_TEST(*ct.block_on(rx.recv()) == 5);
   sender.join();
