@@ -103,7 +103,8 @@ class zokio_category final : public boost::system::error_category {
       case errc::no_reply: return "the actor dropped the request without replying";
       case errc::no_io_driver:
         return "this runtime was built without its I/O driver (runtime_config::enable_io_driver"
-               " = false): it has no timers, sockets or other Asio I/O objects";
+               " = false): it has no io_context for timers, sockets, strands or other Asio "
+               "objects";
     }
     return "unknown zokio error";
   }

@@ -84,8 +84,8 @@ struct runtime_config {
   /// completions (sockets, files, Asio timers, zokio::sleep / interval / timeout, handlers
   /// posted to an io_context). Off, for compute-only runtimes (Tokio's runtime without
   /// enable_io and enable_time): workers park on a futex, no io_context (nor its epoll,
-  /// eventfd and timerfd descriptors) is built and its code is not linked; a timer or I/O
-  /// object made on such a runtime throws system_error(errc::no_io_driver), and
+  /// eventfd and timerfd descriptors) is built and its code is not linked; a timer, I/O
+  /// object or strand made on such a runtime throws system_error(errc::no_io_driver), and
   /// worker_io_context() does not exist. Spawning, joins, channels, locks, yield_now, the
   /// executor's post/dispatch and block_on work as usual.
   bool enable_io_driver = true;

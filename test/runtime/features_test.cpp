@@ -251,6 +251,13 @@ BOOST_AUTO_TEST_CASE(without_the_io_driver_timers_and_io_objects_fail_clearly) {
   } catch (const boost::system::system_error& e) {
     BOOST_TEST((e.code() == no_io_driver));
   }
+  // A strand takes its service from the io_context: the same error.
+  try {
+    (void)rt.get_serial_executor();
+    BOOST_FAIL("a strand was built on a runtime without the I/O driver");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == no_io_driver));
+  }
   // Handlers posted through the executor still run (they are tasks).
   std::atomic<int> ran{0};
   for (int i = 0; i < 10; ++i) boost::asio::post(rt.get_executor(), [&] { ++ran; });

@@ -52,29 +52,29 @@ ZOKIO_DECL trace_recorder::trace_recorder(unsigned workers, std::size_t capacity
     : n_(workers), rings_(std::make_unique<trace_ring[]>(workers + 1)) {
   capacity = std::bit_ceil(std::max<std::size_t>(capacity, 16));
   for (unsigned i = 0; i <= workers; ++i) rings_[i].init(capacity);
-  ticks0_ = ticks_now();
-  ns0_ = trace_steady_ns();
+  const tick_clock_pair p = tick_clock_sample();  // the same moment on both clocks
+  ticks0_ = p.ticks;
+  ns0_ = p.ns;
 }
 
 ZOKIO_DECL std::string trace_recorder::chrome_json() const {
   // Ticks to microseconds since the recorder started, calibrated over its whole life so far
   // (at least 1 ms of it, so that a fresh recorder's rate is not noise).
-  std::uint64_t ticks1 = ticks_now();
-  std::int64_t ns1 = trace_steady_ns();
+  tick_clock_pair p1 = tick_clock_sample();
 #if ZOKIO_HAS_TSC
-  if (ns1 - ns0_ < 1000000) {
+  if (p1.ns - ns0_ < 1000000) {
     const std::int64_t until = ns0_ + 1000000;
     while (trace_steady_ns() < until) {
     }
-    ticks1 = ticks_now();
-    ns1 = trace_steady_ns();
+    p1 = tick_clock_sample();
   }
-  const double ns_per_tick = ticks1 > ticks0_ ? static_cast<double>(ns1 - ns0_) /
-                                                    static_cast<double>(ticks1 - ticks0_)
-                                              : 1.0;
+  const double ns_per_tick = p1.ticks > ticks0_ ? static_cast<double>(p1.ns - ns0_) /
+                                                      static_cast<double>(p1.ticks - ticks0_)
+                                                : 1.0;
 #else
   const double ns_per_tick = 1.0;
 #endif
+  const std::uint64_t ticks1 = p1.ticks;
   auto us = [&](std::uint64_t t) {
     const double d = static_cast<double>(static_cast<std::int64_t>(t - ticks0_)) * ns_per_tick;
     return d / 1000.0;
