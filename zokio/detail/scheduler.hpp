@@ -296,8 +296,6 @@ class scheduler : public task_scheduler {
   /// The io_context of worker i. Throws system_error(errc::no_io_driver) on a runtime built
   /// without the I/O driver (runtime_config::enable_io_driver): there is none.
   ZOKIO_DECL boost::asio::io_context& worker_io_context(std::size_t i);
-  /// Whether the workers have io_contexts (the I/O driver feature).
-  bool has_io_driver() const noexcept { return has_io_driver_; }
 
   /// Home worker for a new executor: the calling worker, else round-robin.
   ZOKIO_DECL unsigned pick_home() noexcept;
@@ -535,7 +533,6 @@ class scheduler : public task_scheduler {
   alignas(ZOKIO_CACHE_LINE) std::atomic<unsigned> next_io_{0};  // place_io's round-robin
   std::atomic<std::uint64_t> steal_seq_{0};  // metrics: orders the workers' first steals
   bool io_uring_active_ = false;
-  bool has_io_driver_ = true;  // set by basic_scheduler's constructor, before start()
   // Shutdown (shutdown_impl): one teardown at a time; the workers' exits counted under
   // exit_mu_ (a timed shutdown waits for them with a deadline instead of join()).
   std::mutex shutdown_mu_;

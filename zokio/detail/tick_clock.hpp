@@ -54,6 +54,14 @@ inline tick_clock_pair tick_clock_sample() noexcept {
   return best;
 }
 
+/// Nanoseconds per tick between two samples (1 when the ticks or the clock did not advance).
+inline double ticks_ns_rate_between(const tick_clock_pair& p0,
+                                    const tick_clock_pair& p1) noexcept {
+  return p1.ticks > p0.ticks && p1.ns > p0.ns
+             ? static_cast<double>(p1.ns - p0.ns) / static_cast<double>(p1.ticks - p0.ticks)
+             : 1.0;
+}
+
 /// Nanoseconds per tick: measured against steady_clock over 2 ms on the first call (in the
 /// process), 1 without a TSC.
 inline double ticks_ns_rate() noexcept {
@@ -65,10 +73,7 @@ inline double ticks_ns_rate() noexcept {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
     while (std::chrono::steady_clock::now() < until) {
     }
-    const tick_clock_pair p1 = tick_clock_sample();
-    return p1.ticks > p0.ticks && p1.ns > p0.ns
-               ? static_cast<double>(p1.ns - p0.ns) / static_cast<double>(p1.ticks - p0.ticks)
-               : 1.0;
+    return ticks_ns_rate_between(p0, tick_clock_sample());
   }();
   return rate;
 #else

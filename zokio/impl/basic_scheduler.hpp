@@ -57,7 +57,6 @@ basic_scheduler<F>::basic_scheduler(const scheduler_options& opts)
       watch_.dog = std::make_unique<stall_watchdog>(
           *this, static_cast<unsigned>(opts_.worker_threads), opts_.stall_threshold);
   histograms_ = histograms_storage_.make(static_cast<unsigned>(opts_.worker_threads));
-  has_io_driver_ = F.io_driver;
   if constexpr (F.numa)
     start(counters_.make(static_cast<unsigned>(opts_.worker_threads)), &bind_current_thread);
   else
@@ -342,16 +341,9 @@ inline_run basic_scheduler<F>::run_inline(task_header* t) noexcept {
 template <scheduler_features F>
 worker* basic_scheduler<F>::make_worker(unsigned i, worker_placement p, worker_counters* c) {
   // On the worker's own thread (its node's memory), except current_thread's.
-  auto* w = new worker(this, i, opts_.local_queue_capacity, p, c);
-  if constexpr (F.io_driver) {
-    try {
-      w->driver = {new worker_io, &worker_io::destroy};
-    } catch (...) {
-      delete w;
-      throw;
-    }
-  }
-  return w;
+  std::unique_ptr<worker> w(new worker(this, i, opts_.local_queue_capacity, p, c));
+  if constexpr (F.io_driver) w->driver = {new worker_io, &worker_io::destroy};
+  return w.release();
 }
 
 template <scheduler_features F>

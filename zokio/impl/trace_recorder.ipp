@@ -68,9 +68,7 @@ ZOKIO_DECL std::string trace_recorder::chrome_json() const {
     }
     p1 = tick_clock_sample();
   }
-  const double ns_per_tick = p1.ticks > ticks0_ ? static_cast<double>(p1.ns - ns0_) /
-                                                      static_cast<double>(p1.ticks - ticks0_)
-                                                : 1.0;
+  const double ns_per_tick = ticks_ns_rate_between({ticks0_, ns0_}, p1);
 #else
   const double ns_per_tick = 1.0;
 #endif
